@@ -1,0 +1,290 @@
+//! The adapter trait: the few primitives a database must offer. Everything else (planning,
+//! checksums, policy, reports) lives once in the core and comes with [`Migrator`].
+//!
+//! strata implements [`Adapter`] for the drivers' own connection types, behind a cargo feature
+//! named after the driver. A third-party adapter implements it for a newtype around its
+//! driver's connection (the orphan rule forbids implementing it on a foreign type directly)
+//! and gets the whole [`Migrator`] API.
+//!
+//! [`Migrator`]: crate::Migrator
+
+use std::any::Any;
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::{BoxError, Database, Error, ErrorKind, Result};
+use crate::sql::Syntax;
+
+#[cfg(feature = "rusqlite")]
+mod sqlite;
+
+/// What the core must know about a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialect {
+    /// The backend's name, shown in errors and logs: `sqlite`, `postgres`, `mysql`.
+    pub backend: &'static str,
+    /// How to split migration files into statements.
+    pub syntax: Syntax,
+    /// Whether DDL statements can be rolled back. When they cannot, the core records progress
+    /// after every statement so that a half-applied migration is visible as `dirty`.
+    pub transactional_ddl: bool,
+    /// Whether the history table may be schema-qualified (`schema.table`).
+    pub schemas: bool,
+}
+
+/// How a granted migration lock is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// [`Adapter::lock`] began a transaction that holds the lock until it commits or rolls
+    /// back (SQLite's `BEGIN IMMEDIATE`). The core re-takes the lock for every transaction of
+    /// the run and re-reads the history under it.
+    Transaction,
+    /// The lock is held by the connection until [`Adapter::unlock`]; transactions are opened
+    /// with [`Adapter::begin`].
+    Session,
+}
+
+/// One row of the history table, neutral across databases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The migration's set.
+    pub set: String,
+    /// The migration's version.
+    pub version: u64,
+    /// The migration's name.
+    pub name: String,
+    /// SHA-256 of the normalised up migration, as 64 hex digits.
+    pub checksum: String,
+    /// The normalisation the checksum was taken under ([`NORMALIZATION`](crate::NORMALIZATION)).
+    pub normalization: u32,
+    /// The down SQL at the time it was applied, so that an older binary can revert it.
+    pub down_sql: Option<String>,
+    /// The version of the set that applied it.
+    pub set_version: String,
+    /// When it was applied, UTC, as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    pub applied_at: String,
+    /// How long it took, in milliseconds.
+    pub duration_ms: u64,
+    /// Applied, or dirty.
+    pub state: RecordState,
+}
+
+impl Record {
+    /// `set@version_name`.
+    #[must_use]
+    pub fn id(&self) -> String {
+        crate::migration::id(&self.set, self.version, &self.name)
+    }
+}
+
+/// The state of a history row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordState {
+    /// The migration completed.
+    Applied,
+    /// The migration started outside a transaction and has not completed: it is running, or
+    /// it failed after `completed` statements had committed.
+    Dirty {
+        /// Statements that had completed.
+        completed: u32,
+    },
+}
+
+impl RecordState {
+    /// The text stored in the `state` column: `applied` or `dirty`.
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RecordState::Applied => "applied",
+            RecordState::Dirty { .. } => "dirty",
+        }
+    }
+
+    /// The value of the `completed` column: `None` for applied rows.
+    #[must_use]
+    pub fn completed(&self) -> Option<u32> {
+        match self {
+            RecordState::Applied => None,
+            RecordState::Dirty { completed } => Some(*completed),
+        }
+    }
+
+    /// Rebuilds the state from the `state` and `completed` columns.
+    ///
+    /// # Errors
+    ///
+    /// A `state` other than `applied` or `dirty`.
+    pub fn from_columns(state: &str, completed: Option<u32>) -> std::result::Result<Self, BoxError> {
+        match state {
+            "applied" => Ok(RecordState::Applied),
+            "dirty" => Ok(RecordState::Dirty {
+                completed: completed.unwrap_or(0),
+            }),
+            other => Err(format!("unknown state `{other}` in the history table").into()),
+        }
+    }
+}
+
+/// A validated history table name: `[A-Za-z_][A-Za-z0-9_]*`, at most 63 bytes, optionally
+/// `schema.table` on databases with schemas. Adapters quote it with [`Table::quoted`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Table {
+    schema: Option<String>,
+    name: String,
+}
+
+const TABLE_NAME: &str = "an identifier of ASCII letters, digits and `_` (at most 63, not starting with a digit), optionally `schema.table`";
+
+impl Table {
+    /// Validates `name` (`table` or `schema.table`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidName`] for anything else, such as quotes, spaces or semicolons.
+    pub fn parse(name: &str) -> Result<Table> {
+        let valid = |part: &str| {
+            !part.is_empty()
+                && part.len() <= 63
+                && !part.as_bytes()[0].is_ascii_digit()
+                && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        };
+        let invalid = || {
+            Error::new(ErrorKind::InvalidName {
+                what: "history table",
+                name: name.to_owned(),
+                expected: TABLE_NAME,
+            })
+        };
+        let (schema, table) = match name.split_once('.') {
+            Some((s, t)) => (Some(s), t),
+            None => (None, name),
+        };
+        if !valid(table) || schema.is_some_and(|s| !valid(s)) {
+            return Err(invalid());
+        }
+        Ok(Table {
+            schema: schema.map(str::to_owned),
+            name: table.to_owned(),
+        })
+    }
+
+    /// The schema, if the name is qualified.
+    #[must_use]
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    /// The table name without schema.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name quoted with `quote` (`"` or `` ` ``), schema first when there is one. Valid
+    /// names hold no quote characters, so this is always safe to put into SQL.
+    #[must_use]
+    pub fn quoted(&self, quote: char) -> String {
+        match &self.schema {
+            Some(s) => format!("{quote}{s}{quote}.{quote}{}{quote}", self.name),
+            None => format!("{quote}{}{quote}", self.name),
+        }
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.schema {
+            Some(s) => write!(f, "{s}.{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// The primitives a database offers to strata. Implement it to add a database; the core does
+/// the rest.
+///
+/// Every method works on the connection as it is: the core calls them in this order for a run
+/// with a transaction-scoped lock: [`lock`](Adapter::lock) (which begins the transaction),
+/// [`read_history`](Adapter::read_history), then [`execute`](Adapter::execute) and
+/// [`insert_record`](Adapter::insert_record) / [`delete_record`](Adapter::delete_record) per
+/// migration, then [`commit`](Adapter::commit). On any error or panic it calls
+/// [`rollback`](Adapter::rollback) (and [`unlock`](Adapter::unlock) for session locks).
+pub trait Adapter {
+    /// What the database can do.
+    fn dialect(&self) -> Dialect;
+
+    /// The database, for errors and logs: backend and name, never a URL or password.
+    fn database(&self) -> Database;
+
+    /// The driver's connection, for Rust-function migrations that need it
+    /// ([`Transaction::downcast_mut`](crate::Transaction::downcast_mut)).
+    fn connection(&mut self) -> &mut dyn Any;
+
+    /// Reads every row of the history table in the order they were written, or `None` when the
+    /// table does not exist.
+    fn read_history(&mut self, table: &Table) -> Result<Option<Vec<Record>>, BoxError>;
+
+    /// Creates the history table if it does not exist.
+    fn create_history(&mut self, table: &Table) -> Result<(), BoxError>;
+
+    /// Executes one statement of a migration (it may return rows; they are discarded).
+    fn execute(&mut self, statement: &str) -> Result<(), BoxError>;
+
+    /// The byte offset in `statement` where `error` (returned by [`execute`](Adapter::execute)
+    /// for it) occurred, when the database says. Used to point at the exact line.
+    fn error_offset(&self, error: &BoxError, statement: &str) -> Option<usize> {
+        let _ = (error, statement);
+        None
+    }
+
+    /// Begins a transaction (under a [`Lock::Session`] lock).
+    fn begin(&mut self) -> Result<(), BoxError>;
+
+    /// Commits the open transaction.
+    fn commit(&mut self) -> Result<(), BoxError>;
+
+    /// Rolls back the open transaction.
+    fn rollback(&mut self) -> Result<(), BoxError>;
+
+    /// Writes a history row.
+    fn insert_record(&mut self, table: &Table, record: &Record) -> Result<(), BoxError>;
+
+    /// Deletes the history row of `set@version`.
+    fn delete_record(&mut self, table: &Table, set: &str, version: u64) -> Result<(), BoxError>;
+
+    /// Takes the migration lock for this database and history table, waiting at most
+    /// `timeout`. Returns how the lock is held, or `None` when it was not granted in time.
+    fn lock(&mut self, table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError>;
+
+    /// Releases a [`Lock::Session`] lock.
+    fn unlock(&mut self, table: &Table) -> Result<(), BoxError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_are_validated_and_quoted() -> Result<()> {
+        assert_eq!(Table::parse("strata_migrations")?.quoted('"'), "\"strata_migrations\"");
+        assert_eq!(Table::parse("ops.History_1")?.quoted('`'), "`ops`.`History_1`");
+        for bad in [
+            "",
+            "1table",
+            "a b",
+            "x\"; DROP TABLE users; --",
+            "a.b.c",
+            ".t",
+            "t.",
+            &"x".repeat(64),
+        ] {
+            let err = Table::parse(bad).unwrap_err();
+            assert!(matches!(err.kind(), ErrorKind::InvalidName { .. }), "{bad}");
+        }
+        assert_eq!(
+            Table::parse("bad-name").unwrap_err().to_string(),
+            "invalid history table name `bad-name`: expected an identifier of ASCII letters, digits and `_` (at most 63, not starting with a digit), optionally `schema.table`"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,195 @@
+//! SQLite on `rusqlite::Connection`: transactional DDL, `BEGIN IMMEDIATE` as the lock.
+
+use std::any::Any;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+
+use super::{Adapter, Dialect, Lock, Record, RecordState, Table};
+use crate::error::{BoxError, Database};
+use crate::sql::Syntax;
+
+const DIALECT: Dialect = Dialect {
+    backend: "sqlite",
+    syntax: Syntax::SQLITE,
+    transactional_ddl: true,
+    schemas: false,
+};
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+fn version_param(version: u64) -> Result<i64, BoxError> {
+    i64::try_from(version)
+        .map_err(|_| format!("version {version} does not fit SQLite's 64-bit signed INTEGER").into())
+}
+
+impl Adapter for Connection {
+    fn dialect(&self) -> Dialect {
+        DIALECT
+    }
+
+    fn database(&self) -> Database {
+        let name = match self.path() {
+            Some(path) if !path.is_empty() => path.to_owned(),
+            _ => ":memory:".to_owned(),
+        };
+        Database {
+            backend: DIALECT.backend,
+            name,
+        }
+    }
+
+    fn connection(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn read_history(&mut self, table: &Table) -> Result<Option<Vec<Record>>, BoxError> {
+        let exists = self
+            .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
+            .query_row([table.name()], |_| Ok(()))
+            .optional()?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT set_name, version, name, checksum, normalization, down_sql, set_version, \
+             applied_at, duration_ms, state, completed FROM {} ORDER BY rowid",
+            table.quoted('"')
+        );
+        let mut stmt = self.prepare_cached(&sql)?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let state: String = row.get(9)?;
+            out.push(Record {
+                set: row.get(0)?,
+                version: u64::try_from(row.get::<_, i64>(1)?)?,
+                name: row.get(2)?,
+                checksum: row.get(3)?,
+                normalization: row.get(4)?,
+                down_sql: row.get(5)?,
+                set_version: row.get(6)?,
+                applied_at: row.get(7)?,
+                duration_ms: u64::try_from(row.get::<_, i64>(8)?).unwrap_or(0),
+                state: RecordState::from_columns(&state, row.get(10)?)?,
+            });
+        }
+        Ok(Some(out))
+    }
+
+    fn create_history(&mut self, table: &Table) -> Result<(), BoxError> {
+        self.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {} (
+                set_name TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                name TEXT NOT NULL,
+                checksum TEXT NOT NULL,
+                normalization INTEGER NOT NULL,
+                down_sql TEXT,
+                set_version TEXT NOT NULL,
+                applied_at TEXT NOT NULL,
+                duration_ms INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                completed INTEGER,
+                PRIMARY KEY (set_name, version)
+            )",
+            table.quoted('"')
+        ))?;
+        Ok(())
+    }
+
+    fn execute(&mut self, statement: &str) -> Result<(), BoxError> {
+        Ok(self.execute_batch(statement)?)
+    }
+
+    fn error_offset(&self, error: &BoxError, _statement: &str) -> Option<usize> {
+        match error.downcast_ref::<rusqlite::Error>()? {
+            rusqlite::Error::SqlInputError { offset, .. } => usize::try_from(*offset).ok(),
+            _ => None,
+        }
+    }
+
+    fn begin(&mut self) -> Result<(), BoxError> {
+        Ok(self.execute_batch("BEGIN IMMEDIATE")?)
+    }
+
+    fn commit(&mut self) -> Result<(), BoxError> {
+        Ok(self.execute_batch("COMMIT")?)
+    }
+
+    fn rollback(&mut self) -> Result<(), BoxError> {
+        if self.is_autocommit() {
+            // SQLite already rolled back (some errors end the transaction by themselves).
+            return Ok(());
+        }
+        Ok(self.execute_batch("ROLLBACK")?)
+    }
+
+    fn insert_record(&mut self, table: &Table, r: &Record) -> Result<(), BoxError> {
+        let sql = format!(
+            "INSERT INTO {} (set_name, version, name, checksum, normalization, down_sql, \
+             set_version, applied_at, duration_ms, state, completed) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            table.quoted('"')
+        );
+        self.prepare_cached(&sql)?.execute(params![
+            r.set,
+            version_param(r.version)?,
+            r.name,
+            r.checksum,
+            r.normalization,
+            r.down_sql,
+            r.set_version,
+            r.applied_at,
+            i64::try_from(r.duration_ms).unwrap_or(i64::MAX),
+            r.state.as_str(),
+            r.state.completed(),
+        ])?;
+        Ok(())
+    }
+
+    fn delete_record(&mut self, table: &Table, set: &str, version: u64) -> Result<(), BoxError> {
+        let sql = format!(
+            "DELETE FROM {} WHERE set_name = ?1 AND version = ?2",
+            table.quoted('"')
+        );
+        self.prepare_cached(&sql)?
+            .execute(params![set, version_param(version)?])?;
+        Ok(())
+    }
+
+    fn lock(&mut self, _table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError> {
+        // The write lock of `BEGIN IMMEDIATE` covers the whole database file, so it serves
+        // every history table in it. Try without waiting first, so that waiting can be logged.
+        let previous: i64 = self.query_row("PRAGMA busy_timeout", [], |row| row.get(0))?;
+        self.busy_timeout(Duration::ZERO)?;
+        let mut result = self.execute_batch("BEGIN IMMEDIATE");
+        if matches!(&result, Err(e) if is_busy(e)) {
+            log::info!(
+                "waiting up to {:.1}s for the migration lock on {} (another connection is writing)",
+                timeout.as_secs_f64(),
+                self.database()
+            );
+            let start = Instant::now();
+            self.busy_timeout(timeout)?;
+            result = self.execute_batch("BEGIN IMMEDIATE");
+            log::debug!("waited {:?} for the migration lock", start.elapsed());
+        }
+        self.busy_timeout(Duration::from_millis(u64::try_from(previous).unwrap_or(0)))?;
+        match result {
+            Ok(()) => Ok(Some(Lock::Transaction)),
+            Err(e) if is_busy(&e) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn unlock(&mut self, _table: &Table) -> Result<(), BoxError> {
+        // The lock is the transaction; committing or rolling back released it.
+        Ok(())
+    }
+}

@@ -1,0 +1,562 @@
+//! The error type: an opaque [`Error`] with a [`ErrorKind`] for matching.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::migration::Checksum;
+
+/// An error boxed from a database driver or a Rust-function migration.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// `Result<T, strata::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while loading, planning or running migrations.
+///
+/// The error is small (one pointer) and opaque; match on [`Error::kind`] and read the context
+/// through the accessors. The driver's own error, when there is one, is the
+/// [`source`](std::error::Error::source) and is not repeated in the message.
+pub struct Error(Box<Inner>);
+
+struct Inner {
+    kind: ErrorKind,
+    source: Option<BoxError>,
+}
+
+/// Where a failed statement sits in its migration file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// 1-based index of the statement in the migration.
+    pub statement: usize,
+    /// Number of statements in the migration.
+    pub statements: usize,
+    /// 1-based line in the migration file where the error is (the statement's first line when
+    /// the database does not say more precisely).
+    pub line: usize,
+}
+
+/// The database a failed operation ran against: backend and database name, never a URL or a
+/// password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Database {
+    /// The adapter's backend name, such as `sqlite`.
+    pub backend: &'static str,
+    /// The database name (for SQLite, the file path or `:memory:`).
+    pub name: String,
+}
+
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} database `{}`", self.backend, self.name)
+    }
+}
+
+/// Whether a failed migration was being applied or reverted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Applying (`up`).
+    Up,
+    /// Reverting (`down`).
+    Down,
+}
+
+/// The kind of an [`Error`], with the details of each case.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A `*.sql` file name does not have the form `<version>_<name>.sql`,
+    /// `<version>_<name>.up.sql` or `<version>_<name>.down.sql`.
+    InvalidFileName {
+        /// The file, relative to the migrations directory.
+        file: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Two migrations of one set have the same version.
+    DuplicateVersion {
+        /// The set.
+        set: String,
+        /// The version.
+        version: u64,
+        /// The first migration with that version.
+        first: String,
+        /// The second one.
+        second: String,
+    },
+    /// A `.down.sql` file has no `.up.sql` file with the same version and name.
+    OrphanDown {
+        /// The file.
+        file: String,
+    },
+    /// A migration file is not UTF-8.
+    NotUtf8 {
+        /// The file.
+        file: String,
+        /// Byte offset of the first invalid byte.
+        offset: usize,
+    },
+    /// A migration file has no statement.
+    EmptyMigration {
+        /// The file.
+        file: String,
+    },
+    /// A `-- strata:` comment that is not a known directive, or is malformed or misplaced.
+    InvalidDirective {
+        /// The file.
+        file: String,
+        /// 1-based line of the directive.
+        line: usize,
+        /// The directive as written.
+        directive: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A set, migration or history table name that strata will not use.
+    InvalidName {
+        /// What the name is for: `set`, `migration`, `history table`.
+        what: &'static str,
+        /// The name as given.
+        name: String,
+        /// What a valid name looks like.
+        expected: &'static str,
+    },
+    /// A set version that is not semver.
+    InvalidSetVersion {
+        /// The set.
+        set: String,
+        /// The version as given.
+        version: String,
+    },
+    /// Two sets with the same name were registered.
+    DuplicateSet {
+        /// The set name.
+        set: String,
+    },
+    /// A set requires another set at a version that is not registered.
+    UnmetRequirement {
+        /// The requiring set, as `name version`.
+        set: String,
+        /// The required set.
+        required: String,
+        /// The requirement, such as `^2.1`.
+        requirement: String,
+        /// The version registered, if the set is registered at all.
+        found: Option<String>,
+    },
+    /// A migration depends on a migration that is not registered.
+    MissingDependency {
+        /// The migration.
+        migration: String,
+        /// The dependency as written, `set@version`.
+        dependency: String,
+    },
+    /// Migrations depend on each other in a cycle.
+    Cycle {
+        /// The migrations on the cycle.
+        migrations: Vec<String>,
+    },
+    /// A target that does not parse.
+    InvalidTarget {
+        /// The target as given.
+        target: String,
+        /// What was expected.
+        reason: &'static str,
+    },
+    /// A target names a set that is not registered.
+    UnknownSet {
+        /// The set.
+        set: String,
+    },
+    /// A target names a version that its set does not have.
+    UnknownVersion {
+        /// The set.
+        set: String,
+        /// The version.
+        version: u64,
+    },
+    /// A relative target walks past the first or last migration.
+    RelativeOutOfRange {
+        /// The target as given.
+        target: String,
+        /// How many steps could be taken.
+        available: usize,
+    },
+    /// A relative target without a set while several sets could move.
+    AmbiguousTarget {
+        /// The target as given.
+        target: String,
+        /// The sets it could apply to.
+        sets: Vec<String>,
+    },
+    /// A relative target in the wrong direction (`-1` for an upgrade, `+1` for a downgrade).
+    WrongDirection {
+        /// The target as given.
+        target: String,
+        /// The direction asked for.
+        direction: Direction,
+    },
+    /// A downgrade target that is not applied.
+    TargetNotApplied {
+        /// The target migration.
+        migration: String,
+    },
+    /// The database has applied migrations this binary does not know.
+    UnknownApplied {
+        /// Each unknown migration, with the set version that applied it.
+        migrations: Vec<(String, String)>,
+    },
+    /// A migration is not applied but a later one of its set is.
+    OutOfOrder {
+        /// The unapplied migration.
+        migration: String,
+        /// The latest applied migration of its set.
+        latest: String,
+    },
+    /// An applied migration's file changed since it was applied.
+    ChecksumMismatch {
+        /// The migration.
+        migration: String,
+        /// Checksum stored when it was applied, as stored.
+        applied: String,
+        /// Checksum of the migration in this binary.
+        current: Checksum,
+    },
+    /// A migration stopped part-way earlier and must be repaired first.
+    Dirty {
+        /// The migration.
+        migration: String,
+        /// Statements that had completed.
+        completed: u32,
+    },
+    /// A downgrade needs to revert a migration that has no down migration.
+    Irreversible {
+        /// The migration.
+        migration: String,
+    },
+    /// A migration failed while it ran.
+    Migration {
+        /// The migration.
+        migration: String,
+        /// Applying or reverting.
+        direction: Direction,
+        /// The failing statement, for SQL migrations.
+        position: Option<Position>,
+        /// The database.
+        database: Database,
+        /// Migrations of this run that completed before the failure, in order.
+        before: Vec<String>,
+        /// How many of the last of `before` were rolled back with the failure (they shared its
+        /// transaction); the others stay applied.
+        rolled_back: usize,
+        /// Statements of this migration that stay committed (non-transactional runs).
+        committed: Option<u32>,
+    },
+    /// Reading or writing the history table, or another bookkeeping step, failed.
+    Database {
+        /// What strata was doing, such as `read the history table`.
+        operation: &'static str,
+        /// The database.
+        database: Database,
+    },
+    /// The migration lock was not granted within the timeout.
+    LockTimeout {
+        /// The database.
+        database: Database,
+        /// How long strata waited.
+        waited: Duration,
+    },
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Error(Box::new(Inner { kind, source: None }))
+    }
+
+    pub(crate) fn with_source(kind: ErrorKind, source: BoxError) -> Self {
+        Error(Box::new(Inner {
+            kind,
+            source: Some(source),
+        }))
+    }
+
+    /// What went wrong.
+    #[must_use]
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0.kind
+    }
+
+    /// The migration the error is about, as `set@version_name`, when there is one.
+    #[must_use]
+    pub fn migration(&self) -> Option<&str> {
+        match &self.0.kind {
+            ErrorKind::DuplicateVersion { second: m, .. }
+            | ErrorKind::MissingDependency { migration: m, .. }
+            | ErrorKind::TargetNotApplied { migration: m }
+            | ErrorKind::OutOfOrder { migration: m, .. }
+            | ErrorKind::ChecksumMismatch { migration: m, .. }
+            | ErrorKind::Dirty { migration: m, .. }
+            | ErrorKind::Irreversible { migration: m }
+            | ErrorKind::Migration { migration: m, .. } => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The failing statement and its line in the file, for a failed SQL migration.
+    #[must_use]
+    pub fn position(&self) -> Option<Position> {
+        match &self.0.kind {
+            ErrorKind::Migration { position, .. } => *position,
+            _ => None,
+        }
+    }
+
+    /// The database the failure happened on, when one was involved.
+    #[must_use]
+    pub fn database(&self) -> Option<&Database> {
+        match &self.0.kind {
+            ErrorKind::Migration { database, .. }
+            | ErrorKind::Database { database, .. }
+            | ErrorKind::LockTimeout { database, .. } => Some(database),
+            _ => None,
+        }
+    }
+
+    /// Migrations of the failed run that had completed before the failure, in order (those that
+    /// shared its transaction were rolled back with it; see [`ErrorKind::Migration`]).
+    #[must_use]
+    pub fn completed_before(&self) -> &[String] {
+        match &self.0.kind {
+            ErrorKind::Migration { before, .. } => before,
+            _ => &[],
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("Error");
+        s.field("kind", &self.0.kind);
+        if let Some(source) = &self.0.source {
+            s.field("source", source);
+        }
+        s.finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+fn list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0.kind, f)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    #[allow(clippy::too_many_lines)] // one arm per kind reads best as one table
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::InvalidFileName { file, reason } => {
+                write!(f, "invalid migration file name `{file}`: {reason}")
+            }
+            ErrorKind::DuplicateVersion {
+                set,
+                version,
+                first,
+                second,
+            } => write!(
+                f,
+                "duplicate version {version} in set `{set}`: `{first}` and `{second}`"
+            ),
+            ErrorKind::OrphanDown { file } => write!(
+                f,
+                "down migration `{file}` has no matching `.up.sql` file"
+            ),
+            ErrorKind::NotUtf8 { file, offset } => write!(
+                f,
+                "migration file `{file}` is not valid UTF-8 (invalid byte at offset {offset})"
+            ),
+            ErrorKind::EmptyMigration { file } => {
+                write!(f, "migration file `{file}` contains no SQL statement")
+            }
+            ErrorKind::InvalidDirective {
+                file,
+                line,
+                directive,
+                reason,
+            } => write!(f, "{file}:{line}: invalid directive `{directive}`: {reason}"),
+            ErrorKind::InvalidName {
+                what,
+                name,
+                expected,
+            } => write!(f, "invalid {what} name `{name}`: expected {expected}"),
+            ErrorKind::InvalidSetVersion { set, version } => write!(
+                f,
+                "invalid version `{version}` for set `{set}`: expected a semver version such as `1.2.3`"
+            ),
+            ErrorKind::DuplicateSet { set } => write!(f, "set `{set}` is registered twice"),
+            ErrorKind::UnmetRequirement {
+                set,
+                required,
+                requirement,
+                found: Some(found),
+            } => write!(
+                f,
+                "set `{set}` requires `{required} {requirement}` but `{required} {found}` is registered"
+            ),
+            ErrorKind::UnmetRequirement {
+                set,
+                required,
+                requirement,
+                found: None,
+            } => write!(
+                f,
+                "set `{set}` requires `{required} {requirement}` but no set `{required}` is registered"
+            ),
+            ErrorKind::MissingDependency {
+                migration,
+                dependency,
+            } => write!(
+                f,
+                "migration `{migration}` depends on `{dependency}`, which is not registered"
+            ),
+            ErrorKind::Cycle { migrations } => {
+                write!(f, "migrations depend on each other in a cycle: {}", list(migrations))
+            }
+            ErrorKind::InvalidTarget { target, reason } => {
+                write!(f, "invalid target `{target}`: {reason}")
+            }
+            ErrorKind::UnknownSet { set } => write!(f, "no set named `{set}` is registered"),
+            ErrorKind::UnknownVersion { set, version } => {
+                write!(f, "set `{set}` has no migration with version {version}")
+            }
+            ErrorKind::RelativeOutOfRange { target, available } => write!(
+                f,
+                "target `{target}` walks past the last migration: only {} available",
+                plural(*available, "step is", "steps are")
+            ),
+            ErrorKind::AmbiguousTarget { target, sets } => write!(
+                f,
+                "target `{target}` is ambiguous between sets {}: name one, as in `{}@{target}`",
+                list(sets),
+                sets.first().map_or("set", String::as_str)
+            ),
+            ErrorKind::WrongDirection { target, direction } => match direction {
+                Direction::Up => write!(f, "cannot upgrade to `{target}`: it points down"),
+                Direction::Down => write!(f, "cannot downgrade to `{target}`: it points up"),
+            },
+            ErrorKind::TargetNotApplied { migration } => write!(
+                f,
+                "cannot downgrade to `{migration}`: it is not applied"
+            ),
+            ErrorKind::UnknownApplied { migrations } => {
+                let described: Vec<String> = migrations
+                    .iter()
+                    .map(|(m, v)| format!("`{m}` (applied by set version {v})"))
+                    .collect();
+                write!(
+                    f,
+                    "the database has {} this binary does not know: {}",
+                    plural(migrations.len(), "applied migration", "applied migrations"),
+                    described.join(", ")
+                )
+            }
+            ErrorKind::OutOfOrder { migration, latest } => write!(
+                f,
+                "migration `{migration}` is not applied but the later `{latest}` is; allow out-of-order migrations to apply it"
+            ),
+            ErrorKind::ChecksumMismatch {
+                migration,
+                applied,
+                current,
+            } => write!(
+                f,
+                "migration `{migration}` changed after it was applied: checksum was {applied}, is now {current}"
+            ),
+            ErrorKind::Dirty {
+                migration,
+                completed,
+            } => write!(
+                f,
+                "migration `{migration}` is dirty: it stopped after {} and must be repaired before migrating",
+                plural(*completed as usize, "statement", "statements")
+            ),
+            ErrorKind::Irreversible { migration } => write!(
+                f,
+                "cannot revert migration `{migration}`: it has no down migration"
+            ),
+            ErrorKind::Migration {
+                migration,
+                direction,
+                position,
+                database,
+                before,
+                rolled_back,
+                committed,
+            } => {
+                let verb = match direction {
+                    Direction::Up => "apply",
+                    Direction::Down => "revert",
+                };
+                write!(f, "failed to {verb} migration `{migration}`")?;
+                if let Some(p) = position {
+                    write!(
+                        f,
+                        " (statement {} of {}, line {})",
+                        p.statement, p.statements, p.line
+                    )?;
+                }
+                write!(f, " on {database}")?;
+                if let Some(n) = committed {
+                    write!(
+                        f,
+                        "; {} of it stayed committed",
+                        plural(*n as usize, "statement", "statements")
+                    )?;
+                }
+                let kept = before.len() - (*rolled_back).min(before.len());
+                if *rolled_back > 0 {
+                    let n = plural(*rolled_back, "earlier migration", "earlier migrations");
+                    write!(f, "; {n} of this run rolled back with it")?;
+                }
+                if kept > 0 {
+                    let n = plural(kept, "earlier migration", "earlier migrations");
+                    let verb = if kept == 1 { "stays" } else { "stay" };
+                    write!(f, "; {n} of this run {verb} applied")?;
+                }
+                Ok(())
+            }
+            ErrorKind::Database {
+                operation,
+                database,
+            } => write!(f, "failed to {operation} on {database}"),
+            ErrorKind::LockTimeout { database, waited } => write!(
+                f,
+                "timed out after {:.1}s waiting for the migration lock on {database}",
+                waited.as_secs_f64()
+            ),
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Embedded, synchronous database schema migrations.
+//!
+//! strata compiles a crate's `migrations/` directory into its binary and applies it at start-up
+//! from `main()`: under a lock, in one transaction by default, with the history row of each
+//! migration written in the same transaction as the migration itself. Migrations can go down
+//! as well as up, be Rust functions, skip the transaction, and come from several crates (sets).
+//!
+//! ```
+//! # #[cfg(feature = "rusqlite")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use strata::{Migration, Migrations, Migrator, Set};
+//!
+//! // In an application: `let set = strata::embed_migrations!("migrations").to_set()?;`
+//! let mut set = Set::new("app", "1.0.0")?;
+//! set.add(
+//!     Migration::sql(1, "create_users", "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);")?
+//!         .with_down("DROP TABLE users;")?,
+//! )?;
+//! set.add(Migration::function(2, "seed_admin", |tx| {
+//!     tx.execute("INSERT INTO users (name) VALUES ('admin')")
+//! })?)?;
+//! let migrations = Migrations::new([set])?;
+//!
+//! let mut conn = rusqlite::Connection::open_in_memory()?;
+//! let report = conn.migrate(&migrations)?;
+//! assert_eq!(report.applied(), ["app@1_create_users", "app@2_seed_admin"]);
+//! assert!(conn.migrate(&migrations)?.is_empty()); // a second boot applies nothing
+//! assert!(conn.status(&migrations)?.is_up_to_date());
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "rusqlite"))]
+//! # fn main() {}
+//! ```
+//!
+//! # Features
+//!
+//! | feature    | adapter for                 | transactional DDL | lock                          |
+//! |------------|-----------------------------|-------------------|-------------------------------|
+//! | `rusqlite` | [`rusqlite::Connection`]    | yes               | `BEGIN IMMEDIATE`, busy timeout |
+//!
+//! Features only add adapters; they never change a type, a checksum or the table format.
+//! Other databases plug in through the [`Adapter`] trait.
+//!
+//! # Transactions and locking
+//!
+//! By default ([`Mode::AllOrNothing`]) every pending migration and its history row run in one
+//! transaction: a boot reaches the target or leaves the database as the previous binary knew
+//! it. [`Mode::PerMigration`] commits each migration with its row. A migration starting with
+//! `-- strata:no-transaction` runs statement by statement outside any transaction, behind a
+//! `dirty` history row that becomes `applied` when it completes.
+//!
+//! The lock is taken before the history is read and held through the run, so processes that
+//! boot together apply each migration once; whoever waited finds the work done.
+//!
+//! # Logging
+//!
+//! Through [`log`]: one `info` line per migration applied or reverted, with its duration;
+//! `debug` per statement. No URL or password is ever logged.
+//!
+//! See the `docs/` directory of the repository for the guide.
+
+pub mod adapter;
+pub mod build;
+mod error;
+mod migration;
+mod migrator;
+mod plan;
+mod source;
+pub mod sql;
+
+pub use adapter::{Adapter, Record, RecordState, Table};
+pub use error::{BoxError, Database, Direction, Error, ErrorKind, Position, Result};
+pub use migration::{Checksum, Dependency, Migration, MigrationFn, NORMALIZATION, Set, Transaction};
+pub use migrator::{
+    Action, DEFAULT_TABLE, Migrations, Migrator, Mode, Report, ReportStep, State, Status,
+    StatusEntry,
+};
+pub use plan::Target;
+pub use source::Embedded;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use include_dir;
+    pub use strata_macros::include_manifest_dir;
+}

@@ -1,0 +1,991 @@
+//! The [`Migrator`] trait: drives an [`Adapter`] through a plan, logs, reports.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::adapter::{Adapter, Lock, Record, RecordState, Table};
+use crate::error::{BoxError, Database, Direction, Error, ErrorKind, Position, Result};
+use crate::migration::{Body, Migration, MigrationFn, NORMALIZATION, Set, Transaction};
+use crate::plan::{self, Applied, Graph, Node, Operation, Policy, Step, Target};
+use crate::sql;
+
+/// How a run commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The whole run is one transaction: it reaches the target or changes nothing (on databases
+    /// with transactional DDL). A `no-transaction` migration splits the run at that point.
+    #[default]
+    AllOrNothing,
+    /// Each migration commits with its own history row: a failure keeps the earlier ones.
+    PerMigration,
+}
+
+/// The registered sets and how to run them: the history table, the commit mode, the lock
+/// timeout and the planning policy.
+///
+/// ```
+/// # fn main() -> Result<(), strata::Error> {
+/// use std::time::Duration;
+/// use strata::{Migration, Migrations, Mode, Set};
+///
+/// let mut set = Set::new("app", "1.0.0")?;
+/// set.add(Migration::sql(1, "create_users", "CREATE TABLE users (id INTEGER PRIMARY KEY)")?)?;
+/// let migrations = Migrations::new([set])?
+///     .table("app_migrations")?
+///     .mode(Mode::PerMigration)
+///     .lock_timeout(Duration::from_secs(10));
+/// assert_eq!(migrations.history_table().to_string(), "app_migrations");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Migrations {
+    sets: Vec<Set>,
+    table: Table,
+    mode: Mode,
+    lock_timeout: Duration,
+    policy: Policy,
+}
+
+/// The default history table name.
+pub const DEFAULT_TABLE: &str = "strata_migrations";
+
+impl Migrations {
+    /// Registers sets, in the order their migrations should interleave when nothing else
+    /// orders them (the host application first).
+    ///
+    /// # Errors
+    ///
+    /// Two sets with one name, a set requirement that does not hold, a dependency on a
+    /// migration that is not registered, or dependencies that form a cycle.
+    pub fn new(sets: impl IntoIterator<Item = Set>) -> Result<Migrations> {
+        let sets: Vec<Set> = sets.into_iter().collect();
+        for (i, set) in sets.iter().enumerate() {
+            if sets[..i].iter().any(|s| s.name() == set.name()) {
+                return Err(Error::new(ErrorKind::DuplicateSet {
+                    set: set.name().to_owned(),
+                }));
+            }
+        }
+        for set in &sets {
+            for (required, req) in set.requirements() {
+                let found = sets.iter().find(|s| s.name() == required);
+                if !found.is_some_and(|s| req.matches(s.version())) {
+                    return Err(Error::new(ErrorKind::UnmetRequirement {
+                        set: format!("{} {}", set.name(), set.version()),
+                        required: required.clone(),
+                        requirement: req.to_string(),
+                        found: found.map(|s| s.version().to_string()),
+                    }));
+                }
+            }
+        }
+        Graph::new(&sets)?;
+        Ok(Migrations {
+            sets,
+            table: Table::parse(DEFAULT_TABLE)?,
+            mode: Mode::default(),
+            lock_timeout: Duration::from_secs(60),
+            policy: Policy::default(),
+        })
+    }
+
+    /// Uses another history table (default [`DEFAULT_TABLE`]).
+    ///
+    /// # Errors
+    ///
+    /// A name that is not a plain identifier (see [`Table::parse`]).
+    pub fn table(mut self, name: &str) -> Result<Migrations> {
+        self.table = Table::parse(name)?;
+        Ok(self)
+    }
+
+    /// Sets the commit mode (default [`Mode::AllOrNothing`]).
+    #[must_use]
+    pub fn mode(mut self, mode: Mode) -> Migrations {
+        self.mode = mode;
+        self
+    }
+
+    /// How long to wait for the migration lock (default 60 s).
+    #[must_use]
+    pub fn lock_timeout(mut self, timeout: Duration) -> Migrations {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// Whether applied migrations this binary does not know are tolerated (default `false`:
+    /// they are an error). When tolerated, a downgrade reverts them with their stored down SQL.
+    #[must_use]
+    pub fn allow_unknown(mut self, allow: bool) -> Migrations {
+        self.policy.allow_unknown = allow;
+        self
+    }
+
+    /// Whether a migration older than the latest applied one of its set may still be applied
+    /// (default `false`: it is an error).
+    #[must_use]
+    pub fn out_of_order(mut self, allow: bool) -> Migrations {
+        self.policy.out_of_order = allow;
+        self
+    }
+
+    /// The registered sets.
+    #[must_use]
+    pub fn sets(&self) -> &[Set] {
+        &self.sets
+    }
+
+    /// The history table.
+    #[must_use]
+    pub fn history_table(&self) -> &Table {
+        &self.table
+    }
+}
+
+/// What a step of a run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The migration ran up.
+    Applied,
+    /// The migration ran down.
+    Reverted,
+    /// Recorded as applied without running (stamp).
+    Stamped,
+    /// Its history row removed without running (stamp down).
+    Unstamped,
+    /// Its stored checksum replaced by the current one (repair).
+    ChecksumAccepted,
+    /// Its dirty row removed (repair), so that it runs again.
+    DirtyCleared,
+}
+
+/// One migration of a [`Report`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportStep {
+    /// `set@version_name`.
+    pub migration: String,
+    /// What happened to it.
+    pub action: Action,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// What a mutating call did, with timings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    steps: Vec<ReportStep>,
+    duration: Duration,
+}
+
+impl Report {
+    /// The steps, in the order they ran.
+    #[must_use]
+    pub fn steps(&self) -> &[ReportStep] {
+        &self.steps
+    }
+
+    /// Whether nothing was done.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// The migrations applied, in order.
+    #[must_use]
+    pub fn applied(&self) -> Vec<&str> {
+        self.with(Action::Applied)
+    }
+
+    /// The migrations reverted, in order.
+    #[must_use]
+    pub fn reverted(&self) -> Vec<&str> {
+        self.with(Action::Reverted)
+    }
+
+    fn with(&self, action: Action) -> Vec<&str> {
+        self.steps
+            .iter()
+            .filter(|s| s.action == action)
+            .map(|s| s.migration.as_str())
+            .collect()
+    }
+
+    /// The time the whole call took, lock and bookkeeping included.
+    #[must_use]
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.steps.is_empty() {
+            return writeln!(f, "nothing to do ({:.1?})", self.duration);
+        }
+        for s in &self.steps {
+            let verb = match s.action {
+                Action::Applied => "applied",
+                Action::Reverted => "reverted",
+                Action::Stamped => "stamped",
+                Action::Unstamped => "unstamped",
+                Action::ChecksumAccepted => "accepted checksum of",
+                Action::DirtyCleared => "cleared dirty",
+            };
+            writeln!(f, "{verb} {} ({:.1?})", s.migration, s.duration)?;
+        }
+        writeln!(f, "{} steps in {:.1?}", self.steps.len(), self.duration)
+    }
+}
+
+/// The state of one migration in a [`Status`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Applied, checksum matching.
+    Applied,
+    /// Not applied yet.
+    Pending,
+    /// Applied, but the migration changed since: checksums differ.
+    Diverged {
+        /// The stored checksum.
+        applied: String,
+        /// The current checksum.
+        current: String,
+    },
+    /// Applied, but this binary does not know it.
+    UnknownApplied {
+        /// The set version that applied it.
+        set_version: String,
+    },
+    /// Started outside a transaction and not completed.
+    Dirty {
+        /// Statements that had completed.
+        completed: u32,
+    },
+}
+
+/// One line of a [`Status`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusEntry {
+    /// The set.
+    pub set: String,
+    /// The version.
+    pub version: u64,
+    /// The name.
+    pub name: String,
+    /// Its state.
+    pub state: State,
+    /// When it was applied, for applied rows.
+    pub applied_at: Option<String>,
+}
+
+impl StatusEntry {
+    /// `set@version_name`.
+    #[must_use]
+    pub fn id(&self) -> String {
+        crate::migration::id(&self.set, self.version, &self.name)
+    }
+}
+
+/// Every migration known to the binary or recorded in the database, with its state, set by
+/// set in version order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    entries: Vec<StatusEntry>,
+}
+
+impl Status {
+    /// All entries.
+    #[must_use]
+    pub fn entries(&self) -> &[StatusEntry] {
+        &self.entries
+    }
+
+    /// The entries in a state, such as `|s| matches!(s, State::Pending)`.
+    pub fn filter(&self, pred: impl Fn(&State) -> bool) -> impl Iterator<Item = &StatusEntry> {
+        self.entries.iter().filter(move |e| pred(&e.state))
+    }
+
+    /// Whether every known migration is applied and nothing is off.
+    #[must_use]
+    pub fn is_up_to_date(&self) -> bool {
+        self.entries.iter().all(|e| e.state == State::Applied)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let width = self.entries.iter().map(|e| e.id().len()).max().unwrap_or(0);
+        for e in &self.entries {
+            let state = match &e.state {
+                State::Applied => "applied".to_owned(),
+                State::Pending => "pending".to_owned(),
+                State::Diverged { .. } => "diverged (checksum changed)".to_owned(),
+                State::UnknownApplied { set_version } => {
+                    format!("unknown (applied by set version {set_version})")
+                }
+                State::Dirty { completed } => format!("dirty ({completed} statements completed)"),
+            };
+            let at = e.applied_at.as_deref().unwrap_or("");
+            writeln!(f, "{:width$}  {state:28} {at}", e.id())?;
+        }
+        Ok(())
+    }
+}
+
+/// The migration API, implemented for every [`Adapter`]: bring `use strata::Migrator` into scope
+/// and call it on the driver's connection.
+pub trait Migrator {
+    /// Applies every pending migration of every set (the boot path): upgrade to `heads`.
+    ///
+    /// # Errors
+    ///
+    /// See [`upgrade`](Migrator::upgrade).
+    fn migrate(&mut self, migrations: &Migrations) -> Result<Report>;
+
+    /// Applies the target's ancestors that are not applied, parents first.
+    ///
+    /// # Errors
+    ///
+    /// An invalid target; a dirty, unknown or changed applied migration; an out-of-order
+    /// migration; the lock not granted in time; a failing migration or history write.
+    fn upgrade(&mut self, migrations: &Migrations, target: &str) -> Result<Report>;
+
+    /// Reverts every applied migration after the target (and what depends on them), children
+    /// first.
+    ///
+    /// # Errors
+    ///
+    /// As [`upgrade`](Migrator::upgrade), and a migration to revert without down migration,
+    /// or a target that is not applied.
+    fn downgrade(&mut self, migrations: &Migrations, target: &str) -> Result<Report>;
+
+    /// Every migration with its state. Takes no lock and writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// Reading the history table failed.
+    fn status(&mut self, migrations: &Migrations) -> Result<Status>;
+
+    /// The history table's rows, in the order they were written.
+    ///
+    /// # Errors
+    ///
+    /// Reading the history table failed.
+    fn history(&mut self, migrations: &Migrations) -> Result<Vec<Record>>;
+
+    /// Records the database as being at `target` without running anything: adopting a
+    /// database whose schema already exists.
+    ///
+    /// # Errors
+    ///
+    /// As [`upgrade`](Migrator::upgrade), minus the failing migration.
+    fn stamp(&mut self, migrations: &Migrations, target: &str) -> Result<Report>;
+
+    /// Accepts deliberate changes: stores the current checksum of every diverged migration and
+    /// removes dirty rows (whose partial work the operator has cleaned up) so they run again.
+    ///
+    /// # Errors
+    ///
+    /// The lock not granted in time, or a history write failed.
+    fn repair(&mut self, migrations: &Migrations) -> Result<Report>;
+}
+
+impl<A: Adapter> Migrator for A {
+    fn migrate(&mut self, migrations: &Migrations) -> Result<Report> {
+        Runner::new(self, migrations).run(&Target::Heads, Operation::Upgrade)
+    }
+
+    fn upgrade(&mut self, migrations: &Migrations, target: &str) -> Result<Report> {
+        Runner::new(self, migrations).run(&target.parse()?, Operation::Upgrade)
+    }
+
+    fn downgrade(&mut self, migrations: &Migrations, target: &str) -> Result<Report> {
+        Runner::new(self, migrations).run(&target.parse()?, Operation::Downgrade)
+    }
+
+    fn status(&mut self, migrations: &Migrations) -> Result<Status> {
+        let records = read_history(self, &migrations.table)?;
+        Ok(status(&migrations.sets, &records))
+    }
+
+    fn history(&mut self, migrations: &Migrations) -> Result<Vec<Record>> {
+        read_history(self, &migrations.table)
+    }
+
+    fn stamp(&mut self, migrations: &Migrations, target: &str) -> Result<Report> {
+        Runner::new(self, migrations).run(&target.parse()?, Operation::Stamp)
+    }
+
+    fn repair(&mut self, migrations: &Migrations) -> Result<Report> {
+        Runner::new(self, migrations).repair()
+    }
+}
+
+fn read_history(adapter: &mut dyn Adapter, table: &Table) -> Result<Vec<Record>> {
+    adapter
+        .read_history(table)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| db_error("read the history table", adapter.database(), e))
+}
+
+fn db_error(operation: &'static str, database: Database, source: BoxError) -> Error {
+    Error::with_source(ErrorKind::Database { operation, database }, source)
+}
+
+fn status(sets: &[Set], records: &[Record]) -> Status {
+    let applied = Applied::new(records);
+    let mut entries = Vec::new();
+    for set in sets {
+        for m in set.migrations() {
+            let record = applied.get(set.name(), m.version);
+            let state = match record {
+                None => State::Pending,
+                Some(r) => match r.state {
+                    RecordState::Dirty { completed } => State::Dirty { completed },
+                    RecordState::Applied => match plan::checksum_mismatch(m, r) {
+                        None => State::Applied,
+                        Some((applied, current)) => State::Diverged {
+                            applied,
+                            current: current.to_string(),
+                        },
+                    },
+                },
+            };
+            entries.push(StatusEntry {
+                set: set.name().to_owned(),
+                version: m.version,
+                name: m.name.clone(),
+                state,
+                applied_at: record.map(|r| r.applied_at.clone()),
+            });
+        }
+    }
+    for r in plan::unknown_records(sets, records) {
+        let state = match r.state {
+            RecordState::Dirty { completed } => State::Dirty { completed },
+            RecordState::Applied => State::UnknownApplied {
+                set_version: r.set_version.clone(),
+            },
+        };
+        entries.push(StatusEntry {
+            set: r.set.clone(),
+            version: r.version,
+            name: r.name.clone(),
+            state,
+            applied_at: Some(r.applied_at.clone()),
+        });
+    }
+    Status { entries }
+}
+
+/// UTC now as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub(crate) fn utc_now() -> String {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Holds the adapter through a run; rolls back and unlocks on every exit, panics included.
+struct Session<'a> {
+    adapter: &'a mut dyn Adapter,
+    table: &'a Table,
+    lock: Option<Lock>,
+    in_tx: bool,
+}
+
+impl Session<'_> {
+    fn db_error(&self, operation: &'static str, e: BoxError) -> Error {
+        db_error(operation, self.adapter.database(), e)
+    }
+
+    /// Takes the lock. With a transaction-scoped lock this also begins a transaction.
+    fn lock(&mut self, timeout: Duration) -> Result<()> {
+        let start = Instant::now();
+        match self.adapter.lock(self.table, timeout) {
+            Ok(Some(lock)) => {
+                self.in_tx = lock == Lock::Transaction;
+                self.lock = Some(lock);
+                Ok(())
+            }
+            Ok(None) => Err(Error::new(ErrorKind::LockTimeout {
+                database: self.adapter.database(),
+                waited: start.elapsed(),
+            })),
+            Err(e) => Err(self.db_error("take the migration lock", e)),
+        }
+    }
+
+    /// Opens a transaction, re-taking a transaction-scoped lock. Returns whether the lock was
+    /// re-taken (and the history must be re-read).
+    fn begin(&mut self, timeout: Duration) -> Result<bool> {
+        if self.in_tx {
+            return Ok(false);
+        }
+        if self.lock == Some(Lock::Session) {
+            self.adapter
+                .begin()
+                .map_err(|e| self.db_error("begin a transaction", e))?;
+            self.in_tx = true;
+            Ok(false)
+        } else {
+            self.lock(timeout)?;
+            Ok(true)
+        }
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        if self.in_tx {
+            self.in_tx = false;
+            self.adapter
+                .commit()
+                .map_err(|e| self.db_error("commit", e))?;
+        }
+        Ok(())
+    }
+
+    fn rollback(&mut self) {
+        if self.in_tx {
+            self.in_tx = false;
+            if let Err(e) = self.adapter.rollback() {
+                log::warn!("rollback failed on {}: {e}", self.adapter.database());
+            }
+        }
+    }
+
+    fn read(&mut self) -> Result<Vec<Record>> {
+        match self.adapter.read_history(self.table) {
+            Ok(Some(rows)) => Ok(rows),
+            Ok(None) => {
+                self.adapter
+                    .create_history(self.table)
+                    .map_err(|e| self.db_error("create the history table", e))?;
+                Ok(Vec::new())
+            }
+            Err(e) => Err(self.db_error("read the history table", e)),
+        }
+    }
+
+    fn write(&mut self, record: &Record) -> Result<()> {
+        self.adapter
+            .insert_record(self.table, record)
+            .map_err(|e| self.db_error("write to the history table", e))
+    }
+
+    fn delete(&mut self, set: &str, version: u64) -> Result<()> {
+        self.adapter
+            .delete_record(self.table, set, version)
+            .map_err(|e| self.db_error("delete from the history table", e))
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        self.rollback();
+        if self.lock == Some(Lock::Session)
+            && let Err(e) = self.adapter.unlock(self.table)
+        {
+            log::warn!("releasing the migration lock failed on {}: {e}", self.adapter.database());
+        }
+    }
+}
+
+/// What runs for one step.
+enum Work<'a> {
+    Sql(&'a str, bool),
+    Function(&'a MigrationFn),
+}
+
+impl<'a> Work<'a> {
+    fn of(step: &Step<'a>) -> Option<Work<'a>> {
+        let body = match (step.node, step.direction) {
+            (Node::Known(m, _), Direction::Up) => &m.up,
+            (Node::Known(m, _), Direction::Down) => m.down.as_ref()?,
+            (Node::Unknown(r), _) => return Some(Work::Sql(r.down_sql.as_deref()?, false)),
+        };
+        Some(match body {
+            Body::Sql { text, no_transaction } => Work::Sql(text, *no_transaction),
+            Body::Function(f) => Work::Function(f.as_ref()),
+        })
+    }
+
+    fn no_transaction(&self) -> bool {
+        matches!(self, Work::Sql(_, true))
+    }
+}
+
+/// A failure inside a migration: which statement, and the driver's error.
+struct Failure {
+    position: Option<Position>,
+    completed: u32,
+    source: BoxError,
+}
+
+struct Runner<'a> {
+    session: Session<'a>,
+    migrations: &'a Migrations,
+    database: Database,
+    report: Report,
+    start: Instant,
+    /// Migrations completed in the open transaction (rolled back with a failure).
+    uncommitted: Vec<String>,
+    /// Migrations completed and committed earlier in this run.
+    committed: Vec<String>,
+}
+
+impl<'a> Runner<'a> {
+    fn new(adapter: &'a mut dyn Adapter, migrations: &'a Migrations) -> Runner<'a> {
+        let database = adapter.database();
+        Runner {
+            session: Session {
+                adapter,
+                table: &migrations.table,
+                lock: None,
+                in_tx: false,
+            },
+            migrations,
+            database,
+            report: Report::default(),
+            start: Instant::now(),
+            uncommitted: Vec::new(),
+            committed: Vec::new(),
+        }
+    }
+
+    fn finish(mut self) -> Result<Report> {
+        self.commit()?;
+        self.report.duration = self.start.elapsed();
+        Ok(self.report)
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.session.commit()?;
+        self.committed.append(&mut self.uncommitted);
+        Ok(())
+    }
+
+    fn record(&mut self, migration: String, action: Action, duration: Duration) {
+        self.report.steps.push(ReportStep {
+            migration,
+            action,
+            duration,
+        });
+    }
+
+    fn repair(mut self) -> Result<Report> {
+        let timeout = self.migrations.lock_timeout;
+        self.session.lock(timeout)?;
+        self.session.begin(timeout)?;
+        let records = self.session.read()?;
+        let applied = Applied::new(&records);
+        for r in &records {
+            if let RecordState::Dirty { .. } = r.state {
+                self.session.delete(&r.set, r.version)?;
+                self.record(r.id(), Action::DirtyCleared, Duration::ZERO);
+            }
+        }
+        for set in &self.migrations.sets {
+            for m in set.migrations() {
+                let Some(r) = applied.get(set.name(), m.version) else {
+                    continue;
+                };
+                if r.state == RecordState::Applied && plan::checksum_mismatch(m, r).is_some() {
+                    let mut fixed = r.clone();
+                    fixed.checksum = m.checksum.to_string();
+                    fixed.normalization = NORMALIZATION;
+                    self.session.delete(&r.set, r.version)?;
+                    self.session.write(&fixed)?;
+                    log::info!("accepted the new checksum of `{m}`");
+                    self.record(m.to_string(), Action::ChecksumAccepted, Duration::ZERO);
+                }
+            }
+        }
+        self.finish()
+    }
+
+    fn run(mut self, target: &Target, operation: Operation) -> Result<Report> {
+        let timeout = self.migrations.lock_timeout;
+        self.session.lock(timeout)?;
+        let records = self.session.read()?;
+        let sets = &self.migrations.sets;
+        let steps = plan::plan(sets, &records, target, operation, self.migrations.policy)?;
+        let mut queue: VecDeque<Step<'_>> = steps.into();
+        if operation == Operation::Stamp {
+            self.session.begin(timeout)?;
+            while let Some(step) = queue.pop_front() {
+                self.stamp(&step)?;
+            }
+            return self.finish();
+        }
+        let transactional = self.session.adapter.dialect().transactional_ddl;
+        while let Some(&step) = queue.front() {
+            let Some(work) = Work::of(&step) else {
+                return Err(Error::new(ErrorKind::Irreversible {
+                    migration: step.node.id(),
+                }));
+            };
+            let outside = work.no_transaction() || !transactional;
+            if outside && !self.uncommitted.is_empty() {
+                self.commit()?;
+            }
+            if self.session.begin(timeout)? {
+                // A transaction-scoped lock was taken again: other processes may have moved on.
+                self.refresh(&mut queue)?;
+                continue;
+            }
+            queue.pop_front();
+            if outside {
+                self.outside_transaction(&step, &work)?;
+            } else {
+                self.in_transaction(&step, &work)?;
+                if self.migrations.mode == Mode::PerMigration {
+                    self.commit()?;
+                }
+            }
+        }
+        self.finish()
+    }
+
+    /// After re-taking a transaction-scoped lock: drops the steps that another process did
+    /// meanwhile. A dirty row of a remaining step is an error.
+    fn refresh(&mut self, queue: &mut VecDeque<Step<'_>>) -> Result<()> {
+        let records = self.session.read()?;
+        let applied = Applied::new(&records);
+        let mut result = Ok(());
+        queue.retain(|step| {
+            let row = applied.get(step.node.set(), step.node.version());
+            if let Some(r) = row
+                && let RecordState::Dirty { completed } = r.state
+                && result.is_ok()
+            {
+                result = Err(Error::new(ErrorKind::Dirty {
+                    migration: r.id(),
+                    completed,
+                }));
+            }
+            match step.direction {
+                Direction::Up => row.is_none(),
+                Direction::Down => row.is_some(),
+            }
+        });
+        result
+    }
+
+    fn applied_record(&self, step: &Step<'_>, duration: Duration, state: RecordState) -> Option<Record> {
+        let Node::Known(m, set) = step.node else {
+            return None;
+        };
+        Some(new_record(m, set, duration, state))
+    }
+
+    fn stamp(&mut self, step: &Step<'_>) -> Result<()> {
+        let id = plan::step_id(step);
+        match step.direction {
+            Direction::Up => {
+                if let Some(r) = self.applied_record(step, Duration::ZERO, RecordState::Applied) {
+                    self.session.write(&r)?;
+                }
+                log::info!("stamped `{id}` as applied");
+                self.record(id, Action::Stamped, Duration::ZERO);
+            }
+            Direction::Down => {
+                self.session.delete(step.node.set(), step.node.version())?;
+                log::info!("unstamped `{id}`");
+                self.record(id, Action::Unstamped, Duration::ZERO);
+            }
+        }
+        Ok(())
+    }
+
+    fn migration_error(&mut self, step: &Step<'_>, failure: Failure, in_tx: bool) -> Error {
+        let mut before = self.committed.clone();
+        let rolled_back = if in_tx { self.uncommitted.len() } else { 0 };
+        before.append(&mut self.uncommitted);
+        Error::with_source(
+            ErrorKind::Migration {
+                migration: step.node.id(),
+                direction: step.direction,
+                position: failure.position,
+                database: self.database.clone(),
+                before,
+                rolled_back,
+                committed: if in_tx { None } else { Some(failure.completed) },
+            },
+            failure.source,
+        )
+    }
+
+    fn in_transaction(&mut self, step: &Step<'_>, work: &Work<'_>) -> Result<()> {
+        let start = Instant::now();
+        if let Err(failure) = self.execute(step, work, None) {
+            self.session.rollback();
+            return Err(self.migration_error(step, failure, true));
+        }
+        let duration = start.elapsed();
+        self.bookkeep(step, duration)?;
+        self.uncommitted.push(step.node.id());
+        Ok(())
+    }
+
+    /// Writes (up) or deletes (down) the history row after a migration ran.
+    fn bookkeep(&mut self, step: &Step<'_>, duration: Duration) -> Result<()> {
+        let id = step.node.id();
+        match step.direction {
+            Direction::Up => {
+                if let Some(r) = self.applied_record(step, duration, RecordState::Applied) {
+                    self.session.write(&r)?;
+                }
+                log::info!("applied `{id}` in {duration:.1?}");
+                self.record(id, Action::Applied, duration);
+            }
+            Direction::Down => {
+                self.session.delete(step.node.set(), step.node.version())?;
+                log::info!("reverted `{id}` in {duration:.1?}");
+                self.record(id, Action::Reverted, duration);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a migration statement by statement outside a transaction, with a dirty row that
+    /// counts completed statements until it is done.
+    fn outside_transaction(&mut self, step: &Step<'_>, work: &Work<'_>) -> Result<()> {
+        let (set, version) = (step.node.set(), step.node.version());
+        // Mark the migration dirty first, under the lock.
+        let mut dirty = match (step.direction, step.node) {
+            (Direction::Up, _) => self.applied_record(step, Duration::ZERO, RecordState::Dirty { completed: 0 }),
+            (Direction::Down, Node::Known(m, s)) => Some(new_record(m, s, Duration::ZERO, RecordState::Dirty { completed: 0 })),
+            (Direction::Down, Node::Unknown(r)) => Some(Record {
+                state: RecordState::Dirty { completed: 0 },
+                ..r.clone()
+            }),
+        };
+        if let Some(d) = &dirty {
+            self.session.delete(set, version)?;
+            self.session.write(d)?;
+        }
+        self.commit()?;
+        let start = Instant::now();
+        let result = self.execute(step, work, dirty.as_mut());
+        if let Err(failure) = result {
+            return Err(self.migration_error(step, failure, false));
+        }
+        let duration = start.elapsed();
+        self.session.begin(self.migrations.lock_timeout)?;
+        self.session.delete(set, version)?;
+        self.bookkeep(step, duration)?;
+        self.uncommitted.push(step.node.id());
+        self.commit()
+    }
+
+    /// Runs the statements (or the function) of one step. With `progress`, each completed
+    /// statement is recorded in that dirty row.
+    fn execute(&mut self, step: &Step<'_>, work: &Work<'_>, mut progress: Option<&mut Record>) -> Result<(), Failure> {
+        let id = step.node.id();
+        match work {
+            Work::Function(f) => {
+                log::debug!("running function `{id}`");
+                let mut tx = Transaction::new(&mut *self.session.adapter);
+                f(&mut tx).map_err(|source| Failure {
+                    position: None,
+                    completed: 0,
+                    source,
+                })
+            }
+            Work::Sql(text, _) => {
+                let syntax = self.session.adapter.dialect().syntax;
+                let statements = sql::split(text, syntax);
+                let count = statements.len();
+                for (i, statement) in statements.iter().enumerate() {
+                    log::debug!("`{id}` statement {} of {count} (line {})", i + 1, statement.line);
+                    if let Err(source) = self.session.adapter.execute(statement.text) {
+                        let line = self
+                            .session
+                            .adapter
+                            .error_offset(&source, statement.text)
+                            .map_or(statement.line, |off| sql::line_at(text, statement.offset + off));
+                        return Err(Failure {
+                            position: Some(Position {
+                                statement: i + 1,
+                                statements: count,
+                                line,
+                            }),
+                            completed: u32::try_from(i).unwrap_or(u32::MAX),
+                            source,
+                        });
+                    }
+                    if let Some(row) = progress.as_deref_mut() {
+                        row.state = RecordState::Dirty {
+                            completed: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                        };
+                        let written = self
+                            .session
+                            .adapter
+                            .delete_record(self.session.table, &row.set, row.version)
+                            .and_then(|()| self.session.adapter.insert_record(self.session.table, row));
+                        if let Err(source) = written {
+                            return Err(Failure {
+                                position: None,
+                                completed: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                                source,
+                            });
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn new_record(m: &Migration, set: &Set, duration: Duration, state: RecordState) -> Record {
+    Record {
+        set: m.set.clone(),
+        version: m.version,
+        name: m.name.clone(),
+        checksum: m.checksum.to_string(),
+        normalization: NORMALIZATION,
+        down_sql: m.down_sql().map(str::to_owned),
+        set_version: set.version().to_string(),
+        applied_at: utc_now(),
+        duration_ms: millis(duration),
+        state,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_now_has_the_iso_shape() {
+        let now = utc_now();
+        assert_eq!(now.len(), 24, "{now}");
+        assert!(now.starts_with("20"), "{now}");
+        assert!(now.ends_with('Z'));
+        assert_eq!(&now[10..11], "T");
+    }
+}

@@ -1,0 +1,504 @@
+//! Migration files: names, directives, and the runtime side of [`embed_migrations!`].
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use include_dir::Dir;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::migration::{Dependency, Migration, Set};
+use crate::sql::{self, Syntax};
+
+/// Embeds the `*.sql` files of a directory into the binary and yields a `&'static`
+/// [`Embedded`], from which [`Embedded::to_set`] makes the crate's [`Set`].
+///
+/// The path is relative to the embedding crate's `Cargo.toml` (its `CARGO_MANIFEST_DIR`). The
+/// set is named after the embedding crate and has its version (`CARGO_PKG_NAME`,
+/// `CARGO_PKG_VERSION`); `name = "..."` and `version = "..."` override them.
+///
+/// Files are parsed and checked once, on first use; an invalid file is an error that names it.
+/// Add a [`build.rs`](crate::build) so that a new migration file triggers a rebuild.
+///
+/// ```
+/// static MIGRATIONS: &strata::Embedded = strata::embed_migrations!("examples/quickstart/migrations");
+/// static RENAMED: &strata::Embedded =
+///     strata::embed_migrations!("examples/quickstart/migrations", name = "core", version = "2.1.0");
+///
+/// # fn main() -> Result<(), strata::Error> {
+/// let set = MIGRATIONS.to_set()?;
+/// assert_eq!(set.name(), "strata");
+/// assert_eq!(RENAMED.to_set()?.name(), "core");
+/// # Ok(())
+/// # }
+/// ```
+#[macro_export]
+macro_rules! embed_migrations {
+    ($path:literal $(, name = $name:literal)? $(, version = $version:literal)? $(,)?) => {{
+        use $crate::__private::include_dir;
+        static DIR: include_dir::Dir<'static> = $crate::__private::include_manifest_dir!($path);
+        static EMBEDDED: $crate::Embedded = $crate::Embedded::__new(
+            &DIR,
+            $path,
+            ::core::env!("CARGO_PKG_NAME"),
+            ::core::env!("CARGO_PKG_VERSION"),
+            &[$($name)?],
+            &[$($version)?],
+        );
+        &EMBEDDED
+    }};
+}
+
+/// A directory of migrations embedded by [`embed_migrations!`].
+pub struct Embedded {
+    dir: &'static Dir<'static>,
+    path: &'static str,
+    name: &'static str,
+    version: &'static str,
+    parsed: OnceLock<Set>,
+}
+
+impl Embedded {
+    #[doc(hidden)]
+    #[must_use]
+    pub const fn __new(
+        dir: &'static Dir<'static>,
+        path: &'static str,
+        package: &'static str,
+        package_version: &'static str,
+        name: &'static [&'static str],
+        version: &'static [&'static str],
+    ) -> Embedded {
+        Embedded {
+            dir,
+            path,
+            name: match name {
+                [name, ..] => name,
+                [] => package,
+            },
+            version: match version {
+                [version, ..] => version,
+                [] => package_version,
+            },
+            parsed: OnceLock::new(),
+        }
+    }
+
+    /// The set of these migrations. Parsed and checked on the first call, cloned after.
+    ///
+    /// # Errors
+    ///
+    /// Any invalid file: a malformed `*.sql` name, a duplicate version, a `.down.sql` file
+    /// without its `.up.sql`, a file that is not UTF-8 or has no statement, an unknown or
+    /// malformed `strata:` directive. The error names the file.
+    pub fn to_set(&self) -> Result<Set> {
+        if let Some(set) = self.parsed.get() {
+            return Ok(set.clone());
+        }
+        let mut files = Vec::new();
+        collect(self.dir, &mut files)?;
+        let set = parse_files(self.name, self.version, files)?;
+        Ok(self.parsed.get_or_init(|| set).clone())
+    }
+
+    /// The directory as given to [`embed_migrations!`].
+    #[must_use]
+    pub fn path(&self) -> &'static str {
+        self.path
+    }
+
+    /// Panics with the error's message if the embedded migrations are invalid. Call it from a
+    /// unit test so that a bad file fails `cargo test`, not the next deployment:
+    ///
+    /// ```
+    /// # static MIGRATIONS: &strata::Embedded = strata::embed_migrations!("examples/quickstart/migrations");
+    /// #[test]
+    /// fn migrations_are_valid() {
+    ///     MIGRATIONS.assert_valid();
+    /// }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When [`to_set`](Embedded::to_set) fails.
+    #[track_caller]
+    pub fn assert_valid(&self) {
+        if let Err(e) = self.to_set() {
+            panic!("invalid migrations in `{}`: {e}", self.path);
+        }
+    }
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedded")
+            .field("path", &self.path)
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+fn collect(dir: &'static Dir<'static>, out: &mut Vec<(String, &'static [u8])>) -> Result<()> {
+    for file in dir.files() {
+        let path = file.path().to_string_lossy().into_owned();
+        out.push((path, file.contents()));
+    }
+    for sub in dir.dirs() {
+        let mut nested = Vec::new();
+        collect(sub, &mut nested)?;
+        if let Some((path, _)) = nested.iter().find(|(p, _)| p.ends_with(".sql")) {
+            return Err(Error::new(ErrorKind::InvalidFileName {
+                file: path.clone(),
+                reason: "migration files must be directly in the migrations directory",
+            }));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Whole,
+    Up,
+    Down,
+}
+
+const FILE_NAME_FORMAT: &str =
+    "expected `<version>_<name>.sql`, `<version>_<name>.up.sql` or `<version>_<name>.down.sql`";
+
+/// Parses `<version>_<name>[.up|.down].sql`; `None` for files that are not `*.sql`.
+fn parse_file_name(file: &str) -> Option<Result<(u64, &str, Part)>> {
+    let base = file.rsplit('/').next().unwrap_or(file);
+    let stem = base.strip_suffix(".sql")?;
+    let invalid = |reason| Err(Error::new(ErrorKind::InvalidFileName { file: file.to_owned(), reason }));
+    let (stem, part) = if let Some(s) = stem.strip_suffix(".up") {
+        (s, Part::Up)
+    } else if let Some(s) = stem.strip_suffix(".down") {
+        (s, Part::Down)
+    } else {
+        (stem, Part::Whole)
+    };
+    let Some((version, name)) = stem.split_once('_') else {
+        return Some(invalid(FILE_NAME_FORMAT));
+    };
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(invalid(FILE_NAME_FORMAT));
+    }
+    let Ok(version) = version.parse::<u64>() else {
+        return Some(invalid("the version does not fit in 64 bits"));
+    };
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Some(invalid("the name must be lowercase letters, digits and `_`"));
+    }
+    Some(Ok((version, name, part)))
+}
+
+fn utf8(file: &str, bytes: &'static [u8]) -> Result<&'static str> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        Error::new(ErrorKind::NotUtf8 {
+            file: file.to_owned(),
+            offset: e.valid_up_to(),
+        })
+    })
+}
+
+/// Turns the files of a migrations directory into a set. Files that are not `*.sql` are
+/// ignored; every `*.sql` file must be a valid migration.
+pub(crate) fn parse_files(
+    set_name: &str,
+    set_version: &str,
+    files: Vec<(String, &'static [u8])>,
+) -> Result<Set> {
+    let mut set = Set::new(set_name, set_version)?;
+    // version -> (up file, down file)
+    let mut by_version: BTreeMap<u64, (Option<(String, String, Part)>, Option<String>)> =
+        BTreeMap::new();
+    let mut contents = BTreeMap::new();
+    let mut sorted = files;
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    for (file, bytes) in sorted {
+        let Some(parsed) = parse_file_name(&file) else {
+            continue;
+        };
+        let (version, name, part) = parsed?;
+        let name = name.to_owned();
+        let entry = by_version.entry(version).or_default();
+        if part == Part::Down {
+            if let Some(other) = &entry.1 {
+                return Err(duplicate(&set, version, other, &file));
+            }
+            entry.1 = Some(file.clone());
+        } else {
+            if let Some((other, _, _)) = &entry.0 {
+                return Err(duplicate(&set, version, other, &file));
+            }
+            entry.0 = Some((file.clone(), name, part));
+        }
+        contents.insert(file, bytes);
+    }
+    for (version, (up, down)) in by_version {
+        let Some((up_file, name, part)) = up else {
+            let file = down.unwrap_or_default();
+            return Err(Error::new(ErrorKind::OrphanDown { file }));
+        };
+        if let Some(down_file) = &down {
+            let down_name = parse_file_name(down_file).and_then(Result::ok).map(|(_, n, _)| n);
+            if part != Part::Up || down_name != Some(name.as_str()) {
+                return Err(Error::new(ErrorKind::OrphanDown {
+                    file: down_file.clone(),
+                }));
+            }
+        }
+        let up_text = utf8(&up_file, contents[&up_file])?;
+        let up_directives = directives(&up_file, up_text, true)?;
+        check_not_empty(&up_file, up_text)?;
+        let mut migration = Migration::from_parts(
+            version,
+            &name,
+            Cow::Borrowed(up_text),
+            &up_directives,
+            Some(up_file.clone()),
+        );
+        if let Some(down_file) = down {
+            let down_text = utf8(&down_file, contents[&down_file])?;
+            let down_directives = directives(&down_file, down_text, false)?;
+            check_not_empty(&down_file, down_text)?;
+            migration.down = Some(crate::migration::Body::Sql {
+                text: Cow::Borrowed(down_text),
+                no_transaction: down_directives.no_transaction,
+            });
+        }
+        set.add(migration)?;
+    }
+    Ok(set)
+}
+
+fn duplicate(set: &Set, version: u64, first: &str, second: &str) -> Error {
+    Error::new(ErrorKind::DuplicateVersion {
+        set: set.name().to_owned(),
+        version,
+        first: first.to_owned(),
+        second: second.to_owned(),
+    })
+}
+
+/// The directives of one migration text.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Directives {
+    pub(crate) no_transaction: bool,
+    pub(crate) depends_on: Vec<Dependency>,
+}
+
+/// Reads the leading `-- strata:` comments of a migration. A `strata:` comment after the first
+/// statement, or an unknown one, is an error.
+pub(crate) fn directives(file: &str, text: &str, up: bool) -> Result<Directives> {
+    let mut out = Directives::default();
+    let mut leading = true;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    for (i, raw) in text.split('\n').enumerate() {
+        let line = raw.trim();
+        let comment = line.strip_prefix("--").map(str::trim);
+        let Some(body) = comment else {
+            if !line.is_empty() {
+                leading = false;
+            }
+            continue;
+        };
+        let Some(directive) = body.strip_prefix("strata:") else {
+            continue;
+        };
+        let invalid = |reason| {
+            Err(Error::new(ErrorKind::InvalidDirective {
+                file: file.to_owned(),
+                line: i + 1,
+                directive: body.to_owned(),
+                reason,
+            }))
+        };
+        if !leading {
+            return invalid("directives must come before the first statement");
+        }
+        let mut words = directive.split_whitespace();
+        match words.next() {
+            Some("no-transaction") => {
+                if words.next().is_some() {
+                    return invalid("`strata:no-transaction` takes no argument");
+                }
+                out.no_transaction = true;
+            }
+            Some("depends-on") => {
+                if !up {
+                    return invalid("`strata:depends-on` belongs in the up migration");
+                }
+                let mut any = false;
+                for dep in words.flat_map(|w| w.split(',')).filter(|w| !w.is_empty()) {
+                    let parsed = dep
+                        .split_once('@')
+                        .and_then(|(set, v)| Some((set, v.parse::<u64>().ok()?)))
+                        .filter(|(set, _)| !set.is_empty());
+                    let Some((set, version)) = parsed else {
+                        return invalid("expected `strata:depends-on <set>@<version>`");
+                    };
+                    out.depends_on.push(Dependency {
+                        set: set.to_owned(),
+                        version,
+                    });
+                    any = true;
+                }
+                if !any {
+                    return invalid("expected `strata:depends-on <set>@<version>`");
+                }
+            }
+            _ => {
+                return invalid(
+                    "unknown directive; expected `strata:no-transaction` or `strata:depends-on <set>@<version>`",
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn check_not_empty(file: &str, text: &str) -> Result<()> {
+    if sql::split(text, Syntax::SQLITE).is_empty() {
+        Err(Error::new(ErrorKind::EmptyMigration {
+            file: file.to_owned(),
+        }))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(files: &[(&str, &'static [u8])]) -> Result<Set> {
+        parse_files(
+            "app",
+            "1.0.0",
+            files.iter().map(|(n, b)| ((*n).to_owned(), *b)).collect(),
+        )
+    }
+
+    fn err(files: &[(&str, &'static [u8])]) -> String {
+        parse(files).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn parses_plain_and_paired_files() -> Result<()> {
+        let set = parse(&[
+            ("2_b.up.sql", b"CREATE TABLE b (x INT);"),
+            ("2_b.down.sql", b"DROP TABLE b;"),
+            ("1_a.sql", b"-- strata:no-transaction\nCREATE TABLE a (x INT);"),
+            ("README.md", b"not a migration"),
+            (".gitkeep", b""),
+        ])?;
+        let m = set.migrations();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].to_string(), "app@1_a");
+        assert!(m[0].is_no_transaction());
+        assert!(!m[0].is_reversible());
+        assert_eq!(m[1].down_sql(), Some("DROP TABLE b;"));
+        Ok(())
+    }
+
+    #[test]
+    fn file_errors_name_the_file() {
+        assert_eq!(
+            err(&[("add_users.sql", b"SELECT 1")]),
+            "invalid migration file name `add_users.sql`: expected `<version>_<name>.sql`, `<version>_<name>.up.sql` or `<version>_<name>.down.sql`"
+        );
+        assert_eq!(
+            err(&[("1_Add-Users.sql", b"SELECT 1")]),
+            "invalid migration file name `1_Add-Users.sql`: the name must be lowercase letters, digits and `_`"
+        );
+        assert_eq!(
+            err(&[("99999999999999999999_a.sql", b"SELECT 1")]),
+            "invalid migration file name `99999999999999999999_a.sql`: the version does not fit in 64 bits"
+        );
+        assert_eq!(
+            err(&[("1_a.sql", b"SELECT 1"), ("1_b.sql", b"SELECT 2")]),
+            "duplicate version 1 in set `app`: `1_a.sql` and `1_b.sql`"
+        );
+        assert_eq!(
+            err(&[("1_a.sql", b"SELECT 1"), ("1_a.up.sql", b"SELECT 2")]),
+            "duplicate version 1 in set `app`: `1_a.sql` and `1_a.up.sql`"
+        );
+        assert_eq!(
+            err(&[("1_a.down.sql", b"SELECT 1")]),
+            "down migration `1_a.down.sql` has no matching `.up.sql` file"
+        );
+        assert_eq!(
+            err(&[("1_a.up.sql", b"SELECT 1"), ("1_b.down.sql", b"SELECT 1")]),
+            "down migration `1_b.down.sql` has no matching `.up.sql` file"
+        );
+        assert_eq!(
+            err(&[("1_a.sql", b"SELECT 1"), ("1_a.down.sql", b"SELECT 1")]),
+            "down migration `1_a.down.sql` has no matching `.up.sql` file"
+        );
+        assert_eq!(
+            err(&[("1_a.sql", b"SELECT '\xff'")]),
+            "migration file `1_a.sql` is not valid UTF-8 (invalid byte at offset 8)"
+        );
+        assert_eq!(
+            err(&[("1_a.sql", b"-- nothing here\n  ;\n")]),
+            "migration file `1_a.sql` contains no SQL statement"
+        );
+    }
+
+    #[test]
+    fn directive_errors_name_file_and_line() {
+        assert_eq!(
+            err(&[("1_a.sql", b"-- intro\n-- strata:no-transactoin\nSELECT 1")]),
+            "1_a.sql:2: invalid directive `strata:no-transactoin`: unknown directive; expected `strata:no-transaction` or `strata:depends-on <set>@<version>`"
+        );
+        assert_eq!(
+            err(&[("1_a.sql", b"SELECT 1;\n-- strata:no-transaction\n")]),
+            "1_a.sql:2: invalid directive `strata:no-transaction`: directives must come before the first statement"
+        );
+        assert_eq!(
+            err(&[("1_a.sql", b"-- strata:depends-on core\nSELECT 1")]),
+            "1_a.sql:1: invalid directive `strata:depends-on core`: expected `strata:depends-on <set>@<version>`"
+        );
+        assert_eq!(
+            err(&[("1_a.sql", b"-- strata:no-transaction now\nSELECT 1")]),
+            "1_a.sql:1: invalid directive `strata:no-transaction now`: `strata:no-transaction` takes no argument"
+        );
+        assert_eq!(
+            err(&[
+                ("1_a.up.sql", b"SELECT 1"),
+                ("1_a.down.sql", b"-- strata:depends-on core@1\nSELECT 1")
+            ]),
+            "1_a.down.sql:1: invalid directive `strata:depends-on core@1`: `strata:depends-on` belongs in the up migration"
+        );
+    }
+
+    #[test]
+    fn depends_on_is_parsed() -> Result<()> {
+        let set = parse(&[(
+            "1_a.sql",
+            b"-- strata:depends-on core@20261101120000\n-- strata:depends-on auth@1, auth@2\nSELECT 1",
+        )])?;
+        let deps: Vec<String> = set.migrations()[0]
+            .dependencies()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(deps, ["core@20261101120000", "auth@1", "auth@2"]);
+        Ok(())
+    }
+
+    #[test]
+    fn crlf_files_have_the_lf_checksum() -> Result<()> {
+        let lf = parse(&[("1_a.sql", b"CREATE TABLE a (x INT);\nSELECT 1;\n")])?;
+        let crlf = parse(&[("1_a.sql", b"\xef\xbb\xbfCREATE TABLE a (x INT);\r\nSELECT 1;\r\n")])?;
+        assert_eq!(lf.migrations()[0].checksum(), crlf.migrations()[0].checksum());
+        Ok(())
+    }
+}

@@ -1,0 +1,381 @@
+//! Client-side statement splitting, so that an error can name the failing statement and its
+//! line in the file.
+
+/// What the statement splitter must know about a database's SQL: which quotes and comments it
+/// has. Adapters pick one of the constants, or build their own from one with struct update
+/// syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // independent switches of one lexer
+pub struct Syntax {
+    /// `$$ ... $$` and `$tag$ ... $tag$` quoted strings (PostgreSQL).
+    pub dollar_quotes: bool,
+    /// `/* /* */ */` block comments nest (PostgreSQL).
+    pub nested_comments: bool,
+    /// A backslash escapes the next character inside `'...'` and `"..."` (MySQL).
+    pub backslash_escapes: bool,
+    /// `[identifier]` quoting (SQLite, SQL Server).
+    pub bracket_identifiers: bool,
+    /// `` `identifier` `` quoting (SQLite, MySQL).
+    pub backtick_identifiers: bool,
+    /// `#` starts a line comment (MySQL).
+    pub hash_comments: bool,
+}
+
+impl Syntax {
+    /// SQLite's lexer.
+    pub const SQLITE: Syntax = Syntax {
+        dollar_quotes: false,
+        nested_comments: false,
+        backslash_escapes: false,
+        bracket_identifiers: true,
+        backtick_identifiers: true,
+        hash_comments: false,
+    };
+
+    /// PostgreSQL's lexer.
+    pub const POSTGRES: Syntax = Syntax {
+        dollar_quotes: true,
+        nested_comments: true,
+        backslash_escapes: false,
+        bracket_identifiers: false,
+        backtick_identifiers: false,
+        hash_comments: false,
+    };
+
+    /// MySQL's and MariaDB's lexer.
+    pub const MYSQL: Syntax = Syntax {
+        dollar_quotes: false,
+        nested_comments: false,
+        backslash_escapes: true,
+        bracket_identifiers: false,
+        backtick_identifiers: true,
+        hash_comments: true,
+    };
+}
+
+/// One statement of a migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Statement<'a> {
+    /// The statement, from its first token to before its `;`, comments in front removed.
+    pub text: &'a str,
+    /// Byte offset of `text` in the migration.
+    pub offset: usize,
+    /// 1-based line of `text`'s first character in the migration.
+    pub line: usize,
+}
+
+/// Splits SQL text into statements at `;`, ignoring `;` inside strings, quoted identifiers,
+/// comments, dollar quotes and `BEGIN ... END` bodies of triggers. Statements that hold only
+/// comments or whitespace are dropped.
+#[must_use]
+pub fn split(text: &str, syntax: Syntax) -> Vec<Statement<'_>> {
+    Splitter {
+        bytes: text.as_bytes(),
+        text,
+        syntax,
+        pos: 0,
+        line: 1,
+        line_pos: 0,
+    }
+    .run()
+}
+
+/// The 1-based line of byte `offset` in `text` (`\n`, `\r\n` and a lone `\r` each end a line).
+#[must_use]
+pub fn line_at(text: &str, offset: usize) -> usize {
+    let bytes = &text.as_bytes()[..offset.min(text.len())];
+    let mut line = 1;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+            line += 1;
+        }
+    }
+    line
+}
+
+struct Splitter<'a> {
+    bytes: &'a [u8],
+    text: &'a str,
+    syntax: Syntax,
+    pos: usize,
+    /// Line counting is incremental: `line` is the line of byte `line_pos`.
+    line: usize,
+    line_pos: usize,
+}
+
+impl<'a> Splitter<'a> {
+    fn run(mut self) -> Vec<Statement<'a>> {
+        let mut out = Vec::new();
+        let mut start: Option<usize> = None;
+        let mut end = 0;
+        // Trigger bodies: `CREATE ... TRIGGER ... BEGIN ... END`.
+        let mut words = 0usize;
+        let mut first_word_create = false;
+        let mut in_trigger = false;
+        let mut depth = 0usize;
+        while self.pos < self.bytes.len() {
+            let b = self.bytes[self.pos];
+            let at = self.pos;
+            match b {
+                b';' if depth == 0 => {
+                    if let Some(s) = start.take() {
+                        out.push(self.statement(s, end));
+                    }
+                    words = 0;
+                    first_word_create = false;
+                    in_trigger = false;
+                    self.pos += 1;
+                    continue;
+                }
+                b'-' if self.peek(1) == Some(b'-') => {
+                    self.skip_line();
+                    continue;
+                }
+                b'#' if self.syntax.hash_comments => {
+                    self.skip_line();
+                    continue;
+                }
+                b'/' if self.peek(1) == Some(b'*') => {
+                    self.skip_block_comment();
+                    continue;
+                }
+                b if b.is_ascii_whitespace() => {
+                    self.pos += 1;
+                    continue;
+                }
+                b'\'' => self.skip_quoted(b'\'', self.syntax.backslash_escapes),
+                b'"' => self.skip_quoted(b'"', self.syntax.backslash_escapes),
+                b'`' if self.syntax.backtick_identifiers => self.skip_quoted(b'`', false),
+                b'[' if self.syntax.bracket_identifiers => self.skip_quoted(b']', false),
+                b'$' if self.syntax.dollar_quotes && self.dollar_tag().is_some() => {
+                    self.skip_dollar_quote();
+                }
+                b if b.is_ascii_alphabetic() || b == b'_' => {
+                    let word_end = self.word_end();
+                    let word = &self.text[at..word_end];
+                    if words == 0 {
+                        first_word_create = word.eq_ignore_ascii_case("create");
+                    } else if first_word_create && word.eq_ignore_ascii_case("trigger") {
+                        in_trigger = true;
+                    } else if in_trigger
+                        && (word.eq_ignore_ascii_case("begin") || word.eq_ignore_ascii_case("case"))
+                    {
+                        depth += 1;
+                    } else if in_trigger && word.eq_ignore_ascii_case("end") {
+                        depth = depth.saturating_sub(1);
+                    }
+                    words += 1;
+                    self.pos = word_end;
+                }
+                _ => self.pos += 1,
+            }
+            if start.is_none() {
+                start = Some(at);
+            }
+            end = self.pos;
+        }
+        if let Some(s) = start {
+            out.push(self.statement(s, end));
+        }
+        out
+    }
+
+    fn statement(&mut self, start: usize, end: usize) -> Statement<'a> {
+        let text = self.text[start..end].trim_end();
+        let line = self.line + line_at(&self.text[self.line_pos..], start - self.line_pos) - 1;
+        self.line = line;
+        self.line_pos = start;
+        Statement {
+            text,
+            offset: start,
+            line,
+        }
+    }
+
+    fn peek(&self, ahead: usize) -> Option<u8> {
+        self.bytes.get(self.pos + ahead).copied()
+    }
+
+    fn word_end(&self) -> usize {
+        let mut i = self.pos;
+        while i < self.bytes.len()
+            && (self.bytes[i].is_ascii_alphanumeric() || self.bytes[i] == b'_' || self.bytes[i] >= 0x80)
+        {
+            i += 1;
+        }
+        i
+    }
+
+    fn skip_line(&mut self) {
+        while self.pos < self.bytes.len() && self.bytes[self.pos] != b'\n' && self.bytes[self.pos] != b'\r' {
+            self.pos += 1;
+        }
+    }
+
+    fn skip_block_comment(&mut self) {
+        self.pos += 2;
+        let mut depth = 1;
+        while self.pos < self.bytes.len() {
+            if self.bytes[self.pos] == b'*' && self.peek(1) == Some(b'/') {
+                self.pos += 2;
+                depth -= 1;
+                if depth == 0 || !self.syntax.nested_comments {
+                    return;
+                }
+            } else if self.syntax.nested_comments && self.bytes[self.pos] == b'/' && self.peek(1) == Some(b'*') {
+                self.pos += 2;
+                depth += 1;
+            } else {
+                self.pos += 1;
+            }
+        }
+    }
+
+    /// Skips a quoted string or identifier; a doubled closing quote is an escaped quote.
+    fn skip_quoted(&mut self, close: u8, backslash: bool) {
+        self.pos += 1;
+        while self.pos < self.bytes.len() {
+            let b = self.bytes[self.pos];
+            if backslash && b == b'\\' {
+                self.pos += 2;
+            } else if b == close {
+                self.pos += 1;
+                if self.bytes.get(self.pos) == Some(&close) && close != b']' {
+                    self.pos += 1;
+                } else {
+                    return;
+                }
+            } else {
+                self.pos += 1;
+            }
+        }
+        self.pos = self.pos.min(self.bytes.len());
+    }
+
+    /// The `$tag$` opening at `pos`, if there is one (not a `$1` parameter).
+    fn dollar_tag(&self) -> Option<&'a str> {
+        if self.pos > 0 {
+            let prev = self.bytes[self.pos - 1];
+            if prev.is_ascii_alphanumeric() || prev == b'_' {
+                return None;
+            }
+        }
+        let mut i = self.pos + 1;
+        while i < self.bytes.len() && (self.bytes[i].is_ascii_alphanumeric() || self.bytes[i] == b'_') {
+            i += 1;
+        }
+        let tag = &self.text[self.pos..=i.min(self.bytes.len() - 1)];
+        let first = self.bytes.get(self.pos + 1).copied();
+        if self.bytes.get(i) == Some(&b'$') && !matches!(first, Some(b'0'..=b'9')) {
+            Some(tag)
+        } else {
+            None
+        }
+    }
+
+    fn skip_dollar_quote(&mut self) {
+        let Some(tag) = self.dollar_tag() else {
+            self.pos += 1;
+            return;
+        };
+        self.pos += tag.len();
+        match self.text[self.pos..].find(tag) {
+            Some(i) => self.pos += i + tag.len(),
+            None => self.pos = self.bytes.len(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(sql: &str, syntax: Syntax) -> Vec<&str> {
+        split(sql, syntax).into_iter().map(|s| s.text).collect()
+    }
+
+    #[test]
+    fn splits_at_semicolons_with_lines() {
+        let sql = "-- header\nCREATE TABLE a (x INT);\n\n  INSERT INTO a VALUES (1);\r\nSELECT 1";
+        let stmts = split(sql, Syntax::SQLITE);
+        assert_eq!(stmts.len(), 3);
+        assert_eq!(stmts[0].text, "CREATE TABLE a (x INT)");
+        assert_eq!(stmts[0].line, 2);
+        assert_eq!(stmts[1].text, "INSERT INTO a VALUES (1)");
+        assert_eq!(stmts[1].line, 4);
+        assert_eq!(stmts[2].text, "SELECT 1");
+        assert_eq!(stmts[2].line, 5);
+        assert_eq!(&sql[stmts[1].offset..stmts[1].offset + 6], "INSERT");
+    }
+
+    #[test]
+    fn ignores_semicolons_in_strings_identifiers_and_comments() {
+        let sql = "INSERT INTO \"a;b\" VALUES ('x;''y', `c;d`, [e;f]); -- ; here\n/* ; */ SELECT 2;";
+        assert_eq!(
+            texts(sql, Syntax::SQLITE),
+            [
+                "INSERT INTO \"a;b\" VALUES ('x;''y', `c;d`, [e;f])",
+                "SELECT 2"
+            ]
+        );
+    }
+
+    #[test]
+    fn drops_empty_and_comment_only_statements() {
+        assert!(texts(";; -- nothing\n/* at all */ ;\n", Syntax::SQLITE).is_empty());
+        assert!(texts("", Syntax::SQLITE).is_empty());
+    }
+
+    #[test]
+    fn keeps_trigger_bodies_whole() {
+        let sql = "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  UPDATE a SET x = CASE WHEN x > 0 THEN 1 ELSE 0 END;\n  DELETE FROM b;\nEND;\nSELECT 1;";
+        let stmts = texts(sql, Syntax::SQLITE);
+        assert_eq!(stmts.len(), 2);
+        assert!(stmts[0].ends_with("END"), "{stmts:?}");
+        assert_eq!(stmts[1], "SELECT 1");
+    }
+
+    #[test]
+    fn begin_outside_triggers_is_a_statement() {
+        assert_eq!(
+            texts("BEGIN; SELECT 1; END;", Syntax::SQLITE),
+            ["BEGIN", "SELECT 1", "END"]
+        );
+    }
+
+    #[test]
+    fn postgres_dollar_quotes_and_nested_comments() {
+        let sql = "CREATE FUNCTION f() RETURNS int AS $body$ BEGIN RETURN 1; END; $body$ LANGUAGE plpgsql;\n/* a /* b; */ c; */ SELECT $1, $$;$$;";
+        assert_eq!(
+            texts(sql, Syntax::POSTGRES),
+            [
+                "CREATE FUNCTION f() RETURNS int AS $body$ BEGIN RETURN 1; END; $body$ LANGUAGE plpgsql",
+                "SELECT $1, $$;$$"
+            ]
+        );
+    }
+
+    #[test]
+    fn mysql_backslashes_and_hash_comments() {
+        let sql = "INSERT INTO a VALUES ('it\\'s; ok'); # comment; here\nSELECT 1;";
+        assert_eq!(
+            texts(sql, Syntax::MYSQL),
+            ["INSERT INTO a VALUES ('it\\'s; ok')", "SELECT 1"]
+        );
+    }
+
+    #[test]
+    fn unterminated_quotes_end_the_statement() {
+        assert_eq!(texts("SELECT 'abc", Syntax::SQLITE), ["SELECT 'abc"]);
+        assert_eq!(texts("SELECT $$abc", Syntax::POSTGRES), ["SELECT $$abc"]);
+        assert_eq!(texts("SELECT 1 /* open", Syntax::SQLITE), ["SELECT 1"]);
+    }
+
+    #[test]
+    fn line_at_counts_all_line_endings() {
+        assert_eq!(line_at("a\nb\r\nc\rd", 0), 1);
+        assert_eq!(line_at("a\nb\r\nc\rd", 2), 2);
+        assert_eq!(line_at("a\nb\r\nc\rd", 5), 3);
+        assert_eq!(line_at("a\nb\r\nc\rd", 7), 4);
+    }
+}

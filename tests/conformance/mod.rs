@@ -1,0 +1,549 @@
+//! The conformance suite: every `Migrator` behaviour, written once and stamped into each
+//! database's test file with `conformance_suite!(Type)`.
+//!
+//! A database implements [`TestDb`]: make a fresh, uniquely named database, connect to it, count
+//! rows. The SQL below is the portable subset every supported database accepts.
+
+#![allow(dead_code)] // each test binary uses the part it needs
+
+use strata::{
+    Action, Adapter, ErrorKind, Migration, Migrations, Migrator, Mode, RecordState, Set, State,
+};
+
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A fresh database for one test, dropped when the value drops.
+pub trait TestDb: Sized {
+    /// The driver connection strata migrates.
+    type Conn: Adapter;
+
+    /// A fresh database with a unique name; `None` when the server is not reachable and the test
+    /// may be skipped (never under `CI=true`, where that panics instead).
+    fn create() -> Option<Self>;
+
+    /// A new connection to this database.
+    fn connect(&self) -> Self::Conn;
+
+    /// `SELECT COUNT(*) FROM <table>`, or `None` when the table does not exist.
+    fn count(conn: &mut Self::Conn, table: &str) -> Option<i64>;
+}
+
+/// Stamps one `#[test]` per conformance case for a [`TestDb`] type.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($db:ty) => {
+        $crate::conformance_cases!(
+            $db:
+            migrate_applies_everything_once,
+            history_rows_describe_each_migration,
+            upgrade_to_version_and_relative,
+            downgrade_to_version_relative_and_base,
+            up_down_up_round_trip,
+            status_reports_every_state,
+            stamp_records_without_running,
+            checksum_change_is_an_error_until_repaired,
+            crlf_edit_is_not_a_change,
+            all_or_nothing_rolls_back_the_whole_run,
+            per_migration_mode_keeps_earlier_migrations,
+            failure_names_statement_and_line,
+            function_migrations_run_in_the_transaction,
+            irreversible_downgrade_fails_before_running,
+            unknown_applied_migrations_are_refused,
+            unknown_applied_migrations_revert_with_stored_down,
+            out_of_order_needs_opt_in,
+            custom_history_table,
+            target_errors,
+            no_transaction_failure_leaves_dirty_row,
+            no_transaction_migration_completes,
+        );
+    };
+}
+
+#[macro_export]
+/// Stamps the listed cases for one database type; used by `conformance_suite!`.
+macro_rules! conformance_cases {
+    ($db:ty: $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() -> conformance::TestResult {
+                let Some(db) = <$db as conformance::TestDb>::create() else {
+                    return Ok(());
+                };
+                conformance::$case(&db)
+            }
+        )*
+    };
+}
+
+/// `n` migrations creating `t1..tn`, each reversible.
+pub fn tables(set: &str, n: u64) -> Set {
+    let mut s = Set::new(set, "1.0.0").unwrap();
+    for i in 1..=n {
+        s.add(
+            Migration::sql(i, &format!("create_t{i}"), format!("CREATE TABLE {set}_t{i} (id INTEGER PRIMARY KEY);"))
+                .unwrap()
+                .with_down(format!("DROP TABLE {set}_t{i};"))
+                .unwrap(),
+        )
+        .unwrap();
+    }
+    s
+}
+
+fn ids(report: &[&str]) -> Vec<String> {
+    report.iter().map(ToString::to_string).collect()
+}
+
+fn applied_versions<D: TestDb>(conn: &mut D::Conn, m: &Migrations) -> Vec<u64> {
+    let mut v: Vec<u64> = conn
+        .history(m)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.state == RecordState::Applied)
+        .map(|r| r.version)
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+pub fn migrate_applies_everything_once<D: TestDb>(db: &D) -> TestResult {
+    let m = Migrations::new([tables("app", 3)])?;
+    let mut conn = db.connect();
+    let report = conn.migrate(&m)?;
+    assert_eq!(
+        ids(&report.applied()),
+        ["app@1_create_t1", "app@2_create_t2", "app@3_create_t3"]
+    );
+    assert_eq!(D::count(&mut conn, "app_t3"), Some(0));
+    assert!(conn.migrate(&m)?.is_empty());
+    // A second connection (another boot) finds the work done.
+    let mut other = db.connect();
+    assert!(other.migrate(&m)?.is_empty());
+    assert_eq!(D::count(&mut conn, "strata_migrations"), Some(3));
+    Ok(())
+}
+
+pub fn history_rows_describe_each_migration<D: TestDb>(db: &D) -> TestResult {
+    let mut set = Set::new("app", "2.3.4")?;
+    set.add(
+        Migration::sql(7, "create_a", "CREATE TABLE hist_a (id INTEGER PRIMARY KEY);")?
+            .with_down("DROP TABLE hist_a;")?,
+    )?;
+    set.add(Migration::sql(9, "create_b", "CREATE TABLE hist_b (id INTEGER PRIMARY KEY);")?)?;
+    let m = Migrations::new([set])?;
+    let mut conn = db.connect();
+    assert!(conn.history(&m)?.is_empty(), "no table yet reads as empty");
+    conn.migrate(&m)?;
+    let rows = conn.history(&m)?;
+    assert_eq!(rows.len(), 2);
+    let a = &rows[0];
+    assert_eq!((a.set.as_str(), a.version, a.name.as_str()), ("app", 7, "create_a"));
+    assert_eq!(a.checksum, m.sets()[0].migrations()[0].checksum().to_string());
+    assert_eq!(a.normalization, strata::NORMALIZATION);
+    assert_eq!(a.down_sql.as_deref(), Some("DROP TABLE hist_a;"));
+    assert_eq!(a.set_version, "2.3.4");
+    assert_eq!(a.state, RecordState::Applied);
+    assert_eq!(a.applied_at.len(), 24);
+    assert_eq!(rows[1].down_sql, None);
+    assert_eq!(rows[1].id(), "app@9_create_b");
+    Ok(())
+}
+
+pub fn upgrade_to_version_and_relative<D: TestDb>(db: &D) -> TestResult {
+    let m = Migrations::new([tables("app", 5)])?;
+    let mut conn = db.connect();
+    assert_eq!(ids(&conn.upgrade(&m, "2")?.applied()), ["app@1_create_t1", "app@2_create_t2"]);
+    assert_eq!(ids(&conn.upgrade(&m, "+1")?.applied()), ["app@3_create_t3"]);
+    assert!(conn.upgrade(&m, "app@2")?.is_empty(), "already there");
+    assert_eq!(ids(&conn.upgrade(&m, "app@3+1")?.applied()), ["app@4_create_t4"]);
+    assert_eq!(ids(&conn.upgrade(&m, "app@head")?.applied()), ["app@5_create_t5"]);
+    assert_eq!(applied_versions::<D>(&mut conn, &m), [1, 2, 3, 4, 5]);
+    Ok(())
+}
+
+pub fn downgrade_to_version_relative_and_base<D: TestDb>(db: &D) -> TestResult {
+    let m = Migrations::new([tables("app", 5)])?;
+    let mut conn = db.connect();
+    conn.migrate(&m)?;
+    assert_eq!(ids(&conn.downgrade(&m, "-1")?.reverted()), ["app@5_create_t5"]);
+    assert_eq!(D::count(&mut conn, "app_t5"), None);
+    assert_eq!(ids(&conn.downgrade(&m, "2")?.reverted()), ["app@4_create_t4", "app@3_create_t3"]);
+    assert_eq!(applied_versions::<D>(&mut conn, &m), [1, 2]);
+    assert_eq!(ids(&conn.downgrade(&m, "base")?.reverted()), ["app@2_create_t2", "app@1_create_t1"]);
+    assert!(applied_versions::<D>(&mut conn, &m).is_empty());
+    assert_eq!(D::count(&mut conn, "app_t1"), None);
+    assert!(conn.downgrade(&m, "base")?.is_empty());
+    Ok(())
+}
+
+pub fn up_down_up_round_trip<D: TestDb>(db: &D) -> TestResult {
+    let m = Migrations::new([tables("app", 4)])?;
+    let mut conn = db.connect();
+    assert_eq!(conn.migrate(&m)?.applied().len(), 4);
+    assert_eq!(conn.downgrade(&m, "base")?.reverted().len(), 4);
+    assert_eq!(conn.migrate(&m)?.applied().len(), 4);
+    assert!(conn.status(&m)?.is_up_to_date());
+    assert_eq!(D::count(&mut conn, "app_t4"), Some(0));
+    Ok(())
+}
+
+pub fn status_reports_every_state<D: TestDb>(db: &D) -> TestResult {
+    let old = Migrations::new([tables("app", 3)])?;
+    let mut conn = db.connect();
+    conn.upgrade(&old, "2")?;
+    let status = conn.status(&old)?;
+    let states: Vec<&State> = status.entries().iter().map(|e| &e.state).collect();
+    assert_eq!(states, [&State::Applied, &State::Applied, &State::Pending]);
+    assert!(!status.is_up_to_date());
+    assert_eq!(status.filter(|s| *s == State::Pending).count(), 1);
+    // A binary where migration 1 changed and migration 2 does not exist.
+    let mut set = Set::new("app", "0.9.0")?;
+    set.add(Migration::sql(1, "create_t1", "CREATE TABLE app_t1 (id INTEGER PRIMARY KEY, x INTEGER);")?)?;
+    set.add(Migration::sql(3, "create_t3", "CREATE TABLE app_t3 (id INTEGER PRIMARY KEY);")?)?;
+    let changed = Migrations::new([set])?;
+    let status = conn.status(&changed)?;
+    let e = status.entries();
+    assert!(matches!(e[0].state, State::Diverged { .. }), "{:?}", e[0]);
+    assert_eq!(e[1].state, State::Pending);
+    assert_eq!(e[2].id(), "app@2_create_t2");
+    assert_eq!(
+        e[2].state,
+        State::UnknownApplied {
+            set_version: "1.0.0".into()
+        }
+    );
+    let text = status.to_string();
+    assert!(text.contains("app@1_create_t1  diverged"), "{text}");
+    assert!(text.contains("unknown (applied by set version 1.0.0)"), "{text}");
+    Ok(())
+}
+
+pub fn stamp_records_without_running<D: TestDb>(db: &D) -> TestResult {
+    let m = Migrations::new([tables("app", 3)])?;
+    let mut conn = db.connect();
+    let report = conn.stamp(&m, "2")?;
+    assert_eq!(report.steps().len(), 2);
+    assert!(report.steps().iter().all(|s| s.action == Action::Stamped));
+    assert_eq!(D::count(&mut conn, "app_t1"), None, "stamp runs nothing");
+    assert_eq!(applied_versions::<D>(&mut conn, &m), [1, 2]);
+    // Migrating continues after the stamp.
+    assert_eq!(ids(&conn.migrate(&m)?.applied()), ["app@3_create_t3"]);
+    // Stamping back down removes rows without running down migrations.
+    let report = conn.stamp(&m, "1")?;
+    assert!(report.steps().iter().all(|s| s.action == Action::Unstamped));
+    assert_eq!(applied_versions::<D>(&mut conn, &m), [1]);
+    assert_eq!(D::count(&mut conn, "app_t3"), Some(0), "stamp reverts nothing");
+    conn.stamp(&m, "base")?;
+    assert!(applied_versions::<D>(&mut conn, &m).is_empty());
+    conn.stamp(&m, "heads")?;
+    assert_eq!(applied_versions::<D>(&mut conn, &m), [1, 2, 3]);
+    Ok(())
+}
+
+fn one(set: &str, version: u64, name: &str, sql: &'static str) -> Set {
+    let mut s = Set::new(set, "1.0.0").unwrap();
+    s.add(Migration::sql(version, name, sql).unwrap()).unwrap();
+    s
+}
+
+pub fn checksum_change_is_an_error_until_repaired<D: TestDb>(db: &D) -> TestResult {
+    let before = Migrations::new([one("app", 1, "a", "CREATE TABLE cs_a (id INTEGER PRIMARY KEY);")])?;
+    let after = Migrations::new([one("app", 1, "a", "CREATE TABLE cs_a (id INTEGER PRIMARY KEY, x INTEGER);")])?;
+    let mut conn = db.connect();
+    conn.migrate(&before)?;
+    let err = conn.migrate(&after).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "migration `app@1_a` changed after it was applied: checksum was {}, is now {}",
+            before.sets()[0].migrations()[0].checksum(),
+            after.sets()[0].migrations()[0].checksum()
+        )
+    );
+    assert_eq!(err.migration(), Some("app@1_a"));
+    let report = conn.repair(&after)?;
+    assert_eq!(report.steps()[0].action, Action::ChecksumAccepted);
+    assert!(conn.migrate(&after)?.is_empty());
+    assert!(conn.status(&after)?.is_up_to_date());
+    Ok(())
+}
+
+pub fn crlf_edit_is_not_a_change<D: TestDb>(db: &D) -> TestResult {
+    let lf = Migrations::new([one("app", 1, "a", "CREATE TABLE crlf_a (id INTEGER PRIMARY KEY);\nCREATE TABLE crlf_b (id INTEGER PRIMARY KEY);\n")])?;
+    let crlf = Migrations::new([one("app", 1, "a", "\u{feff}CREATE TABLE crlf_a (id INTEGER PRIMARY KEY);\r\nCREATE TABLE crlf_b (id INTEGER PRIMARY KEY);\r\n")])?;
+    let mut conn = db.connect();
+    conn.migrate(&lf)?;
+    assert!(conn.migrate(&crlf)?.is_empty());
+    assert!(conn.status(&crlf)?.is_up_to_date());
+    Ok(())
+}
+
+/// Three migrations, the third failing in its second statement.
+fn failing_third() -> Set {
+    let mut s = Set::new("app", "1.0.0").unwrap();
+    s.add(Migration::sql(1, "a", "CREATE TABLE fail_a (id INTEGER PRIMARY KEY);").unwrap().with_down("DROP TABLE fail_a;").unwrap())
+        .unwrap();
+    s.add(Migration::sql(2, "b", "CREATE TABLE fail_b (id INTEGER PRIMARY KEY);").unwrap()).unwrap();
+    s.add(
+        Migration::sql(
+            3,
+            "c",
+            "-- the third migration\nCREATE TABLE fail_c (id INTEGER PRIMARY KEY);\n\nINSERT INTO no_such_table (id) VALUES (1);\n",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    s
+}
+
+pub fn all_or_nothing_rolls_back_the_whole_run<D: TestDb>(db: &D) -> TestResult {
+    let m = Migrations::new([failing_third()])?;
+    let mut conn = db.connect();
+    let err = conn.migrate(&m).unwrap_err();
+    let database = conn.database();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "failed to apply migration `app@3_c` (statement 2 of 2, line 4) on {database}; 2 earlier migrations of this run rolled back with it"
+        )
+    );
+    assert_eq!(err.completed_before(), ["app@1_a", "app@2_b"]);
+    if conn.dialect().transactional_ddl {
+        assert_eq!(D::count(&mut conn, "fail_a"), None, "rolled back");
+        assert!(applied_versions::<D>(&mut conn, &m).is_empty());
+    }
+    Ok(())
+}
+
+pub fn per_migration_mode_keeps_earlier_migrations<D: TestDb>(db: &D) -> TestResult {
+    let m = Migrations::new([failing_third()])?.mode(Mode::PerMigration);
+    let mut conn = db.connect();
+    let err = conn.migrate(&m).unwrap_err();
+    let database = conn.database();
+    let tail = if conn.dialect().transactional_ddl {
+        ""
+    } else {
+        "; 1 statement of it stayed committed"
+    };
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "failed to apply migration `app@3_c` (statement 2 of 2, line 4) on {database}{tail}; 2 earlier migrations of this run stay applied"
+        )
+    );
+    assert_eq!(applied_versions::<D>(&mut conn, &m), [1, 2]);
+    assert_eq!(D::count(&mut conn, "fail_b"), Some(0));
+    Ok(())
+}
+
+pub fn failure_names_statement_and_line<D: TestDb>(db: &D) -> TestResult {
+    let m = Migrations::new([one(
+        "app",
+        1,
+        "bad",
+        "CREATE TABLE line_a (id INTEGER PRIMARY KEY);\nINSERT INTO line_a (id) VALUES (1);\n\n\nINSERT INTO line_missing (id) VALUES (2);\n",
+    )])?;
+    let mut conn = db.connect();
+    let err = conn.migrate(&m).unwrap_err();
+    let pos = err.position().expect("a statement position");
+    assert_eq!((pos.statement, pos.statements, pos.line), (3, 3, 5));
+    assert_eq!(err.migration(), Some("app@1_bad"));
+    assert!(std::error::Error::source(&err).is_some(), "the driver error is the source");
+    assert_eq!(err.database(), Some(&conn.database()));
+    Ok(())
+}
+
+pub fn function_migrations_run_in_the_transaction<D: TestDb>(db: &D) -> TestResult {
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(1, "create", "CREATE TABLE fn_users (id INTEGER PRIMARY KEY, name VARCHAR(20));")?)?;
+    set.add(
+        Migration::function(2, "seed", |tx| {
+            tx.execute("INSERT INTO fn_users (id, name) VALUES (1, 'admin'); INSERT INTO fn_users (id, name) VALUES (2, 'guest');")
+        })?
+        .with_down_function(|tx| tx.execute("DELETE FROM fn_users")),
+    )?;
+    set.add(Migration::function(3, "fails", |tx| {
+        tx.execute("INSERT INTO fn_users (id, name) VALUES (3, 'x')")?;
+        Err("seed data is inconsistent".into())
+    })?)?;
+    let mut conn = db.connect();
+    let m = Migrations::new([set.clone()])?;
+    let err = conn.upgrade(&m, "3").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "failed to apply migration `app@3_fails` on {}; 2 earlier migrations of this run rolled back with it",
+            conn.database()
+        )
+    );
+    assert_eq!(std::error::Error::source(&err).map(ToString::to_string).as_deref(), Some("seed data is inconsistent"));
+    conn.upgrade(&m, "2")?;
+    assert_eq!(D::count(&mut conn, "fn_users"), Some(2));
+    conn.downgrade(&m, "1")?;
+    assert_eq!(D::count(&mut conn, "fn_users"), Some(0));
+    Ok(())
+}
+
+pub fn irreversible_downgrade_fails_before_running<D: TestDb>(db: &D) -> TestResult {
+    let mut set = tables("app", 2);
+    set.add(Migration::sql(3, "one_way", "CREATE TABLE irr (id INTEGER PRIMARY KEY);")?)?;
+    set.add(Migration::sql(4, "after", "CREATE TABLE irr2 (id INTEGER PRIMARY KEY);")?.with_down("DROP TABLE irr2;")?)?;
+    let m = Migrations::new([set])?;
+    let mut conn = db.connect();
+    conn.migrate(&m)?;
+    let err = conn.downgrade(&m, "base").unwrap_err();
+    assert_eq!(err.to_string(), "cannot revert migration `app@3_one_way`: it has no down migration");
+    assert_eq!(D::count(&mut conn, "irr2"), Some(0), "nothing ran");
+    assert_eq!(applied_versions::<D>(&mut conn, &m), [1, 2, 3, 4]);
+    Ok(())
+}
+
+pub fn unknown_applied_migrations_are_refused<D: TestDb>(db: &D) -> TestResult {
+    let mut conn = db.connect();
+    conn.migrate(&Migrations::new([tables("app", 3)])?)?;
+    let older = Migrations::new([tables("app", 1)])?;
+    let err = conn.migrate(&older).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the database has 2 applied migrations this binary does not know: `app@2_create_t2` (applied by set version 1.0.0), `app@3_create_t3` (applied by set version 1.0.0)"
+    );
+    assert!(conn.migrate(&older.allow_unknown(true))?.is_empty());
+    Ok(())
+}
+
+pub fn unknown_applied_migrations_revert_with_stored_down<D: TestDb>(db: &D) -> TestResult {
+    let mut conn = db.connect();
+    conn.migrate(&Migrations::new([tables("app", 3)])?)?;
+    let older = Migrations::new([tables("app", 1)])?.allow_unknown(true);
+    let report = conn.downgrade(&older, "1")?;
+    assert_eq!(ids(&report.reverted()), ["app@3_create_t3", "app@2_create_t2"]);
+    assert_eq!(D::count(&mut conn, "app_t2"), None);
+    assert_eq!(applied_versions::<D>(&mut conn, &older), [1]);
+    Ok(())
+}
+
+pub fn out_of_order_needs_opt_in<D: TestDb>(db: &D) -> TestResult {
+    let mut conn = db.connect();
+    let mut first = Set::new("app", "1.0.0")?;
+    first.add(Migration::sql(10, "a", "CREATE TABLE ooo_a (id INTEGER PRIMARY KEY);")?)?;
+    first.add(Migration::sql(30, "c", "CREATE TABLE ooo_c (id INTEGER PRIMARY KEY);")?)?;
+    conn.migrate(&Migrations::new([first.clone()])?)?;
+    let mut merged = first;
+    merged.add(Migration::sql(20, "b", "CREATE TABLE ooo_b (id INTEGER PRIMARY KEY);")?)?;
+    let err = conn.migrate(&Migrations::new([merged.clone()])?).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "migration `app@20_b` is not applied but the later `app@30_c` is; allow out-of-order migrations to apply it"
+    );
+    let report = conn.migrate(&Migrations::new([merged])?.out_of_order(true))?;
+    assert_eq!(ids(&report.applied()), ["app@20_b"]);
+    Ok(())
+}
+
+pub fn custom_history_table<D: TestDb>(db: &D) -> TestResult {
+    let m = Migrations::new([tables("app", 2)])?.table("app_history")?;
+    let mut conn = db.connect();
+    conn.migrate(&m)?;
+    assert_eq!(D::count(&mut conn, "app_history"), Some(2));
+    assert_eq!(D::count(&mut conn, "strata_migrations"), None);
+    let hostile = Migrations::new([tables("app", 1)])?.table("x\"; DROP TABLE app_history; --");
+    assert!(matches!(hostile.unwrap_err().kind(), ErrorKind::InvalidName { .. }));
+    assert_eq!(D::count(&mut conn, "app_history"), Some(2));
+    Ok(())
+}
+
+pub fn target_errors<D: TestDb>(db: &D) -> TestResult {
+    let m = Migrations::new([tables("app", 3)])?;
+    let mut conn = db.connect();
+    conn.upgrade(&m, "1")?;
+    let cases = [
+        (conn.upgrade(&m, "+5"), "target `+5` walks past the last migration: only 2 steps are available"),
+        (conn.downgrade(&m, "-2"), "target `-2` walks past the last migration: only 1 step is available"),
+        (conn.upgrade(&m, "app@9"), "set `app` has no migration with version 9"),
+        (conn.upgrade(&m, "core@1"), "no set named `core` is registered"),
+        (conn.downgrade(&m, "3"), "cannot downgrade to `app@3_create_t3`: it is not applied"),
+        (conn.upgrade(&m, "-1"), "cannot upgrade to `-1`: it points down"),
+        (conn.downgrade(&m, "+1"), "cannot downgrade to `+1`: it points up"),
+        (conn.upgrade(&m, "latest"), "invalid target `latest`: expected `heads`, `base`, `<set>@head`, `<set>@base`, `<set>@<version>`, `+N`, `-N`, `<set>@-N` or `<set>@<version>+N`"),
+    ];
+    for (result, text) in cases {
+        assert_eq!(result.unwrap_err().to_string(), text);
+    }
+    assert_eq!(applied_versions::<D>(&mut conn, &m), [1], "no error changed anything");
+    Ok(())
+}
+
+/// A no-transaction migration whose second statement fails.
+fn no_transaction_failing() -> Set {
+    let mut s = Set::new("app", "1.0.0").unwrap();
+    s.add(Migration::sql(1, "base", "CREATE TABLE nt_base (id INTEGER PRIMARY KEY);").unwrap()).unwrap();
+    s.add(
+        Migration::sql(
+            2,
+            "outside",
+            "-- strata:no-transaction\nCREATE TABLE nt_a (id INTEGER PRIMARY KEY);\nINSERT INTO nt_missing (id) VALUES (1);\n",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    s
+}
+
+pub fn no_transaction_failure_leaves_dirty_row<D: TestDb>(db: &D) -> TestResult {
+    let m = Migrations::new([no_transaction_failing()])?;
+    let mut conn = db.connect();
+    let err = conn.migrate(&m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "failed to apply migration `app@2_outside` (statement 2 of 2, line 3) on {}; 1 statement of it stayed committed; 1 earlier migration of this run stays applied",
+            conn.database()
+        )
+    );
+    assert_eq!(D::count(&mut conn, "nt_a"), Some(0), "statement 1 committed");
+    let status = conn.status(&m)?;
+    assert_eq!(status.entries()[1].state, State::Dirty { completed: 1 });
+    // A dirty row blocks the next run.
+    let err = conn.migrate(&m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "migration `app@2_outside` is dirty: it stopped after 1 statement and must be repaired before migrating"
+    );
+    // The operator undoes the partial work, repairs, and fixes the migration.
+    let mut fixed = Set::new("app", "1.0.1")?;
+    fixed.add(Migration::sql(1, "base", "CREATE TABLE nt_base (id INTEGER PRIMARY KEY);")?)?;
+    fixed.add(Migration::sql(
+        2,
+        "outside",
+        "-- strata:no-transaction\nCREATE TABLE nt_a (id INTEGER PRIMARY KEY);\nINSERT INTO nt_a (id) VALUES (1);\n",
+    )?)?;
+    let fixed = Migrations::new([fixed])?;
+    let repair = conn.repair(&fixed)?;
+    assert_eq!(repair.steps()[0].action, Action::DirtyCleared);
+    let mut manual = Migrations::new([one("ops", 1, "undo", "DROP TABLE nt_a;")])?.table("ops_history")?;
+    manual = manual.mode(Mode::PerMigration);
+    conn.migrate(&manual)?;
+    assert_eq!(ids(&conn.migrate(&fixed)?.applied()), ["app@2_outside"]);
+    assert_eq!(D::count(&mut conn, "nt_a"), Some(1));
+    Ok(())
+}
+
+pub fn no_transaction_migration_completes<D: TestDb>(db: &D) -> TestResult {
+    let mut s = tables("app", 1);
+    s.add(Migration::sql(
+        2,
+        "outside",
+        "-- strata:no-transaction\nCREATE TABLE ntok_a (id INTEGER PRIMARY KEY);\nCREATE TABLE ntok_b (id INTEGER PRIMARY KEY);\n",
+    )?
+    .with_down("-- strata:no-transaction\nDROP TABLE ntok_b;\nDROP TABLE ntok_a;")?)?;
+    s.add(Migration::sql(3, "after", "CREATE TABLE ntok_c (id INTEGER PRIMARY KEY);")?.with_down("DROP TABLE ntok_c;")?)?;
+    let m = Migrations::new([s])?;
+    let mut conn = db.connect();
+    assert_eq!(conn.migrate(&m)?.applied().len(), 3);
+    assert!(conn.status(&m)?.is_up_to_date());
+    assert_eq!(D::count(&mut conn, "ntok_b"), Some(0));
+    assert_eq!(conn.downgrade(&m, "1")?.reverted().len(), 2);
+    assert_eq!(D::count(&mut conn, "ntok_a"), None);
+    assert_eq!(applied_versions::<D>(&mut conn, &m), [1]);
+    Ok(())
+}

@@ -1,0 +1,310 @@
+//! The conformance suite on SQLite (temp files), plus SQLite's own cases: several processes
+//! migrating one file at once, the lock timeout, in-memory databases, exact error lines.
+
+#![cfg(feature = "rusqlite")]
+
+mod conformance;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use conformance::{TestDb, TestResult, tables};
+use rusqlite::Connection;
+use strata::{ErrorKind, Migration, Migrations, Migrator, Mode, Set};
+
+struct Sqlite {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl TestDb for Sqlite {
+    type Conn = Connection;
+
+    fn create() -> Option<Self> {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let path = dir.path().join("test.db");
+        Some(Sqlite { _dir: dir, path })
+    }
+
+    fn connect(&self) -> Connection {
+        Connection::open(&self.path).expect("open the test database")
+    }
+
+    fn count(conn: &mut Connection, table: &str) -> Option<i64> {
+        conn.query_row(&format!("SELECT COUNT(*) FROM \"{table}\""), [], |r| r.get(0))
+            .ok()
+    }
+}
+
+conformance_suite!(Sqlite);
+
+/// `n` migrations; each creates a table and records its run in `runs`, so a migration that ran
+/// twice shows up (and its `CREATE TABLE` would fail anyway).
+fn counted(n: u64) -> Migrations {
+    let mut set = Set::new("app", "1.0.0").unwrap();
+    set.add(Migration::sql(0, "runs", "CREATE TABLE runs (version INTEGER NOT NULL);").unwrap())
+        .unwrap();
+    for i in 1..=n {
+        let sql = format!("CREATE TABLE c_{i} (id INTEGER PRIMARY KEY);\nINSERT INTO runs (version) VALUES ({i});");
+        set.add(Migration::sql(i, &format!("c_{i}"), sql).unwrap()).unwrap();
+    }
+    Migrations::new([set]).unwrap()
+}
+
+const CHILD_DB: &str = "STRATA_TEST_CHILD_DB";
+const CHILD_MODE: &str = "STRATA_TEST_CHILD_MODE";
+
+/// Run by `concurrent_processes_apply_each_migration_once` in child processes; ignored in a
+/// plain `cargo test`.
+#[test]
+#[ignore = "a child process of concurrent_processes_apply_each_migration_once"]
+fn child_migrate() -> TestResult {
+    let path = std::env::var(CHILD_DB)?;
+    let mode = match std::env::var(CHILD_MODE).as_deref() {
+        Ok("per-migration") => Mode::PerMigration,
+        _ => Mode::AllOrNothing,
+    };
+    let m = counted(50).mode(mode);
+    // Each child also runs threads, each with its own connection.
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let m = m.clone();
+            let path = path.clone();
+            std::thread::spawn(move || -> Result<usize, String> {
+                let mut conn = Connection::open(&path).map_err(|e| e.to_string())?;
+                conn.migrate(&m).map(|r| r.applied().len()).map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().map_err(|_| "thread panicked")??;
+    }
+    Ok(())
+}
+
+fn run_children(path: &std::path::Path, mode: &str, processes: usize) -> TestResult {
+    let exe = std::env::current_exe()?;
+    let children: Vec<_> = (0..processes)
+        .map(|_| {
+            Command::new(&exe)
+                .args(["--ignored", "--exact", "child_migrate", "--nocapture", "--test-threads=1"])
+                .env(CHILD_DB, path)
+                .env(CHILD_MODE, mode)
+                .output()
+        })
+        .collect::<Result<_, _>>()?;
+    for out in children {
+        assert!(
+            out.status.success(),
+            "a child failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn concurrent_processes_apply_each_migration_once() -> TestResult {
+    for mode in ["all-or-nothing", "per-migration"] {
+        let db = Sqlite::create().expect("sqlite");
+        // Spawn all children first so that they really start together.
+        let exe = std::env::current_exe()?;
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                Command::new(&exe)
+                    .args(["--ignored", "--exact", "child_migrate", "--test-threads=1"])
+                    .env(CHILD_DB, &db.path)
+                    .env(CHILD_MODE, mode)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+            })
+            .collect::<Result<_, _>>()?;
+        for child in children {
+            let out = child.wait_with_output()?;
+            assert!(
+                out.status.success(),
+                "a child process failed ({mode}):\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let mut conn = db.connect();
+        let runs: i64 = conn.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))?;
+        let distinct: i64 = conn.query_row("SELECT COUNT(DISTINCT version) FROM runs", [], |r| r.get(0))?;
+        assert_eq!((runs, distinct), (50, 50), "every migration ran exactly once ({mode})");
+        assert_eq!(Sqlite::count(&mut conn, "strata_migrations"), Some(51));
+        // One more boot through the helper path finds nothing to do.
+        run_children(&db.path, mode, 1)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn lock_timeout_names_the_database() -> TestResult {
+    let db = Sqlite::create().expect("sqlite");
+    let holder = db.connect();
+    holder.execute_batch("CREATE TABLE x (id INTEGER); BEGIN IMMEDIATE; INSERT INTO x VALUES (1);")?;
+    let m = Migrations::new([tables("app", 1)])?.lock_timeout(Duration::from_millis(300));
+    let mut conn = db.connect();
+    let start = Instant::now();
+    let err = conn.migrate(&m).unwrap_err();
+    assert!(start.elapsed() >= Duration::from_millis(250));
+    assert!(matches!(err.kind(), ErrorKind::LockTimeout { .. }));
+    let text = err.to_string();
+    let expected_prefix = "timed out after 0.";
+    let expected_suffix = format!(
+        "s waiting for the migration lock on sqlite database `{}`",
+        db.path.display()
+    );
+    assert!(text.starts_with(expected_prefix) && text.ends_with(&expected_suffix), "{text}");
+    // Released: once the holder commits, migrating works.
+    holder.execute_batch("COMMIT")?;
+    assert_eq!(conn.migrate(&m)?.applied().len(), 1);
+    Ok(())
+}
+
+#[test]
+fn waiting_for_the_lock_then_finding_the_work_done() -> TestResult {
+    let db = Sqlite::create().expect("sqlite");
+    let m = counted(5);
+    let holder = db.connect();
+    holder.execute_batch("BEGIN IMMEDIATE")?;
+    let path = db.path.clone();
+    let m2 = m.clone();
+    let waiter = std::thread::spawn(move || {
+        let mut conn = Connection::open(path).unwrap();
+        conn.migrate(&m2).map(|r| r.applied().len())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    // The holder applies everything while the waiter waits, then lets go.
+    let mut holder = holder;
+    holder.execute_batch("COMMIT")?;
+    assert_eq!(holder.migrate(&m)?.applied().len(), 6);
+    assert_eq!(waiter.join().unwrap()?, 0, "the waiter found the work done");
+    Ok(())
+}
+
+#[test]
+fn in_memory_database() -> TestResult {
+    let m = Migrations::new([tables("app", 3)])?;
+    let mut conn = Connection::open_in_memory()?;
+    assert_eq!(conn.migrate(&m)?.applied().len(), 3);
+    assert_eq!(conn.downgrade(&m, "base")?.reverted().len(), 3);
+    let err = Migrations::new([{
+        let mut s = Set::new("app", "1.0.0")?;
+        s.add(Migration::sql(1, "bad", "CREATE TABLE t (id INTEGER);\nSELEC 1;")?)?;
+        s
+    }])?;
+    let e = conn.migrate(&err).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "failed to apply migration `app@1_bad` (statement 2 of 2, line 2) on sqlite database `:memory:`"
+    );
+    Ok(())
+}
+
+#[test]
+fn error_line_points_into_a_multi_line_statement() -> TestResult {
+    let mut s = Set::new("app", "1.0.0")?;
+    s.add(Migration::sql(
+        1,
+        "multi",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);\nINSERT INTO a (id)\n  VALUES (1),\n  (2,,);\n",
+    )?)?;
+    let mut conn = Connection::open_in_memory()?;
+    let err = conn.migrate(&Migrations::new([s])?).unwrap_err();
+    let p = err.position().expect("position");
+    assert_eq!((p.statement, p.statements, p.line), (2, 2, 4), "the line of the syntax error");
+    Ok(())
+}
+
+#[test]
+fn trigger_bodies_run_whole() -> TestResult {
+    let mut s = Set::new("app", "1.0.0")?;
+    s.add(Migration::sql(
+        1,
+        "audit",
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, n INTEGER);\nCREATE TABLE audit (id INTEGER, what TEXT);\nCREATE TRIGGER items_audit AFTER INSERT ON items BEGIN\n  INSERT INTO audit VALUES (new.id, CASE WHEN new.n > 0 THEN 'pos' ELSE 'neg' END);\n  INSERT INTO audit VALUES (new.id, 'done');\nEND;\nINSERT INTO items (n) VALUES (5);\n",
+    )?)?;
+    let mut conn = Connection::open_in_memory()?;
+    conn.migrate(&Migrations::new([s])?)?;
+    let n: i64 = conn.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))?;
+    assert_eq!(n, 2);
+    Ok(())
+}
+
+#[test]
+fn file_database_up_down_to_base_and_up_again() -> TestResult {
+    let db = Sqlite::create().expect("sqlite");
+    let m = strata::Migrations::new([
+        strata::embed_migrations!("examples/quickstart/migrations", name = "quickstart").to_set()?,
+    ])?;
+    {
+        let mut conn = db.connect();
+        assert_eq!(conn.migrate(&m)?.applied().len(), 2);
+    }
+    {
+        let mut conn = db.connect();
+        assert_eq!(conn.downgrade(&m, "base")?.reverted().len(), 2);
+        assert_eq!(Sqlite::count(&mut conn, "users"), None);
+    }
+    let mut conn = db.connect();
+    assert_eq!(conn.migrate(&m)?.applied().len(), 2);
+    conn.execute("INSERT INTO users (email) VALUES ('a@example.com')", [])?;
+    assert_eq!(Sqlite::count(&mut conn, "users"), Some(1));
+    Ok(())
+}
+
+#[test]
+fn function_migration_gets_the_rusqlite_connection() -> TestResult {
+    let mut s = Set::new("app", "1.0.0")?;
+    s.add(Migration::sql(1, "create", "CREATE TABLE kv (k TEXT, v INTEGER);")?)?;
+    s.add(Migration::function(2, "seed", |tx| {
+        assert_eq!(tx.backend(), "sqlite");
+        let conn = tx.downcast_mut::<Connection>().ok_or("not SQLite")?;
+        for (i, k) in ["a", "b", "c"].iter().enumerate() {
+            conn.execute("INSERT INTO kv (k, v) VALUES (?1, ?2)", rusqlite::params![k, i64::try_from(i)?])?;
+        }
+        Ok(())
+    })?)?;
+    let mut conn = Connection::open_in_memory()?;
+    conn.migrate(&Migrations::new([s])?)?;
+    let sum: i64 = conn.query_row("SELECT SUM(v) FROM kv", [], |r| r.get(0))?;
+    assert_eq!(sum, 3);
+    Ok(())
+}
+
+#[test]
+fn panicking_function_migration_rolls_back_and_releases_the_lock() -> TestResult {
+    let db = Sqlite::create().expect("sqlite");
+    let mut s = tables("app", 1);
+    s.add(Migration::function(2, "boom", |_| panic!("data migration bug"))?)?;
+    let m = Migrations::new([s])?;
+    let path = db.path.clone();
+    let m2 = m.clone();
+    let result = std::thread::spawn(move || {
+        let mut conn = Connection::open(path).unwrap();
+        let _ = conn.migrate(&m2);
+    })
+    .join();
+    assert!(result.is_err(), "the panic propagates");
+    let mut conn = db.connect();
+    assert_eq!(Sqlite::count(&mut conn, "app_t1"), None, "rolled back");
+    // The lock is free again: a short timeout is enough.
+    let ok = Migrations::new([tables("app", 1)])?.lock_timeout(Duration::from_millis(100));
+    assert_eq!(conn.migrate(&ok)?.applied().len(), 1);
+    Ok(())
+}
+
+#[test]
+fn unreadable_history_table_is_a_database_error() -> TestResult {
+    let mut conn = Connection::open_in_memory()?;
+    conn.execute_batch("CREATE TABLE strata_migrations (something_else TEXT)")?;
+    let err = conn.migrate(&Migrations::new([tables("app", 1)])?).unwrap_err();
+    assert_eq!(err.to_string(), "failed to read the history table on sqlite database `:memory:`");
+    assert!(std::error::Error::source(&err).is_some());
+    Ok(())
+}
