@@ -705,3 +705,196 @@ pub(crate) fn step_id(step: &Step<'_>) -> String {
         Node::Unknown(r) => id(&r.set, r.version, &r.name),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn set(name: &str, versions: &[u64]) -> Set {
+        let mut s = Set::new(name, "1.0.0").unwrap();
+        for v in versions {
+            let m = Migration::sql(*v, &format!("m{v}"), format!("SELECT {v}")).unwrap();
+            s.add(m.with_down("SELECT 0").unwrap()).unwrap();
+        }
+        s
+    }
+
+    fn applied(sets: &[Set], ids: &[(&str, u64)]) -> Vec<Record> {
+        ids.iter()
+            .map(|(s, v)| {
+                let m = sets
+                    .iter()
+                    .flat_map(Set::migrations)
+                    .find(|m| m.set == *s && m.version == *v)
+                    .unwrap();
+                Record {
+                    set: (*s).to_owned(),
+                    version: *v,
+                    name: m.name.clone(),
+                    checksum: m.checksum.to_string(),
+                    normalization: NORMALIZATION,
+                    down_sql: Some("SELECT 0".into()),
+                    set_version: "1.0.0".into(),
+                    applied_at: String::new(),
+                    duration_ms: 0,
+                    state: RecordState::Applied,
+                }
+            })
+            .collect()
+    }
+
+    fn run(sets: &[Set], records: &[Record], target: &str, op: Operation) -> Result<Vec<String>> {
+        let target: Target = target.parse()?;
+        Ok(plan(sets, records, &target, op, Policy::default())?
+            .iter()
+            .map(|s| s.node.id())
+            .collect())
+    }
+
+    #[test]
+    fn targets_parse_and_display() -> Result<()> {
+        for (text, target) in [
+            ("heads", Target::Heads),
+            ("base", Target::Base),
+            ("core@head", Target::Head("core".into())),
+            ("core@base", Target::SetBase("core".into())),
+            ("12", Target::Version { set: None, version: 12 }),
+            ("core@12", Target::Version { set: Some("core".into()), version: 12 }),
+            ("+2", Target::Relative { set: None, steps: 2 }),
+            ("-1", Target::Relative { set: None, steps: -1 }),
+            ("core@-3", Target::Relative { set: Some("core".into()), steps: -3 }),
+            ("core@12+2", Target::From { set: Some("core".into()), version: 12, steps: 2 }),
+            ("12-1", Target::From { set: None, version: 12, steps: -1 }),
+        ] {
+            assert_eq!(text.parse::<Target>()?, target, "{text}");
+            assert_eq!(target.to_string(), text);
+        }
+        for bad in ["", "latest", "@1", "core@", "+0", "+-1", "1x", "core@v1", "99999999999999999999"] {
+            assert!(
+                matches!(bad.parse::<Target>().unwrap_err().kind(), ErrorKind::InvalidTarget { .. }),
+                "{bad}"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn upgrade_follows_parents_and_dependencies() -> Result<()> {
+        let core = set("core", &[1, 2, 3]);
+        let mut blog = Set::new("blog", "1.0.0")?;
+        blog.add(Migration::sql(1, "posts", "SELECT 1")?.depends_on("core", 2))?;
+        blog.add(Migration::sql(2, "tags", "SELECT 1")?)?;
+        let sets = [core, blog];
+        assert_eq!(
+            run(&sets, &[], "blog@1", Operation::Upgrade)?,
+            ["core@1_m1", "core@2_m2", "blog@1_posts"]
+        );
+        assert_eq!(
+            run(&sets, &[], "heads", Operation::Upgrade)?,
+            ["core@1_m1", "core@2_m2", "core@3_m3", "blog@1_posts", "blog@2_tags"]
+        );
+        let records = applied(&sets, &[("core", 1), ("core", 2), ("blog", 1)]);
+        assert_eq!(run(&sets, &records, "heads", Operation::Upgrade)?, ["core@3_m3", "blog@2_tags"]);
+        assert_eq!(run(&sets, &records, "blog@+1", Operation::Upgrade)?, ["blog@2_tags"]);
+        Ok(())
+    }
+
+    #[test]
+    fn downgrade_reverts_dependents_children_first() -> Result<()> {
+        let core = set("core", &[1, 2, 3]);
+        let mut blog = Set::new("blog", "1.0.0")?;
+        blog.add(Migration::sql(1, "posts", "SELECT 1")?.depends_on("core", 2).with_down("SELECT 0")?)?;
+        let sets = [core, blog];
+        let records = applied(&sets, &[("core", 1), ("core", 2), ("core", 3), ("blog", 1)]);
+        assert_eq!(
+            run(&sets, &records, "core@1", Operation::Downgrade)?,
+            // The exact reverse of the order an upgrade applies them in.
+            ["blog@1_posts", "core@3_m3", "core@2_m2"]
+        );
+        assert_eq!(run(&sets, &records, "core@-1", Operation::Downgrade)?, ["core@3_m3"]);
+        assert_eq!(run(&sets, &records, "blog@base", Operation::Downgrade)?, ["blog@1_posts"]);
+        assert_eq!(run(&sets, &records, "base", Operation::Downgrade)?.len(), 4);
+        Ok(())
+    }
+
+    #[test]
+    fn relative_targets_without_a_set_must_be_unambiguous() -> Result<()> {
+        let sets = [set("core", &[1, 2]), set("blog", &[1, 2])];
+        let err = run(&sets, &[], "+1", Operation::Upgrade).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "target `+1` is ambiguous between sets `core`, `blog`: name one, as in `core@+1`"
+        );
+        // Only one set can move up: no ambiguity.
+        let records = applied(&sets, &[("core", 1), ("core", 2)]);
+        assert_eq!(run(&sets, &records, "+1", Operation::Upgrade)?, ["blog@1_m1"]);
+        assert_eq!(run(&sets, &records, "-1", Operation::Downgrade)?, ["core@2_m2"]);
+        Ok(())
+    }
+
+    #[test]
+    fn graph_errors() -> Result<()> {
+        let mut a = Set::new("a", "1.0.0")?;
+        a.add(Migration::sql(1, "x", "SELECT 1")?.depends_on("b", 1))?;
+        let mut b = Set::new("b", "1.0.0")?;
+        b.add(Migration::sql(1, "y", "SELECT 1")?.depends_on("a", 1))?;
+        let sets = [a.clone(), b];
+        assert_eq!(
+            Graph::new(&sets).err().map(|e| e.to_string()).as_deref(),
+            Some("migrations depend on each other in a cycle: `a@1_x`, `b@1_y`")
+        );
+        let alone = [a];
+        assert_eq!(
+            Graph::new(&alone).err().map(|e| e.to_string()).as_deref(),
+            Some("migration `a@1_x` depends on `b@1`, which is not registered")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn stamp_to_a_version_goes_both_ways() -> Result<()> {
+        let sets = [set("core", &[1, 2, 3])];
+        let records = applied(&sets, &[("core", 1), ("core", 2), ("core", 3)]);
+        let steps = plan(&sets, &records, &"core@1".parse()?, Operation::Stamp, Policy::default())?;
+        let dirs: Vec<(String, Direction)> = steps.iter().map(|s| (s.node.id(), s.direction)).collect();
+        assert_eq!(
+            dirs,
+            [("core@3_m3".to_owned(), Direction::Down), ("core@2_m2".to_owned(), Direction::Down)]
+        );
+        let steps = plan(&sets, &[], &"2".parse()?, Operation::Stamp, Policy::default())?;
+        assert_eq!(steps.len(), 2);
+        assert!(steps.iter().all(|s| s.direction == Direction::Up));
+        Ok(())
+    }
+
+    #[test]
+    fn a_plan_never_repeats_a_step_and_respects_parents() -> Result<()> {
+        // Several sets with dependencies in both directions between them.
+        let mut a = set("a", &[1, 2, 3, 4]);
+        let mut b = Set::new("b", "1.0.0")?;
+        b.add(Migration::sql(1, "x", "SELECT 1")?.depends_on("a", 3).with_down("SELECT 0")?)?;
+        b.add(Migration::sql(2, "y", "SELECT 1")?.with_down("SELECT 0")?)?;
+        a.add(Migration::sql(5, "z", "SELECT 1")?.depends_on("b", 2).with_down("SELECT 0")?)?;
+        let sets = [a, b];
+        let up = plan(&sets, &[], &Target::Heads, Operation::Upgrade, Policy::default())?;
+        let ids: Vec<String> = up.iter().map(|s| s.node.id()).collect();
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len());
+        let pos = |id: &str| ids.iter().position(|i| i == id).unwrap();
+        assert!(pos("a@3_m3") < pos("b@1_x"));
+        assert!(pos("b@2_y") < pos("a@5_z"));
+        assert!(pos("a@4_m4") < pos("a@5_z"));
+        // Everything applied, then down to base reverts all of it, children first.
+        let records = applied(&sets, &up.iter().map(|s| (s.node.set(), s.node.version())).collect::<Vec<_>>());
+        let down = plan(&sets, &records, &Target::Base, Operation::Downgrade, Policy::default())?;
+        let ids: Vec<String> = down.iter().map(|s| s.node.id()).collect();
+        assert_eq!(ids.len(), 7);
+        let pos = |id: &str| ids.iter().position(|i| i == id).unwrap();
+        assert!(pos("a@5_z") < pos("b@2_y"));
+        assert!(pos("b@1_x") < pos("a@3_m3"));
+        Ok(())
+    }
+}
