@@ -18,6 +18,9 @@
 //! }
 //! ```
 
+// The example above is a whole `build.rs`, so its `fn main` is the point.
+#![allow(clippy::needless_doctest_main)]
+
 use std::io::{self, Write};
 use std::path::Path;
 

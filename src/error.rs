@@ -390,10 +390,9 @@ impl fmt::Display for ErrorKind {
                 f,
                 "duplicate version {version} in set `{set}`: `{first}` and `{second}`"
             ),
-            ErrorKind::OrphanDown { file } => write!(
-                f,
-                "down migration `{file}` has no matching `.up.sql` file"
-            ),
+            ErrorKind::OrphanDown { file } => {
+                write!(f, "down migration `{file}` has no matching `.up.sql` file")
+            }
             ErrorKind::NotUtf8 { file, offset } => write!(
                 f,
                 "migration file `{file}` is not valid UTF-8 (invalid byte at offset {offset})"
@@ -406,7 +405,10 @@ impl fmt::Display for ErrorKind {
                 line,
                 directive,
                 reason,
-            } => write!(f, "{file}:{line}: invalid directive `{directive}`: {reason}"),
+            } => write!(
+                f,
+                "{file}:{line}: invalid directive `{directive}`: {reason}"
+            ),
             ErrorKind::InvalidName {
                 what,
                 name,
@@ -443,7 +445,11 @@ impl fmt::Display for ErrorKind {
                 "migration `{migration}` depends on `{dependency}`, which is not registered"
             ),
             ErrorKind::Cycle { migrations } => {
-                write!(f, "migrations depend on each other in a cycle: {}", list(migrations))
+                write!(
+                    f,
+                    "migrations depend on each other in a cycle: {}",
+                    list(migrations)
+                )
             }
             ErrorKind::InvalidTarget { target, reason } => {
                 write!(f, "invalid target `{target}`: {reason}")
@@ -467,10 +473,9 @@ impl fmt::Display for ErrorKind {
                 Direction::Up => write!(f, "cannot upgrade to `{target}`: it points down"),
                 Direction::Down => write!(f, "cannot downgrade to `{target}`: it points up"),
             },
-            ErrorKind::TargetNotApplied { migration } => write!(
-                f,
-                "cannot downgrade to `{migration}`: it is not applied"
-            ),
+            ErrorKind::TargetNotApplied { migration } => {
+                write!(f, "cannot downgrade to `{migration}`: it is not applied")
+            }
             ErrorKind::UnknownApplied { migrations } => {
                 let described: Vec<String> = migrations
                     .iter()
@@ -582,19 +587,32 @@ mod tests {
     fn every_kind() -> Vec<(ErrorKind, &'static str)> {
         let cases = vec![
             (
-                ErrorKind::InvalidFileName { file: s("x.sql"), reason: "expected `<version>_<name>.sql`" },
+                ErrorKind::InvalidFileName {
+                    file: s("x.sql"),
+                    reason: "expected `<version>_<name>.sql`",
+                },
                 "invalid migration file name `x.sql`: expected `<version>_<name>.sql`",
             ),
             (
-                ErrorKind::DuplicateVersion { set: s("app"), version: 3, first: s("3_a.sql"), second: s("3_b.sql") },
+                ErrorKind::DuplicateVersion {
+                    set: s("app"),
+                    version: 3,
+                    first: s("3_a.sql"),
+                    second: s("3_b.sql"),
+                },
                 "duplicate version 3 in set `app`: `3_a.sql` and `3_b.sql`",
             ),
             (
-                ErrorKind::OrphanDown { file: s("3_a.down.sql") },
+                ErrorKind::OrphanDown {
+                    file: s("3_a.down.sql"),
+                },
                 "down migration `3_a.down.sql` has no matching `.up.sql` file",
             ),
             (
-                ErrorKind::NotUtf8 { file: s("3_a.sql"), offset: 17 },
+                ErrorKind::NotUtf8 {
+                    file: s("3_a.sql"),
+                    offset: 17,
+                },
                 "migration file `3_a.sql` is not valid UTF-8 (invalid byte at offset 17)",
             ),
             (
@@ -602,88 +620,159 @@ mod tests {
                 "migration file `3_a.sql` contains no SQL statement",
             ),
             (
-                ErrorKind::InvalidDirective { file: s("3_a.sql"), line: 2, directive: s("strata:nope"), reason: "unknown directive" },
+                ErrorKind::InvalidDirective {
+                    file: s("3_a.sql"),
+                    line: 2,
+                    directive: s("strata:nope"),
+                    reason: "unknown directive",
+                },
                 "3_a.sql:2: invalid directive `strata:nope`: unknown directive",
             ),
             (
-                ErrorKind::InvalidName { what: "set", name: s("a b"), expected: "ASCII letters, digits, `_` and `-`" },
+                ErrorKind::InvalidName {
+                    what: "set",
+                    name: s("a b"),
+                    expected: "ASCII letters, digits, `_` and `-`",
+                },
                 "invalid set name `a b`: expected ASCII letters, digits, `_` and `-`",
             ),
             (
-                ErrorKind::InvalidSetVersion { set: s("app"), version: s("one") },
+                ErrorKind::InvalidSetVersion {
+                    set: s("app"),
+                    version: s("one"),
+                },
                 "invalid version `one` for set `app`: expected a semver version such as `1.2.3`",
             ),
-            (ErrorKind::DuplicateSet { set: s("app") }, "set `app` is registered twice"),
             (
-                ErrorKind::UnmetRequirement { set: s("blog 1.0.0"), required: s("core"), requirement: s("^2.1"), found: Some(s("1.4.0")) },
+                ErrorKind::DuplicateSet { set: s("app") },
+                "set `app` is registered twice",
+            ),
+            (
+                ErrorKind::UnmetRequirement {
+                    set: s("blog 1.0.0"),
+                    required: s("core"),
+                    requirement: s("^2.1"),
+                    found: Some(s("1.4.0")),
+                },
                 "set `blog 1.0.0` requires `core ^2.1` but `core 1.4.0` is registered",
             ),
             (
-                ErrorKind::UnmetRequirement { set: s("blog 1.0.0"), required: s("core"), requirement: s("^2.1"), found: None },
+                ErrorKind::UnmetRequirement {
+                    set: s("blog 1.0.0"),
+                    required: s("core"),
+                    requirement: s("^2.1"),
+                    found: None,
+                },
                 "set `blog 1.0.0` requires `core ^2.1` but no set `core` is registered",
             ),
             (
-                ErrorKind::MissingDependency { migration: s("blog@1_posts"), dependency: s("core@7") },
+                ErrorKind::MissingDependency {
+                    migration: s("blog@1_posts"),
+                    dependency: s("core@7"),
+                },
                 "migration `blog@1_posts` depends on `core@7`, which is not registered",
             ),
             (
-                ErrorKind::Cycle { migrations: vec![s("a@1_x"), s("b@1_y")] },
+                ErrorKind::Cycle {
+                    migrations: vec![s("a@1_x"), s("b@1_y")],
+                },
                 "migrations depend on each other in a cycle: `a@1_x`, `b@1_y`",
             ),
             (
-                ErrorKind::InvalidTarget { target: s("+x"), reason: "expected a number of steps after `+` or `-`" },
+                ErrorKind::InvalidTarget {
+                    target: s("+x"),
+                    reason: "expected a number of steps after `+` or `-`",
+                },
                 "invalid target `+x`: expected a number of steps after `+` or `-`",
             ),
-            (ErrorKind::UnknownSet { set: s("core") }, "no set named `core` is registered"),
             (
-                ErrorKind::UnknownVersion { set: s("app"), version: 9 },
+                ErrorKind::UnknownSet { set: s("core") },
+                "no set named `core` is registered",
+            ),
+            (
+                ErrorKind::UnknownVersion {
+                    set: s("app"),
+                    version: 9,
+                },
                 "set `app` has no migration with version 9",
             ),
             (
-                ErrorKind::RelativeOutOfRange { target: s("+3"), available: 1 },
+                ErrorKind::RelativeOutOfRange {
+                    target: s("+3"),
+                    available: 1,
+                },
                 "target `+3` walks past the last migration: only 1 step is available",
             ),
             (
-                ErrorKind::AmbiguousTarget { target: s("-1"), sets: vec![s("app"), s("blog")] },
+                ErrorKind::AmbiguousTarget {
+                    target: s("-1"),
+                    sets: vec![s("app"), s("blog")],
+                },
                 "target `-1` is ambiguous between sets `app`, `blog`: name one, as in `app@-1`",
             ),
             (
-                ErrorKind::WrongDirection { target: s("-1"), direction: Direction::Up },
+                ErrorKind::WrongDirection {
+                    target: s("-1"),
+                    direction: Direction::Up,
+                },
                 "cannot upgrade to `-1`: it points down",
             ),
             (
-                ErrorKind::WrongDirection { target: s("+1"), direction: Direction::Down },
+                ErrorKind::WrongDirection {
+                    target: s("+1"),
+                    direction: Direction::Down,
+                },
                 "cannot downgrade to `+1`: it points up",
             ),
             (
-                ErrorKind::TargetNotApplied { migration: s("app@3_a") },
+                ErrorKind::TargetNotApplied {
+                    migration: s("app@3_a"),
+                },
                 "cannot downgrade to `app@3_a`: it is not applied",
             ),
             (
-                ErrorKind::UnknownApplied { migrations: vec![(s("app@4_b"), s("1.1.0"))] },
+                ErrorKind::UnknownApplied {
+                    migrations: vec![(s("app@4_b"), s("1.1.0"))],
+                },
                 "the database has 1 applied migration this binary does not know: `app@4_b` (applied by set version 1.1.0)",
             ),
             (
-                ErrorKind::OutOfOrder { migration: s("app@2_b"), latest: s("app@3_c") },
+                ErrorKind::OutOfOrder {
+                    migration: s("app@2_b"),
+                    latest: s("app@3_c"),
+                },
                 "migration `app@2_b` is not applied but the later `app@3_c` is; allow out-of-order migrations to apply it",
             ),
             (
-                ErrorKind::ChecksumMismatch { migration: s("app@1_a"), applied: s("00ff"), current: Checksum::of("") },
+                ErrorKind::ChecksumMismatch {
+                    migration: s("app@1_a"),
+                    applied: s("00ff"),
+                    current: Checksum::of(""),
+                },
                 "migration `app@1_a` changed after it was applied: checksum was 00ff, is now e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
             ),
             (
-                ErrorKind::Dirty { migration: s("app@2_b"), completed: 3 },
+                ErrorKind::Dirty {
+                    migration: s("app@2_b"),
+                    completed: 3,
+                },
                 "migration `app@2_b` is dirty: it stopped after 3 statements and must be repaired before migrating",
             ),
             (
-                ErrorKind::Irreversible { migration: s("app@2_b") },
+                ErrorKind::Irreversible {
+                    migration: s("app@2_b"),
+                },
                 "cannot revert migration `app@2_b`: it has no down migration",
             ),
             (
                 ErrorKind::Migration {
                     migration: s("app@3_add_users"),
                     direction: Direction::Up,
-                    position: Some(Position { statement: 2, statements: 4, line: 14 }),
+                    position: Some(Position {
+                        statement: 2,
+                        statements: 4,
+                        line: 14,
+                    }),
                     database: db(),
                     before: vec![s("app@1_a"), s("app@2_b")],
                     rolled_back: 2,
@@ -704,11 +793,17 @@ mod tests {
                 "failed to revert migration `app@3_add_users` on sqlite database `app.db`; 1 statement of it stayed committed; 1 earlier migration of this run rolled back with it; 2 earlier migrations of this run stay applied",
             ),
             (
-                ErrorKind::Database { operation: "read the history table", database: db() },
+                ErrorKind::Database {
+                    operation: "read the history table",
+                    database: db(),
+                },
                 "failed to read the history table on sqlite database `app.db`",
             ),
             (
-                ErrorKind::LockTimeout { database: db(), waited: Duration::from_millis(2500) },
+                ErrorKind::LockTimeout {
+                    database: db(),
+                    waited: Duration::from_millis(2500),
+                },
                 "timed out after 2.5s waiting for the migration lock on sqlite database `app.db`",
             ),
         ];
@@ -752,7 +847,10 @@ mod tests {
             let err = Error::new(kind);
             assert_eq!(err.to_string(), text);
             assert!(!text.ends_with('.'), "no trailing period: {text}");
-            assert!(text.starts_with(|c: char| !c.is_uppercase()), "lowercase: {text}");
+            assert!(
+                text.starts_with(|c: char| !c.is_uppercase()),
+                "lowercase: {text}"
+            );
         }
     }
 
@@ -761,7 +859,15 @@ mod tests {
         let kinds = every_kind();
         let (kind, _) = kinds
             .into_iter()
-            .find(|(k, _)| matches!(k, ErrorKind::Migration { committed: None, .. }))
+            .find(|(k, _)| {
+                matches!(
+                    k,
+                    ErrorKind::Migration {
+                        committed: None,
+                        ..
+                    }
+                )
+            })
             .unwrap();
         let err = Error::with_source(kind, "driver said no".into());
         assert_eq!(err.migration(), Some("app@3_add_users"));
@@ -770,7 +876,10 @@ mod tests {
         assert_eq!(err.completed_before(), ["app@1_a", "app@2_b"]);
         let source = std::error::Error::source(&err).map(ToString::to_string);
         assert_eq!(source.as_deref(), Some("driver said no"));
-        assert!(!err.to_string().contains("driver said no"), "the source is not repeated");
+        assert!(
+            !err.to_string().contains("driver said no"),
+            "the source is not repeated"
+        );
         assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
     }
 }

@@ -70,7 +70,9 @@ pub mod sql;
 
 pub use adapter::{Adapter, Record, RecordState, Table};
 pub use error::{BoxError, Database, Direction, Error, ErrorKind, Position, Result};
-pub use migration::{Checksum, Dependency, Migration, MigrationFn, NORMALIZATION, Set, Transaction};
+pub use migration::{
+    Checksum, Dependency, Migration, MigrationFn, NORMALIZATION, Set, Transaction,
+};
 pub use migrator::{
     Action, DEFAULT_TABLE, Migrations, Migrator, Mode, Report, ReportStep, State, Status,
     StatusEntry,

@@ -88,7 +88,8 @@ impl fmt::Debug for Checksum {
 }
 
 /// A Rust function run as a migration: it receives the open [`Transaction`].
-pub type MigrationFn = dyn Fn(&mut Transaction<'_>) -> std::result::Result<(), BoxError> + Send + Sync;
+pub type MigrationFn =
+    dyn Fn(&mut Transaction<'_>) -> std::result::Result<(), BoxError> + Send + Sync;
 
 /// The connection handed to a Rust-function migration, inside the run's open transaction.
 ///
@@ -513,7 +514,10 @@ mod tests {
         let lf = Checksum::of("CREATE TABLE a (x INT);\nSELECT 1;\n");
         assert_eq!(Checksum::of("CREATE TABLE a (x INT);\r\nSELECT 1;\r\n"), lf);
         assert_eq!(Checksum::of("CREATE TABLE a (x INT);\rSELECT 1;\r"), lf);
-        assert_eq!(Checksum::of("\u{feff}CREATE TABLE a (x INT);\nSELECT 1;\n"), lf);
+        assert_eq!(
+            Checksum::of("\u{feff}CREATE TABLE a (x INT);\nSELECT 1;\n"),
+            lf
+        );
         assert_ne!(Checksum::of("CREATE TABLE a (x INT);\n\nSELECT 1;\n"), lf);
         // An empty string hashes as SHA-256 of nothing.
         assert_eq!(

@@ -431,7 +431,13 @@ fn read_history(adapter: &mut dyn Adapter, table: &Table) -> Result<Vec<Record>>
 }
 
 fn db_error(operation: &'static str, database: Database, source: BoxError) -> Error {
-    Error::with_source(ErrorKind::Database { operation, database }, source)
+    Error::with_source(
+        ErrorKind::Database {
+            operation,
+            database,
+        },
+        source,
+    )
 }
 
 fn status(sets: &[Set], records: &[Record]) -> Status {
@@ -482,7 +488,9 @@ fn status(sets: &[Set], records: &[Record]) -> Status {
 
 /// UTC now as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
 pub(crate) fn utc_now() -> String {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = since.as_secs();
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
@@ -608,7 +616,10 @@ impl Drop for Session<'_> {
         if self.lock == Some(Lock::Session)
             && let Err(e) = self.adapter.unlock(self.table)
         {
-            log::warn!("releasing the migration lock failed on {}: {e}", self.adapter.database());
+            log::warn!(
+                "releasing the migration lock failed on {}: {e}",
+                self.adapter.database()
+            );
         }
     }
 }
@@ -627,7 +638,10 @@ impl<'a> Work<'a> {
             (Node::Unknown(r), _) => return Some(Work::Sql(r.down_sql.as_deref()?, false)),
         };
         Some(match body {
-            Body::Sql { text, no_transaction } => Work::Sql(text, *no_transaction),
+            Body::Sql {
+                text,
+                no_transaction,
+            } => Work::Sql(text, *no_transaction),
             Body::Function(f) => Work::Function(f.as_ref()),
         })
     }
@@ -794,7 +808,7 @@ impl<'a> Runner<'a> {
         result
     }
 
-    fn applied_record(&self, step: &Step<'_>, duration: Duration, state: RecordState) -> Option<Record> {
+    fn applied_record(step: &Step<'_>, duration: Duration, state: RecordState) -> Option<Record> {
         let Node::Known(m, set) = step.node else {
             return None;
         };
@@ -805,7 +819,7 @@ impl<'a> Runner<'a> {
         let id = plan::step_id(step);
         match step.direction {
             Direction::Up => {
-                if let Some(r) = self.applied_record(step, Duration::ZERO, RecordState::Applied) {
+                if let Some(r) = Self::applied_record(step, Duration::ZERO, RecordState::Applied) {
                     self.session.write(&r)?;
                 }
                 log::info!("stamped `{id}` as applied");
@@ -855,7 +869,7 @@ impl<'a> Runner<'a> {
         let id = step.node.id();
         match step.direction {
             Direction::Up => {
-                if let Some(r) = self.applied_record(step, duration, RecordState::Applied) {
+                if let Some(r) = Self::applied_record(step, duration, RecordState::Applied) {
                     self.session.write(&r)?;
                 }
                 log::info!("applied `{id}` in {duration:.1?}");
@@ -876,8 +890,15 @@ impl<'a> Runner<'a> {
         let (set, version) = (step.node.set(), step.node.version());
         // Mark the migration dirty first, under the lock.
         let mut dirty = match (step.direction, step.node) {
-            (Direction::Up, _) => self.applied_record(step, Duration::ZERO, RecordState::Dirty { completed: 0 }),
-            (Direction::Down, Node::Known(m, s)) => Some(new_record(m, s, Duration::ZERO, RecordState::Dirty { completed: 0 })),
+            (Direction::Up, _) => {
+                Self::applied_record(step, Duration::ZERO, RecordState::Dirty { completed: 0 })
+            }
+            (Direction::Down, Node::Known(m, s)) => Some(new_record(
+                m,
+                s,
+                Duration::ZERO,
+                RecordState::Dirty { completed: 0 },
+            )),
             (Direction::Down, Node::Unknown(r)) => Some(Record {
                 state: RecordState::Dirty { completed: 0 },
                 ..r.clone()
@@ -903,7 +924,12 @@ impl<'a> Runner<'a> {
 
     /// Runs the statements (or the function) of one step. With `progress`, each completed
     /// statement is recorded in that dirty row.
-    fn execute(&mut self, step: &Step<'_>, work: &Work<'_>, mut progress: Option<&mut Record>) -> Result<(), Failure> {
+    fn execute(
+        &mut self,
+        step: &Step<'_>,
+        work: &Work<'_>,
+        mut progress: Option<&mut Record>,
+    ) -> Result<(), Failure> {
         let id = step.node.id();
         match work {
             Work::Function(f) => {
@@ -920,13 +946,19 @@ impl<'a> Runner<'a> {
                 let statements = sql::split(text, syntax);
                 let count = statements.len();
                 for (i, statement) in statements.iter().enumerate() {
-                    log::debug!("`{id}` statement {} of {count} (line {})", i + 1, statement.line);
+                    log::debug!(
+                        "`{id}` statement {} of {count} (line {})",
+                        i + 1,
+                        statement.line
+                    );
                     if let Err(source) = self.session.adapter.execute(statement.text) {
                         let line = self
                             .session
                             .adapter
                             .error_offset(&source, statement.text)
-                            .map_or(statement.line, |off| sql::line_at(text, statement.offset + off));
+                            .map_or(statement.line, |off| {
+                                sql::line_at(text, statement.offset + off)
+                            });
                         return Err(Failure {
                             position: Some(Position {
                                 statement: i + 1,
@@ -945,7 +977,9 @@ impl<'a> Runner<'a> {
                             .session
                             .adapter
                             .delete_record(self.session.table, &row.set, row.version)
-                            .and_then(|()| self.session.adapter.insert_record(self.session.table, row));
+                            .and_then(|()| {
+                                self.session.adapter.insert_record(self.session.table, row)
+                            });
                         if let Err(source) = written {
                             return Err(Failure {
                                 position: None,

@@ -107,7 +107,7 @@ impl FromStr for Target {
             _ => {}
         }
         match s.split_once('@') {
-            Some((set, _)) if set.is_empty() => Err(invalid(s, "expected a set name before `@`")),
+            Some(("", _)) => Err(invalid(s, "expected a set name before `@`")),
             Some((set, "head")) => Ok(Target::Head(set.to_owned())),
             Some((set, "base")) => Ok(Target::SetBase(set.to_owned())),
             Some((set, rest)) => parse_position(rest, Some(set.to_owned()), s),
@@ -236,7 +236,9 @@ impl<'a> Graph<'a> {
                 let i = graph.nodes.len();
                 graph.index.insert((node.set(), node.version()), i);
                 graph.nodes.push(node);
-                graph.parents.push(ids.last().copied().into_iter().collect());
+                graph
+                    .parents
+                    .push(ids.last().copied().into_iter().collect());
                 graph.children.push(Vec::new());
                 ids.push(i);
             }
@@ -271,7 +273,10 @@ impl<'a> Graph<'a> {
             return Ok(());
         }
         // Peel off nodes that lead nowhere; what is left is on (or between) cycles.
-        let mut left: BTreeSet<usize> = all.difference(&order.into_iter().collect()).copied().collect();
+        let mut left: BTreeSet<usize> = all
+            .difference(&order.into_iter().collect())
+            .copied()
+            .collect();
         loop {
             let leaf = left
                 .iter()
@@ -291,7 +296,15 @@ impl<'a> Graph<'a> {
     fn topological(&self, subset: &BTreeSet<usize>) -> Vec<usize> {
         let mut waiting: HashMap<usize, usize> = subset
             .iter()
-            .map(|&n| (n, self.parents[n].iter().filter(|p| subset.contains(p)).count()))
+            .map(|&n| {
+                (
+                    n,
+                    self.parents[n]
+                        .iter()
+                        .filter(|p| subset.contains(p))
+                        .count(),
+                )
+            })
             .collect();
         let mut ready: BTreeSet<usize> = waiting
             .iter()
@@ -318,7 +331,11 @@ impl<'a> Graph<'a> {
         let mut stack: Vec<usize> = start.into_iter().collect();
         while let Some(n) = stack.pop() {
             if seen.insert(n) {
-                let next = if up { &self.parents[n] } else { &self.children[n] };
+                let next = if up {
+                    &self.parents[n]
+                } else {
+                    &self.children[n]
+                };
                 stack.extend(next.iter().copied());
             }
         }
@@ -330,18 +347,21 @@ impl<'a> Graph<'a> {
             .iter()
             .find(|(name, _)| *name == set)
             .map(|(_, ids)| ids.as_slice())
-            .ok_or_else(|| Error::new(ErrorKind::UnknownSet { set: set.to_owned() }))
+            .ok_or_else(|| {
+                Error::new(ErrorKind::UnknownSet {
+                    set: set.to_owned(),
+                })
+            })
     }
 
     fn node(&self, set: &str, version: u64) -> Result<usize> {
         self.set_nodes(set)?;
-        self.index
-            .get(&(set, version))
-            .copied()
-            .ok_or_else(|| Error::new(ErrorKind::UnknownVersion {
+        self.index.get(&(set, version)).copied().ok_or_else(|| {
+            Error::new(ErrorKind::UnknownVersion {
                 set: set.to_owned(),
                 version,
-            }))
+            })
+        })
     }
 }
 
@@ -353,7 +373,10 @@ pub(crate) struct Applied<'r> {
 impl<'r> Applied<'r> {
     pub(crate) fn new(records: &'r [Record]) -> Applied<'r> {
         Applied {
-            rows: records.iter().map(|r| ((r.set.as_str(), r.version), r)).collect(),
+            rows: records
+                .iter()
+                .map(|r| ((r.set.as_str(), r.version), r))
+                .collect(),
         }
     }
 
@@ -409,7 +432,10 @@ pub(crate) fn checksum_mismatch(m: &Migration, r: &Record) -> Option<(String, Ch
 /// Checks applied rows against the binary before any run: dirty rows, unknown rows, changed
 /// checksums.
 pub(crate) fn verify(sets: &[Set], records: &[Record], policy: Policy) -> Result<()> {
-    if let Some(r) = records.iter().find(|r| matches!(r.state, RecordState::Dirty { .. })) {
+    if let Some(r) = records
+        .iter()
+        .find(|r| matches!(r.state, RecordState::Dirty { .. }))
+    {
         return Err(Error::new(ErrorKind::Dirty {
             migration: r.id(),
             completed: r.state.completed().unwrap_or(0),
@@ -418,7 +444,10 @@ pub(crate) fn verify(sets: &[Set], records: &[Record], policy: Policy) -> Result
     let unknown = unknown_records(sets, records);
     if !unknown.is_empty() && !policy.allow_unknown {
         return Err(Error::new(ErrorKind::UnknownApplied {
-            migrations: unknown.iter().map(|r| (r.id(), r.set_version.clone())).collect(),
+            migrations: unknown
+                .iter()
+                .map(|r| (r.id(), r.set_version.clone()))
+                .collect(),
         }));
     }
     let applied = Applied::new(records);
@@ -452,15 +481,18 @@ pub(crate) fn plan<'a>(
     let graph = Graph::with_unknown(sets, &unknown)?;
     let applied = Applied::new(records);
     let target_text = target.to_string();
-    let direction = match (target, operation) {
-        (_, Operation::Upgrade) => Direction::Up,
-        (_, Operation::Downgrade) => Direction::Down,
-        (Target::Heads | Target::Head(_), _) => Direction::Up,
-        (Target::Base | Target::SetBase(_), _) => Direction::Down,
-        (Target::Relative { steps, .. }, _) if *steps > 0 => Direction::Up,
-        (Target::Relative { .. }, _) => Direction::Down,
+    let direction = match (operation, target) {
+        (Operation::Upgrade, _)
+        | (
+            Operation::Stamp,
+            Target::Heads | Target::Head(_) | Target::Relative { steps: 1.., .. },
+        ) => Direction::Up,
+        (Operation::Downgrade, _)
+        | (Operation::Stamp, Target::Base | Target::SetBase(_) | Target::Relative { .. }) => {
+            Direction::Down
+        }
         // A version target: stamp both ways, to exactly that point.
-        (Target::Version { .. } | Target::From { .. }, _) => {
+        (Operation::Stamp, Target::Version { .. } | Target::From { .. }) => {
             let mut steps = plan_up(&graph, &applied, target, &target_text, policy)?;
             steps.extend(plan_down(&graph, &applied, target, &target_text, true)?);
             return Ok(steps);
@@ -469,7 +501,13 @@ pub(crate) fn plan<'a>(
     match direction {
         Direction::Up => plan_up(&graph, &applied, target, &target_text, policy),
         Direction::Down => {
-            let steps = plan_down(&graph, &applied, target, &target_text, operation == Operation::Stamp)?;
+            let steps = plan_down(
+                &graph,
+                &applied,
+                target,
+                &target_text,
+                operation == Operation::Stamp,
+            )?;
             if operation == Operation::Downgrade
                 && let Some(s) = steps.iter().find(|s| !s.node.is_reversible())
             {
@@ -505,7 +543,12 @@ fn only_set<'g>(graph: &'g Graph<'_>, candidates: &[&'g str], target: &str) -> R
 }
 
 /// Resolves `version` (and `set`, if given) to a node.
-fn resolve_version(graph: &Graph<'_>, set: Option<&str>, version: u64, target: &str) -> Result<usize> {
+fn resolve_version(
+    graph: &Graph<'_>,
+    set: Option<&str>,
+    version: u64,
+    target: &str,
+) -> Result<usize> {
     match set {
         Some(set) => graph.node(set, version),
         None => {
@@ -526,7 +569,13 @@ fn resolve_version(graph: &Graph<'_>, set: Option<&str>, version: u64, target: &
 }
 
 /// `version+steps` within the version's set.
-fn resolve_from(graph: &Graph<'_>, set: Option<&str>, version: u64, steps: i64, target: &str) -> Result<usize> {
+fn resolve_from(
+    graph: &Graph<'_>,
+    set: Option<&str>,
+    version: u64,
+    steps: i64,
+    target: &str,
+) -> Result<usize> {
     let node = resolve_version(graph, set, version, target)?;
     let ids = graph.set_nodes(graph.nodes[node].set())?;
     let at = ids.iter().position(|&n| n == node).unwrap_or(0);
@@ -538,7 +587,11 @@ fn resolve_from(graph: &Graph<'_>, set: Option<&str>, version: u64, steps: i64, 
             available,
         }));
     }
-    Ok(if steps > 0 { ids[at + wanted] } else { ids[at - wanted] })
+    Ok(if steps > 0 {
+        ids[at + wanted]
+    } else {
+        ids[at - wanted]
+    })
 }
 
 fn plan_up<'a>(
@@ -555,11 +608,21 @@ fn plan_up<'a>(
             .collect()
     };
     let targets: Vec<usize> = match target {
-        Target::Heads => graph.sets.iter().filter_map(|(_, ids)| ids.last().copied()).collect(),
+        Target::Heads => graph
+            .sets
+            .iter()
+            .filter_map(|(_, ids)| ids.last().copied())
+            .collect(),
         Target::Base | Target::SetBase(_) => Vec::new(),
         Target::Head(set) => graph.set_nodes(set)?.last().copied().into_iter().collect(),
-        Target::Version { set, version } => vec![resolve_version(graph, set.as_deref(), *version, text)?],
-        Target::From { set, version, steps } => {
+        Target::Version { set, version } => {
+            vec![resolve_version(graph, set.as_deref(), *version, text)?]
+        }
+        Target::From {
+            set,
+            version,
+            steps,
+        } => {
             vec![resolve_from(graph, set.as_deref(), *version, *steps, text)?]
         }
         Target::Relative { steps, .. } if *steps < 0 => {
@@ -599,9 +662,14 @@ fn plan_up<'a>(
         .collect();
     if !policy.out_of_order {
         for (_, ids) in &graph.sets {
-            let latest = ids.iter().rev().find(|&&n| applied.contains(&graph.nodes[n]));
+            let latest = ids
+                .iter()
+                .rev()
+                .find(|&&n| applied.contains(&graph.nodes[n]));
             if let Some(&latest) = latest
-                && let Some(&early) = ids.iter().find(|&&n| n < latest && !applied.contains(&graph.nodes[n]))
+                && let Some(&early) = ids
+                    .iter()
+                    .find(|&&n| n < latest && !applied.contains(&graph.nodes[n]))
             {
                 return Err(Error::new(ErrorKind::OutOfOrder {
                     migration: graph.nodes[early].id(),
@@ -637,7 +705,11 @@ fn plan_down<'a>(
             let node = resolve_version(graph, set.as_deref(), *version, text)?;
             after(graph, node, is_applied, stamping)?
         }
-        Target::From { set, version, steps } => {
+        Target::From {
+            set,
+            version,
+            steps,
+        } => {
             let node = resolve_from(graph, set.as_deref(), *version, *steps, text)?;
             after(graph, node, is_applied, stamping)?
         }
@@ -660,7 +732,12 @@ fn plan_down<'a>(
                     only_set(graph, &moving, text)?
                 }
             };
-            let done: Vec<usize> = graph.set_nodes(set)?.iter().copied().filter(|&n| is_applied(n)).collect();
+            let done: Vec<usize> = graph
+                .set_nodes(set)?
+                .iter()
+                .copied()
+                .filter(|&n| is_applied(n))
+                .collect();
             let wanted = usize::try_from(steps.unsigned_abs()).unwrap_or(usize::MAX);
             if wanted > done.len() {
                 return Err(Error::new(ErrorKind::RelativeOutOfRange {
@@ -688,14 +765,23 @@ fn plan_down<'a>(
 }
 
 /// The migrations after `node` in its set; `node` must be applied unless stamping.
-fn after(graph: &Graph<'_>, node: usize, is_applied: impl Fn(usize) -> bool, stamping: bool) -> Result<Vec<usize>> {
+fn after(
+    graph: &Graph<'_>,
+    node: usize,
+    is_applied: impl Fn(usize) -> bool,
+    stamping: bool,
+) -> Result<Vec<usize>> {
     if !stamping && !is_applied(node) {
         return Err(Error::new(ErrorKind::TargetNotApplied {
             migration: graph.nodes[node].id(),
         }));
     }
     let ids = graph.set_nodes(graph.nodes[node].set())?;
-    Ok(ids.iter().copied().filter(|&n| graph.nodes[n].version() > graph.nodes[node].version()).collect())
+    Ok(ids
+        .iter()
+        .copied()
+        .filter(|&n| graph.nodes[n].version() > graph.nodes[node].version())
+        .collect())
 }
 
 /// The id of `set@version` as the binary knows it (for reports of stamped rows).
@@ -759,20 +845,77 @@ mod tests {
             ("base", Target::Base),
             ("core@head", Target::Head("core".into())),
             ("core@base", Target::SetBase("core".into())),
-            ("12", Target::Version { set: None, version: 12 }),
-            ("core@12", Target::Version { set: Some("core".into()), version: 12 }),
-            ("+2", Target::Relative { set: None, steps: 2 }),
-            ("-1", Target::Relative { set: None, steps: -1 }),
-            ("core@-3", Target::Relative { set: Some("core".into()), steps: -3 }),
-            ("core@12+2", Target::From { set: Some("core".into()), version: 12, steps: 2 }),
-            ("12-1", Target::From { set: None, version: 12, steps: -1 }),
+            (
+                "12",
+                Target::Version {
+                    set: None,
+                    version: 12,
+                },
+            ),
+            (
+                "core@12",
+                Target::Version {
+                    set: Some("core".into()),
+                    version: 12,
+                },
+            ),
+            (
+                "+2",
+                Target::Relative {
+                    set: None,
+                    steps: 2,
+                },
+            ),
+            (
+                "-1",
+                Target::Relative {
+                    set: None,
+                    steps: -1,
+                },
+            ),
+            (
+                "core@-3",
+                Target::Relative {
+                    set: Some("core".into()),
+                    steps: -3,
+                },
+            ),
+            (
+                "core@12+2",
+                Target::From {
+                    set: Some("core".into()),
+                    version: 12,
+                    steps: 2,
+                },
+            ),
+            (
+                "12-1",
+                Target::From {
+                    set: None,
+                    version: 12,
+                    steps: -1,
+                },
+            ),
         ] {
             assert_eq!(text.parse::<Target>()?, target, "{text}");
             assert_eq!(target.to_string(), text);
         }
-        for bad in ["", "latest", "@1", "core@", "+0", "+-1", "1x", "core@v1", "99999999999999999999"] {
+        for bad in [
+            "",
+            "latest",
+            "@1",
+            "core@",
+            "+0",
+            "+-1",
+            "1x",
+            "core@v1",
+            "99999999999999999999",
+        ] {
             assert!(
-                matches!(bad.parse::<Target>().unwrap_err().kind(), ErrorKind::InvalidTarget { .. }),
+                matches!(
+                    bad.parse::<Target>().unwrap_err().kind(),
+                    ErrorKind::InvalidTarget { .. }
+                ),
                 "{bad}"
             );
         }
@@ -792,11 +935,23 @@ mod tests {
         );
         assert_eq!(
             run(&sets, &[], "heads", Operation::Upgrade)?,
-            ["core@1_m1", "core@2_m2", "core@3_m3", "blog@1_posts", "blog@2_tags"]
+            [
+                "core@1_m1",
+                "core@2_m2",
+                "core@3_m3",
+                "blog@1_posts",
+                "blog@2_tags"
+            ]
         );
         let records = applied(&sets, &[("core", 1), ("core", 2), ("blog", 1)]);
-        assert_eq!(run(&sets, &records, "heads", Operation::Upgrade)?, ["core@3_m3", "blog@2_tags"]);
-        assert_eq!(run(&sets, &records, "blog@+1", Operation::Upgrade)?, ["blog@2_tags"]);
+        assert_eq!(
+            run(&sets, &records, "heads", Operation::Upgrade)?,
+            ["core@3_m3", "blog@2_tags"]
+        );
+        assert_eq!(
+            run(&sets, &records, "blog@+1", Operation::Upgrade)?,
+            ["blog@2_tags"]
+        );
         Ok(())
     }
 
@@ -804,7 +959,11 @@ mod tests {
     fn downgrade_reverts_dependents_children_first() -> Result<()> {
         let core = set("core", &[1, 2, 3]);
         let mut blog = Set::new("blog", "1.0.0")?;
-        blog.add(Migration::sql(1, "posts", "SELECT 1")?.depends_on("core", 2).with_down("SELECT 0")?)?;
+        blog.add(
+            Migration::sql(1, "posts", "SELECT 1")?
+                .depends_on("core", 2)
+                .with_down("SELECT 0")?,
+        )?;
         let sets = [core, blog];
         let records = applied(&sets, &[("core", 1), ("core", 2), ("core", 3), ("blog", 1)]);
         assert_eq!(
@@ -812,8 +971,14 @@ mod tests {
             // The exact reverse of the order an upgrade applies them in.
             ["blog@1_posts", "core@3_m3", "core@2_m2"]
         );
-        assert_eq!(run(&sets, &records, "core@-1", Operation::Downgrade)?, ["core@3_m3"]);
-        assert_eq!(run(&sets, &records, "blog@base", Operation::Downgrade)?, ["blog@1_posts"]);
+        assert_eq!(
+            run(&sets, &records, "core@-1", Operation::Downgrade)?,
+            ["core@3_m3"]
+        );
+        assert_eq!(
+            run(&sets, &records, "blog@base", Operation::Downgrade)?,
+            ["blog@1_posts"]
+        );
         assert_eq!(run(&sets, &records, "base", Operation::Downgrade)?.len(), 4);
         Ok(())
     }
@@ -828,8 +993,14 @@ mod tests {
         );
         // Only one set can move up: no ambiguity.
         let records = applied(&sets, &[("core", 1), ("core", 2)]);
-        assert_eq!(run(&sets, &records, "+1", Operation::Upgrade)?, ["blog@1_m1"]);
-        assert_eq!(run(&sets, &records, "-1", Operation::Downgrade)?, ["core@2_m2"]);
+        assert_eq!(
+            run(&sets, &records, "+1", Operation::Upgrade)?,
+            ["blog@1_m1"]
+        );
+        assert_eq!(
+            run(&sets, &records, "-1", Operation::Downgrade)?,
+            ["core@2_m2"]
+        );
         Ok(())
     }
 
@@ -856,13 +1027,29 @@ mod tests {
     fn stamp_to_a_version_goes_both_ways() -> Result<()> {
         let sets = [set("core", &[1, 2, 3])];
         let records = applied(&sets, &[("core", 1), ("core", 2), ("core", 3)]);
-        let steps = plan(&sets, &records, &"core@1".parse()?, Operation::Stamp, Policy::default())?;
-        let dirs: Vec<(String, Direction)> = steps.iter().map(|s| (s.node.id(), s.direction)).collect();
+        let steps = plan(
+            &sets,
+            &records,
+            &"core@1".parse()?,
+            Operation::Stamp,
+            Policy::default(),
+        )?;
+        let dirs: Vec<(String, Direction)> =
+            steps.iter().map(|s| (s.node.id(), s.direction)).collect();
         assert_eq!(
             dirs,
-            [("core@3_m3".to_owned(), Direction::Down), ("core@2_m2".to_owned(), Direction::Down)]
+            [
+                ("core@3_m3".to_owned(), Direction::Down),
+                ("core@2_m2".to_owned(), Direction::Down)
+            ]
         );
-        let steps = plan(&sets, &[], &"2".parse()?, Operation::Stamp, Policy::default())?;
+        let steps = plan(
+            &sets,
+            &[],
+            &"2".parse()?,
+            Operation::Stamp,
+            Policy::default(),
+        )?;
         assert_eq!(steps.len(), 2);
         assert!(steps.iter().all(|s| s.direction == Direction::Up));
         Ok(())
@@ -873,11 +1060,25 @@ mod tests {
         // Several sets with dependencies in both directions between them.
         let mut a = set("a", &[1, 2, 3, 4]);
         let mut b = Set::new("b", "1.0.0")?;
-        b.add(Migration::sql(1, "x", "SELECT 1")?.depends_on("a", 3).with_down("SELECT 0")?)?;
+        b.add(
+            Migration::sql(1, "x", "SELECT 1")?
+                .depends_on("a", 3)
+                .with_down("SELECT 0")?,
+        )?;
         b.add(Migration::sql(2, "y", "SELECT 1")?.with_down("SELECT 0")?)?;
-        a.add(Migration::sql(5, "z", "SELECT 1")?.depends_on("b", 2).with_down("SELECT 0")?)?;
+        a.add(
+            Migration::sql(5, "z", "SELECT 1")?
+                .depends_on("b", 2)
+                .with_down("SELECT 0")?,
+        )?;
         let sets = [a, b];
-        let up = plan(&sets, &[], &Target::Heads, Operation::Upgrade, Policy::default())?;
+        let up = plan(
+            &sets,
+            &[],
+            &Target::Heads,
+            Operation::Upgrade,
+            Policy::default(),
+        )?;
         let ids: Vec<String> = up.iter().map(|s| s.node.id()).collect();
         let mut unique = ids.clone();
         unique.sort();
@@ -888,8 +1089,19 @@ mod tests {
         assert!(pos("b@2_y") < pos("a@5_z"));
         assert!(pos("a@4_m4") < pos("a@5_z"));
         // Everything applied, then down to base reverts all of it, children first.
-        let records = applied(&sets, &up.iter().map(|s| (s.node.set(), s.node.version())).collect::<Vec<_>>());
-        let down = plan(&sets, &records, &Target::Base, Operation::Downgrade, Policy::default())?;
+        let records = applied(
+            &sets,
+            &up.iter()
+                .map(|s| (s.node.set(), s.node.version()))
+                .collect::<Vec<_>>(),
+        );
+        let down = plan(
+            &sets,
+            &records,
+            &Target::Base,
+            Operation::Downgrade,
+            Policy::default(),
+        )?;
         let ids: Vec<String> = down.iter().map(|s| s.node.id()).collect();
         assert_eq!(ids.len(), 7);
         let pos = |id: &str| ids.iter().position(|i| i == id).unwrap();

@@ -108,14 +108,16 @@ impl Embedded {
     }
 
     /// Panics with the error's message if the embedded migrations are invalid. Call it from a
-    /// unit test so that a bad file fails `cargo test`, not the next deployment:
+    /// `#[test]` function so that a bad file fails `cargo test`, not the next deployment:
     ///
     /// ```
-    /// # static MIGRATIONS: &strata::Embedded = strata::embed_migrations!("examples/quickstart/migrations");
-    /// #[test]
+    /// static MIGRATIONS: &strata::Embedded = strata::embed_migrations!("examples/quickstart/migrations");
+    ///
+    /// // In a `#[cfg(test)]` module, marked `#[test]`:
     /// fn migrations_are_valid() {
     ///     MIGRATIONS.assert_valid();
     /// }
+    /// # migrations_are_valid();
     /// ```
     ///
     /// # Panics
@@ -147,7 +149,7 @@ fn collect(dir: &'static Dir<'static>, out: &mut Vec<(String, &'static [u8])>) -
     for sub in dir.dirs() {
         let mut nested = Vec::new();
         collect(sub, &mut nested)?;
-        if let Some((path, _)) = nested.iter().find(|(p, _)| p.ends_with(".sql")) {
+        if let Some((path, _)) = nested.iter().find(|(p, _)| is_sql(p)) {
             return Err(Error::new(ErrorKind::InvalidFileName {
                 file: path.clone(),
                 reason: "migration files must be directly in the migrations directory",
@@ -167,11 +169,27 @@ enum Part {
 const FILE_NAME_FORMAT: &str =
     "expected `<version>_<name>.sql`, `<version>_<name>.up.sql` or `<version>_<name>.down.sql`";
 
+fn is_sql(file: &str) -> bool {
+    std::path::Path::new(file)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("sql"))
+}
+
 /// Parses `<version>_<name>[.up|.down].sql`; `None` for files that are not `*.sql`.
 fn parse_file_name(file: &str) -> Option<Result<(u64, &str, Part)>> {
+    let invalid = |reason| {
+        Err(Error::new(ErrorKind::InvalidFileName {
+            file: file.to_owned(),
+            reason,
+        }))
+    };
+    if !is_sql(file) {
+        return None;
+    }
     let base = file.rsplit('/').next().unwrap_or(file);
-    let stem = base.strip_suffix(".sql")?;
-    let invalid = |reason| Err(Error::new(ErrorKind::InvalidFileName { file: file.to_owned(), reason }));
+    let Some(stem) = base.strip_suffix(".sql") else {
+        return Some(invalid("the extension must be `.sql` in lowercase"));
+    };
     let (stem, part) = if let Some(s) = stem.strip_suffix(".up") {
         (s, Part::Up)
     } else if let Some(s) = stem.strip_suffix(".down") {
@@ -193,7 +211,9 @@ fn parse_file_name(file: &str) -> Option<Result<(u64, &str, Part)>> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
-        return Some(invalid("the name must be lowercase letters, digits and `_`"));
+        return Some(invalid(
+            "the name must be lowercase letters, digits and `_`",
+        ));
     }
     Some(Ok((version, name, part)))
 }
@@ -207,6 +227,9 @@ fn utf8(file: &str, bytes: &'static [u8]) -> Result<&'static str> {
     })
 }
 
+/// The up (or whole) file with its name and kind, and the down file, of one version.
+type Files = (Option<(String, String, Part)>, Option<String>);
+
 /// Turns the files of a migrations directory into a set. Files that are not `*.sql` are
 /// ignored; every `*.sql` file must be a valid migration.
 pub(crate) fn parse_files(
@@ -216,8 +239,7 @@ pub(crate) fn parse_files(
 ) -> Result<Set> {
     let mut set = Set::new(set_name, set_version)?;
     // version -> (up file, down file)
-    let mut by_version: BTreeMap<u64, (Option<(String, String, Part)>, Option<String>)> =
-        BTreeMap::new();
+    let mut by_version: BTreeMap<u64, Files> = BTreeMap::new();
     let mut contents = BTreeMap::new();
     let mut sorted = files;
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
@@ -247,7 +269,9 @@ pub(crate) fn parse_files(
             return Err(Error::new(ErrorKind::OrphanDown { file }));
         };
         if let Some(down_file) = &down {
-            let down_name = parse_file_name(down_file).and_then(Result::ok).map(|(_, n, _)| n);
+            let down_name = parse_file_name(down_file)
+                .and_then(Result::ok)
+                .map(|(_, n, _)| n);
             if part != Part::Up || down_name != Some(name.as_str()) {
                 return Err(Error::new(ErrorKind::OrphanDown {
                     file: down_file.clone(),
@@ -395,7 +419,10 @@ mod tests {
         let set = parse(&[
             ("2_b.up.sql", b"CREATE TABLE b (x INT);"),
             ("2_b.down.sql", b"DROP TABLE b;"),
-            ("1_a.sql", b"-- strata:no-transaction\nCREATE TABLE a (x INT);"),
+            (
+                "1_a.sql",
+                b"-- strata:no-transaction\nCREATE TABLE a (x INT);",
+            ),
             ("README.md", b"not a migration"),
             (".gitkeep", b""),
         ])?;
@@ -445,6 +472,10 @@ mod tests {
         assert_eq!(
             err(&[("1_a.sql", b"SELECT '\xff'")]),
             "migration file `1_a.sql` is not valid UTF-8 (invalid byte at offset 8)"
+        );
+        assert_eq!(
+            err(&[("1_a.SQL", b"SELECT 1")]),
+            "invalid migration file name `1_a.SQL`: the extension must be `.sql` in lowercase"
         );
         assert_eq!(
             err(&[("1_a.sql", b"-- nothing here\n  ;\n")]),
@@ -497,8 +528,14 @@ mod tests {
     #[test]
     fn crlf_files_have_the_lf_checksum() -> Result<()> {
         let lf = parse(&[("1_a.sql", b"CREATE TABLE a (x INT);\nSELECT 1;\n")])?;
-        let crlf = parse(&[("1_a.sql", b"\xef\xbb\xbfCREATE TABLE a (x INT);\r\nSELECT 1;\r\n")])?;
-        assert_eq!(lf.migrations()[0].checksum(), crlf.migrations()[0].checksum());
+        let crlf = parse(&[(
+            "1_a.sql",
+            b"\xef\xbb\xbfCREATE TABLE a (x INT);\r\nSELECT 1;\r\n",
+        )])?;
+        assert_eq!(
+            lf.migrations()[0].checksum(),
+            crlf.migrations()[0].checksum()
+        );
         Ok(())
     }
 }

@@ -199,7 +199,9 @@ impl<'a> Splitter<'a> {
     fn word_end(&self) -> usize {
         let mut i = self.pos;
         while i < self.bytes.len()
-            && (self.bytes[i].is_ascii_alphanumeric() || self.bytes[i] == b'_' || self.bytes[i] >= 0x80)
+            && (self.bytes[i].is_ascii_alphanumeric()
+                || self.bytes[i] == b'_'
+                || self.bytes[i] >= 0x80)
         {
             i += 1;
         }
@@ -207,7 +209,10 @@ impl<'a> Splitter<'a> {
     }
 
     fn skip_line(&mut self) {
-        while self.pos < self.bytes.len() && self.bytes[self.pos] != b'\n' && self.bytes[self.pos] != b'\r' {
+        while self.pos < self.bytes.len()
+            && self.bytes[self.pos] != b'\n'
+            && self.bytes[self.pos] != b'\r'
+        {
             self.pos += 1;
         }
     }
@@ -222,7 +227,10 @@ impl<'a> Splitter<'a> {
                 if depth == 0 || !self.syntax.nested_comments {
                     return;
                 }
-            } else if self.syntax.nested_comments && self.bytes[self.pos] == b'/' && self.peek(1) == Some(b'*') {
+            } else if self.syntax.nested_comments
+                && self.bytes[self.pos] == b'/'
+                && self.peek(1) == Some(b'*')
+            {
                 self.pos += 2;
                 depth += 1;
             } else {
@@ -261,7 +269,9 @@ impl<'a> Splitter<'a> {
             }
         }
         let mut i = self.pos + 1;
-        while i < self.bytes.len() && (self.bytes[i].is_ascii_alphanumeric() || self.bytes[i] == b'_') {
+        while i < self.bytes.len()
+            && (self.bytes[i].is_ascii_alphanumeric() || self.bytes[i] == b'_')
+        {
             i += 1;
         }
         let tag = &self.text[self.pos..=i.min(self.bytes.len() - 1)];
@@ -310,7 +320,8 @@ mod tests {
 
     #[test]
     fn ignores_semicolons_in_strings_identifiers_and_comments() {
-        let sql = "INSERT INTO \"a;b\" VALUES ('x;''y', `c;d`, [e;f]); -- ; here\n/* ; */ SELECT 2;";
+        let sql =
+            "INSERT INTO \"a;b\" VALUES ('x;''y', `c;d`, [e;f]); -- ; here\n/* ; */ SELECT 2;";
         assert_eq!(
             texts(sql, Syntax::SQLITE),
             [

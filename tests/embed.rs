@@ -4,7 +4,8 @@
 
 use strata::{Embedded, Migrations, Migrator, embed_migrations};
 
-static VALID: &Embedded = embed_migrations!("tests/fixtures/valid", name = "fixtures", version = "3.1.4");
+static VALID: &Embedded =
+    embed_migrations!("tests/fixtures/valid", name = "fixtures", version = "3.1.4");
 static ORPHAN: &Embedded = embed_migrations!("tests/fixtures/orphan_down");
 static BAD_NAME: &Embedded = embed_migrations!("tests/fixtures/bad_name");
 
@@ -22,7 +23,9 @@ fn embeds_pairs_directives_and_ignores_other_files() -> Result<(), strata::Error
     // The CRLF file has the checksum of its LF form.
     assert_eq!(
         m[0].checksum(),
-        strata::Checksum::of("CREATE TABLE a (id INTEGER PRIMARY KEY);\nINSERT INTO a (id) VALUES (1);\n")
+        strata::Checksum::of(
+            "CREATE TABLE a (id INTEGER PRIMARY KEY);\nINSERT INTO a (id) VALUES (1);\n"
+        )
     );
     assert_eq!(VALID.path(), "tests/fixtures/valid");
     Ok(())
@@ -52,25 +55,33 @@ fn invalid_directories_name_the_file() {
 }
 
 #[test]
-#[should_panic(expected = "invalid migrations in `tests/fixtures/orphan_down`: down migration `2_b.down.sql` has no matching `.up.sql` file")]
+#[should_panic(
+    expected = "invalid migrations in `tests/fixtures/orphan_down`: down migration `2_b.down.sql` has no matching `.up.sql` file"
+)]
 fn assert_valid_panics_with_the_error() {
     ORPHAN.assert_valid();
 }
 
 #[test]
-fn embedded_no_transaction_migration_runs_outside_a_transaction() -> Result<(), Box<dyn std::error::Error>> {
+fn embedded_no_transaction_migration_runs_outside_a_transaction()
+-> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let mut conn = rusqlite::Connection::open(dir.path().join("vacuum.db"))?;
     let m = Migrations::new([VALID.to_set()?])?;
     // VACUUM fails inside a transaction; as a no-transaction migration it runs.
-    assert_eq!(conn.migrate(&m)?.applied(), ["fixtures@1_create_a", "fixtures@2_vacuum"]);
+    assert_eq!(
+        conn.migrate(&m)?.applied(),
+        ["fixtures@1_create_a", "fixtures@2_vacuum"]
+    );
     Ok(())
 }
 
 #[test]
 fn function_migrations_join_an_embedded_set() -> Result<(), Box<dyn std::error::Error>> {
     let mut set = VALID.to_set()?;
-    set.add(strata::Migration::function(3, "seed", |tx| tx.execute("INSERT INTO a (id) VALUES (2)"))?)?;
+    set.add(strata::Migration::function(3, "seed", |tx| {
+        tx.execute("INSERT INTO a (id) VALUES (2)")
+    })?)?;
     let mut conn = rusqlite::Connection::open_in_memory()?;
     let m = Migrations::new([set])?;
     assert_eq!(conn.migrate(&m)?.applied().len(), 3);

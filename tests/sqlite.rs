@@ -32,8 +32,10 @@ impl TestDb for Sqlite {
     }
 
     fn count(conn: &mut Connection, table: &str) -> Option<i64> {
-        conn.query_row(&format!("SELECT COUNT(*) FROM \"{table}\""), [], |r| r.get(0))
-            .ok()
+        conn.query_row(&format!("SELECT COUNT(*) FROM \"{table}\""), [], |r| {
+            r.get(0)
+        })
+        .ok()
     }
 }
 
@@ -46,8 +48,11 @@ fn counted(n: u64) -> Migrations {
     set.add(Migration::sql(0, "runs", "CREATE TABLE runs (version INTEGER NOT NULL);").unwrap())
         .unwrap();
     for i in 1..=n {
-        let sql = format!("CREATE TABLE c_{i} (id INTEGER PRIMARY KEY);\nINSERT INTO runs (version) VALUES ({i});");
-        set.add(Migration::sql(i, &format!("c_{i}"), sql).unwrap()).unwrap();
+        let sql = format!(
+            "CREATE TABLE c_{i} (id INTEGER PRIMARY KEY);\nINSERT INTO runs (version) VALUES ({i});"
+        );
+        set.add(Migration::sql(i, &format!("c_{i}"), sql).unwrap())
+            .unwrap();
     }
     Migrations::new([set]).unwrap()
 }
@@ -73,7 +78,9 @@ fn child_migrate() -> TestResult {
             let path = path.clone();
             std::thread::spawn(move || -> Result<usize, String> {
                 let mut conn = Connection::open(&path).map_err(|e| e.to_string())?;
-                conn.migrate(&m).map(|r| r.applied().len()).map_err(|e| e.to_string())
+                conn.migrate(&m)
+                    .map(|r| r.applied().len())
+                    .map_err(|e| e.to_string())
             })
         })
         .collect();
@@ -88,7 +95,13 @@ fn run_children(path: &std::path::Path, mode: &str, processes: usize) -> TestRes
     let children: Vec<_> = (0..processes)
         .map(|_| {
             Command::new(&exe)
-                .args(["--ignored", "--exact", "child_migrate", "--nocapture", "--test-threads=1"])
+                .args([
+                    "--ignored",
+                    "--exact",
+                    "child_migrate",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
                 .env(CHILD_DB, path)
                 .env(CHILD_MODE, mode)
                 .output()
@@ -133,8 +146,13 @@ fn concurrent_processes_apply_each_migration_once() -> TestResult {
         }
         let mut conn = db.connect();
         let runs: i64 = conn.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))?;
-        let distinct: i64 = conn.query_row("SELECT COUNT(DISTINCT version) FROM runs", [], |r| r.get(0))?;
-        assert_eq!((runs, distinct), (50, 50), "every migration ran exactly once ({mode})");
+        let distinct: i64 =
+            conn.query_row("SELECT COUNT(DISTINCT version) FROM runs", [], |r| r.get(0))?;
+        assert_eq!(
+            (runs, distinct),
+            (50, 50),
+            "every migration ran exactly once ({mode})"
+        );
         assert_eq!(Sqlite::count(&mut conn, "strata_migrations"), Some(51));
         // One more boot through the helper path finds nothing to do.
         run_children(&db.path, mode, 1)?;
@@ -146,7 +164,8 @@ fn concurrent_processes_apply_each_migration_once() -> TestResult {
 fn lock_timeout_names_the_database() -> TestResult {
     let db = Sqlite::create().expect("sqlite");
     let holder = db.connect();
-    holder.execute_batch("CREATE TABLE x (id INTEGER); BEGIN IMMEDIATE; INSERT INTO x VALUES (1);")?;
+    holder
+        .execute_batch("CREATE TABLE x (id INTEGER); BEGIN IMMEDIATE; INSERT INTO x VALUES (1);")?;
     let m = Migrations::new([tables("app", 1)])?.lock_timeout(Duration::from_millis(300));
     let mut conn = db.connect();
     let start = Instant::now();
@@ -159,7 +178,10 @@ fn lock_timeout_names_the_database() -> TestResult {
         "s waiting for the migration lock on sqlite database `{}`",
         db.path.display()
     );
-    assert!(text.starts_with(expected_prefix) && text.ends_with(&expected_suffix), "{text}");
+    assert!(
+        text.starts_with(expected_prefix) && text.ends_with(&expected_suffix),
+        "{text}"
+    );
     // Released: once the holder commits, migrating works.
     holder.execute_batch("COMMIT")?;
     assert_eq!(conn.migrate(&m)?.applied().len(), 1);
@@ -195,7 +217,11 @@ fn in_memory_database() -> TestResult {
     assert_eq!(conn.downgrade(&m, "base")?.reverted().len(), 3);
     let err = Migrations::new([{
         let mut s = Set::new("app", "1.0.0")?;
-        s.add(Migration::sql(1, "bad", "CREATE TABLE t (id INTEGER);\nSELEC 1;")?)?;
+        s.add(Migration::sql(
+            1,
+            "bad",
+            "CREATE TABLE t (id INTEGER);\nSELEC 1;",
+        )?)?;
         s
     }])?;
     let e = conn.migrate(&err).unwrap_err();
@@ -217,7 +243,11 @@ fn error_line_points_into_a_multi_line_statement() -> TestResult {
     let mut conn = Connection::open_in_memory()?;
     let err = conn.migrate(&Migrations::new([s])?).unwrap_err();
     let p = err.position().expect("position");
-    assert_eq!((p.statement, p.statements, p.line), (2, 2, 4), "the line of the syntax error");
+    assert_eq!(
+        (p.statement, p.statements, p.line),
+        (2, 2, 4),
+        "the line of the syntax error"
+    );
     Ok(())
 }
 
@@ -239,9 +269,11 @@ fn trigger_bodies_run_whole() -> TestResult {
 #[test]
 fn file_database_up_down_to_base_and_up_again() -> TestResult {
     let db = Sqlite::create().expect("sqlite");
-    let m = strata::Migrations::new([
-        strata::embed_migrations!("examples/quickstart/migrations", name = "quickstart").to_set()?,
-    ])?;
+    let m = strata::Migrations::new([strata::embed_migrations!(
+        "examples/quickstart/migrations",
+        name = "quickstart"
+    )
+    .to_set()?])?;
     {
         let mut conn = db.connect();
         assert_eq!(conn.migrate(&m)?.applied().len(), 2);
@@ -261,12 +293,19 @@ fn file_database_up_down_to_base_and_up_again() -> TestResult {
 #[test]
 fn function_migration_gets_the_rusqlite_connection() -> TestResult {
     let mut s = Set::new("app", "1.0.0")?;
-    s.add(Migration::sql(1, "create", "CREATE TABLE kv (k TEXT, v INTEGER);")?)?;
+    s.add(Migration::sql(
+        1,
+        "create",
+        "CREATE TABLE kv (k TEXT, v INTEGER);",
+    )?)?;
     s.add(Migration::function(2, "seed", |tx| {
         assert_eq!(tx.backend(), "sqlite");
         let conn = tx.downcast_mut::<Connection>().ok_or("not SQLite")?;
         for (i, k) in ["a", "b", "c"].iter().enumerate() {
-            conn.execute("INSERT INTO kv (k, v) VALUES (?1, ?2)", rusqlite::params![k, i64::try_from(i)?])?;
+            conn.execute(
+                "INSERT INTO kv (k, v) VALUES (?1, ?2)",
+                rusqlite::params![k, i64::try_from(i)?],
+            )?;
         }
         Ok(())
     })?)?;
@@ -281,7 +320,9 @@ fn function_migration_gets_the_rusqlite_connection() -> TestResult {
 fn panicking_function_migration_rolls_back_and_releases_the_lock() -> TestResult {
     let db = Sqlite::create().expect("sqlite");
     let mut s = tables("app", 1);
-    s.add(Migration::function(2, "boom", |_| panic!("data migration bug"))?)?;
+    s.add(Migration::function(2, "boom", |_| {
+        panic!("data migration bug")
+    })?)?;
     let m = Migrations::new([s])?;
     let path = db.path.clone();
     let m2 = m.clone();
@@ -303,8 +344,13 @@ fn panicking_function_migration_rolls_back_and_releases_the_lock() -> TestResult
 fn unreadable_history_table_is_a_database_error() -> TestResult {
     let mut conn = Connection::open_in_memory()?;
     conn.execute_batch("CREATE TABLE strata_migrations (something_else TEXT)")?;
-    let err = conn.migrate(&Migrations::new([tables("app", 1)])?).unwrap_err();
-    assert_eq!(err.to_string(), "failed to read the history table on sqlite database `:memory:`");
+    let err = conn
+        .migrate(&Migrations::new([tables("app", 1)])?)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "failed to read the history table on sqlite database `:memory:`"
+    );
     assert!(std::error::Error::source(&err).is_some());
     Ok(())
 }

@@ -11,7 +11,9 @@ static MIGRATIONS: &strata::Embedded =
     strata::embed_migrations!("examples/quickstart/migrations", name = "quickstart");
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "quickstart.db".to_owned());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "quickstart.db".to_owned());
     let migrations = Migrations::new([MIGRATIONS.to_set()?])?;
     let mut conn = rusqlite::Connection::open(&path)?;
 

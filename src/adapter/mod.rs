@@ -114,7 +114,10 @@ impl RecordState {
     /// # Errors
     ///
     /// A `state` other than `applied` or `dirty`.
-    pub fn from_columns(state: &str, completed: Option<u32>) -> std::result::Result<Self, BoxError> {
+    pub fn from_columns(
+        state: &str,
+        completed: Option<u32>,
+    ) -> std::result::Result<Self, BoxError> {
         match state {
             "applied" => Ok(RecordState::Applied),
             "dirty" => Ok(RecordState::Dirty {
@@ -266,8 +269,14 @@ mod tests {
 
     #[test]
     fn table_names_are_validated_and_quoted() -> Result<()> {
-        assert_eq!(Table::parse("strata_migrations")?.quoted('"'), "\"strata_migrations\"");
-        assert_eq!(Table::parse("ops.History_1")?.quoted('`'), "`ops`.`History_1`");
+        assert_eq!(
+            Table::parse("strata_migrations")?.quoted('"'),
+            "\"strata_migrations\""
+        );
+        assert_eq!(
+            Table::parse("ops.History_1")?.quoted('`'),
+            "`ops`.`History_1`"
+        );
         for bad in [
             "",
             "1table",

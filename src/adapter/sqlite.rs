@@ -24,8 +24,9 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 }
 
 fn version_param(version: u64) -> Result<i64, BoxError> {
-    i64::try_from(version)
-        .map_err(|_| format!("version {version} does not fit SQLite's 64-bit signed INTEGER").into())
+    i64::try_from(version).map_err(|_| {
+        format!("version {version} does not fit SQLite's 64-bit signed INTEGER").into()
+    })
 }
 
 impl Adapter for Connection {

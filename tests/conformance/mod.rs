@@ -80,10 +80,14 @@ pub fn tables(set: &str, n: u64) -> Set {
     let mut s = Set::new(set, "1.0.0").unwrap();
     for i in 1..=n {
         s.add(
-            Migration::sql(i, &format!("create_t{i}"), format!("CREATE TABLE {set}_t{i} (id INTEGER PRIMARY KEY);"))
-                .unwrap()
-                .with_down(format!("DROP TABLE {set}_t{i};"))
-                .unwrap(),
+            Migration::sql(
+                i,
+                &format!("create_t{i}"),
+                format!("CREATE TABLE {set}_t{i} (id INTEGER PRIMARY KEY);"),
+            )
+            .unwrap()
+            .with_down(format!("DROP TABLE {set}_t{i};"))
+            .unwrap(),
         )
         .unwrap();
     }
@@ -126,10 +130,18 @@ pub fn migrate_applies_everything_once<D: TestDb>(db: &D) -> TestResult {
 pub fn history_rows_describe_each_migration<D: TestDb>(db: &D) -> TestResult {
     let mut set = Set::new("app", "2.3.4")?;
     set.add(
-        Migration::sql(7, "create_a", "CREATE TABLE hist_a (id INTEGER PRIMARY KEY);")?
-            .with_down("DROP TABLE hist_a;")?,
+        Migration::sql(
+            7,
+            "create_a",
+            "CREATE TABLE hist_a (id INTEGER PRIMARY KEY);",
+        )?
+        .with_down("DROP TABLE hist_a;")?,
     )?;
-    set.add(Migration::sql(9, "create_b", "CREATE TABLE hist_b (id INTEGER PRIMARY KEY);")?)?;
+    set.add(Migration::sql(
+        9,
+        "create_b",
+        "CREATE TABLE hist_b (id INTEGER PRIMARY KEY);",
+    )?)?;
     let m = Migrations::new([set])?;
     let mut conn = db.connect();
     assert!(conn.history(&m)?.is_empty(), "no table yet reads as empty");
@@ -137,8 +149,14 @@ pub fn history_rows_describe_each_migration<D: TestDb>(db: &D) -> TestResult {
     let rows = conn.history(&m)?;
     assert_eq!(rows.len(), 2);
     let a = &rows[0];
-    assert_eq!((a.set.as_str(), a.version, a.name.as_str()), ("app", 7, "create_a"));
-    assert_eq!(a.checksum, m.sets()[0].migrations()[0].checksum().to_string());
+    assert_eq!(
+        (a.set.as_str(), a.version, a.name.as_str()),
+        ("app", 7, "create_a")
+    );
+    assert_eq!(
+        a.checksum,
+        m.sets()[0].migrations()[0].checksum().to_string()
+    );
     assert_eq!(a.normalization, strata::NORMALIZATION);
     assert_eq!(a.down_sql.as_deref(), Some("DROP TABLE hist_a;"));
     assert_eq!(a.set_version, "2.3.4");
@@ -152,11 +170,20 @@ pub fn history_rows_describe_each_migration<D: TestDb>(db: &D) -> TestResult {
 pub fn upgrade_to_version_and_relative<D: TestDb>(db: &D) -> TestResult {
     let m = Migrations::new([tables("app", 5)])?;
     let mut conn = db.connect();
-    assert_eq!(ids(&conn.upgrade(&m, "2")?.applied()), ["app@1_create_t1", "app@2_create_t2"]);
+    assert_eq!(
+        ids(&conn.upgrade(&m, "2")?.applied()),
+        ["app@1_create_t1", "app@2_create_t2"]
+    );
     assert_eq!(ids(&conn.upgrade(&m, "+1")?.applied()), ["app@3_create_t3"]);
     assert!(conn.upgrade(&m, "app@2")?.is_empty(), "already there");
-    assert_eq!(ids(&conn.upgrade(&m, "app@3+1")?.applied()), ["app@4_create_t4"]);
-    assert_eq!(ids(&conn.upgrade(&m, "app@head")?.applied()), ["app@5_create_t5"]);
+    assert_eq!(
+        ids(&conn.upgrade(&m, "app@3+1")?.applied()),
+        ["app@4_create_t4"]
+    );
+    assert_eq!(
+        ids(&conn.upgrade(&m, "app@head")?.applied()),
+        ["app@5_create_t5"]
+    );
     assert_eq!(applied_versions::<D>(&mut conn, &m), [1, 2, 3, 4, 5]);
     Ok(())
 }
@@ -165,11 +192,20 @@ pub fn downgrade_to_version_relative_and_base<D: TestDb>(db: &D) -> TestResult {
     let m = Migrations::new([tables("app", 5)])?;
     let mut conn = db.connect();
     conn.migrate(&m)?;
-    assert_eq!(ids(&conn.downgrade(&m, "-1")?.reverted()), ["app@5_create_t5"]);
+    assert_eq!(
+        ids(&conn.downgrade(&m, "-1")?.reverted()),
+        ["app@5_create_t5"]
+    );
     assert_eq!(D::count(&mut conn, "app_t5"), None);
-    assert_eq!(ids(&conn.downgrade(&m, "2")?.reverted()), ["app@4_create_t4", "app@3_create_t3"]);
+    assert_eq!(
+        ids(&conn.downgrade(&m, "2")?.reverted()),
+        ["app@4_create_t4", "app@3_create_t3"]
+    );
     assert_eq!(applied_versions::<D>(&mut conn, &m), [1, 2]);
-    assert_eq!(ids(&conn.downgrade(&m, "base")?.reverted()), ["app@2_create_t2", "app@1_create_t1"]);
+    assert_eq!(
+        ids(&conn.downgrade(&m, "base")?.reverted()),
+        ["app@2_create_t2", "app@1_create_t1"]
+    );
     assert!(applied_versions::<D>(&mut conn, &m).is_empty());
     assert_eq!(D::count(&mut conn, "app_t1"), None);
     assert!(conn.downgrade(&m, "base")?.is_empty());
@@ -198,8 +234,16 @@ pub fn status_reports_every_state<D: TestDb>(db: &D) -> TestResult {
     assert_eq!(status.filter(|s| *s == State::Pending).count(), 1);
     // A binary where migration 1 changed and migration 2 does not exist.
     let mut set = Set::new("app", "0.9.0")?;
-    set.add(Migration::sql(1, "create_t1", "CREATE TABLE app_t1 (id INTEGER PRIMARY KEY, x INTEGER);")?)?;
-    set.add(Migration::sql(3, "create_t3", "CREATE TABLE app_t3 (id INTEGER PRIMARY KEY);")?)?;
+    set.add(Migration::sql(
+        1,
+        "create_t1",
+        "CREATE TABLE app_t1 (id INTEGER PRIMARY KEY, x INTEGER);",
+    )?)?;
+    set.add(Migration::sql(
+        3,
+        "create_t3",
+        "CREATE TABLE app_t3 (id INTEGER PRIMARY KEY);",
+    )?)?;
     let changed = Migrations::new([set])?;
     let status = conn.status(&changed)?;
     let e = status.entries();
@@ -214,7 +258,10 @@ pub fn status_reports_every_state<D: TestDb>(db: &D) -> TestResult {
     );
     let text = status.to_string();
     assert!(text.contains("app@1_create_t1  diverged"), "{text}");
-    assert!(text.contains("unknown (applied by set version 1.0.0)"), "{text}");
+    assert!(
+        text.contains("unknown (applied by set version 1.0.0)"),
+        "{text}"
+    );
     Ok(())
 }
 
@@ -232,7 +279,11 @@ pub fn stamp_records_without_running<D: TestDb>(db: &D) -> TestResult {
     let report = conn.stamp(&m, "1")?;
     assert!(report.steps().iter().all(|s| s.action == Action::Unstamped));
     assert_eq!(applied_versions::<D>(&mut conn, &m), [1]);
-    assert_eq!(D::count(&mut conn, "app_t3"), Some(0), "stamp reverts nothing");
+    assert_eq!(
+        D::count(&mut conn, "app_t3"),
+        Some(0),
+        "stamp reverts nothing"
+    );
     conn.stamp(&m, "base")?;
     assert!(applied_versions::<D>(&mut conn, &m).is_empty());
     conn.stamp(&m, "heads")?;
@@ -247,8 +298,18 @@ fn one(set: &str, version: u64, name: &str, sql: &'static str) -> Set {
 }
 
 pub fn checksum_change_is_an_error_until_repaired<D: TestDb>(db: &D) -> TestResult {
-    let before = Migrations::new([one("app", 1, "a", "CREATE TABLE cs_a (id INTEGER PRIMARY KEY);")])?;
-    let after = Migrations::new([one("app", 1, "a", "CREATE TABLE cs_a (id INTEGER PRIMARY KEY, x INTEGER);")])?;
+    let before = Migrations::new([one(
+        "app",
+        1,
+        "a",
+        "CREATE TABLE cs_a (id INTEGER PRIMARY KEY);",
+    )])?;
+    let after = Migrations::new([one(
+        "app",
+        1,
+        "a",
+        "CREATE TABLE cs_a (id INTEGER PRIMARY KEY, x INTEGER);",
+    )])?;
     let mut conn = db.connect();
     conn.migrate(&before)?;
     let err = conn.migrate(&after).unwrap_err();
@@ -269,8 +330,18 @@ pub fn checksum_change_is_an_error_until_repaired<D: TestDb>(db: &D) -> TestResu
 }
 
 pub fn crlf_edit_is_not_a_change<D: TestDb>(db: &D) -> TestResult {
-    let lf = Migrations::new([one("app", 1, "a", "CREATE TABLE crlf_a (id INTEGER PRIMARY KEY);\nCREATE TABLE crlf_b (id INTEGER PRIMARY KEY);\n")])?;
-    let crlf = Migrations::new([one("app", 1, "a", "\u{feff}CREATE TABLE crlf_a (id INTEGER PRIMARY KEY);\r\nCREATE TABLE crlf_b (id INTEGER PRIMARY KEY);\r\n")])?;
+    let lf = Migrations::new([one(
+        "app",
+        1,
+        "a",
+        "CREATE TABLE crlf_a (id INTEGER PRIMARY KEY);\nCREATE TABLE crlf_b (id INTEGER PRIMARY KEY);\n",
+    )])?;
+    let crlf = Migrations::new([one(
+        "app",
+        1,
+        "a",
+        "\u{feff}CREATE TABLE crlf_a (id INTEGER PRIMARY KEY);\r\nCREATE TABLE crlf_b (id INTEGER PRIMARY KEY);\r\n",
+    )])?;
     let mut conn = db.connect();
     conn.migrate(&lf)?;
     assert!(conn.migrate(&crlf)?.is_empty());
@@ -281,9 +352,15 @@ pub fn crlf_edit_is_not_a_change<D: TestDb>(db: &D) -> TestResult {
 /// Three migrations, the third failing in its second statement.
 fn failing_third() -> Set {
     let mut s = Set::new("app", "1.0.0").unwrap();
-    s.add(Migration::sql(1, "a", "CREATE TABLE fail_a (id INTEGER PRIMARY KEY);").unwrap().with_down("DROP TABLE fail_a;").unwrap())
+    s.add(
+        Migration::sql(1, "a", "CREATE TABLE fail_a (id INTEGER PRIMARY KEY);")
+            .unwrap()
+            .with_down("DROP TABLE fail_a;")
+            .unwrap(),
+    )
+    .unwrap();
+    s.add(Migration::sql(2, "b", "CREATE TABLE fail_b (id INTEGER PRIMARY KEY);").unwrap())
         .unwrap();
-    s.add(Migration::sql(2, "b", "CREATE TABLE fail_b (id INTEGER PRIMARY KEY);").unwrap()).unwrap();
     s.add(
         Migration::sql(
             3,
@@ -348,14 +425,21 @@ pub fn failure_names_statement_and_line<D: TestDb>(db: &D) -> TestResult {
     let pos = err.position().expect("a statement position");
     assert_eq!((pos.statement, pos.statements, pos.line), (3, 3, 5));
     assert_eq!(err.migration(), Some("app@1_bad"));
-    assert!(std::error::Error::source(&err).is_some(), "the driver error is the source");
+    assert!(
+        std::error::Error::source(&err).is_some(),
+        "the driver error is the source"
+    );
     assert_eq!(err.database(), Some(&conn.database()));
     Ok(())
 }
 
 pub fn function_migrations_run_in_the_transaction<D: TestDb>(db: &D) -> TestResult {
     let mut set = Set::new("app", "1.0.0")?;
-    set.add(Migration::sql(1, "create", "CREATE TABLE fn_users (id INTEGER PRIMARY KEY, name VARCHAR(20));")?)?;
+    set.add(Migration::sql(
+        1,
+        "create",
+        "CREATE TABLE fn_users (id INTEGER PRIMARY KEY, name VARCHAR(20));",
+    )?)?;
     set.add(
         Migration::function(2, "seed", |tx| {
             tx.execute("INSERT INTO fn_users (id, name) VALUES (1, 'admin'); INSERT INTO fn_users (id, name) VALUES (2, 'guest');")
@@ -376,7 +460,12 @@ pub fn function_migrations_run_in_the_transaction<D: TestDb>(db: &D) -> TestResu
             conn.database()
         )
     );
-    assert_eq!(std::error::Error::source(&err).map(ToString::to_string).as_deref(), Some("seed data is inconsistent"));
+    assert_eq!(
+        std::error::Error::source(&err)
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("seed data is inconsistent")
+    );
     conn.upgrade(&m, "2")?;
     assert_eq!(D::count(&mut conn, "fn_users"), Some(2));
     conn.downgrade(&m, "1")?;
@@ -386,13 +475,23 @@ pub fn function_migrations_run_in_the_transaction<D: TestDb>(db: &D) -> TestResu
 
 pub fn irreversible_downgrade_fails_before_running<D: TestDb>(db: &D) -> TestResult {
     let mut set = tables("app", 2);
-    set.add(Migration::sql(3, "one_way", "CREATE TABLE irr (id INTEGER PRIMARY KEY);")?)?;
-    set.add(Migration::sql(4, "after", "CREATE TABLE irr2 (id INTEGER PRIMARY KEY);")?.with_down("DROP TABLE irr2;")?)?;
+    set.add(Migration::sql(
+        3,
+        "one_way",
+        "CREATE TABLE irr (id INTEGER PRIMARY KEY);",
+    )?)?;
+    set.add(
+        Migration::sql(4, "after", "CREATE TABLE irr2 (id INTEGER PRIMARY KEY);")?
+            .with_down("DROP TABLE irr2;")?,
+    )?;
     let m = Migrations::new([set])?;
     let mut conn = db.connect();
     conn.migrate(&m)?;
     let err = conn.downgrade(&m, "base").unwrap_err();
-    assert_eq!(err.to_string(), "cannot revert migration `app@3_one_way`: it has no down migration");
+    assert_eq!(
+        err.to_string(),
+        "cannot revert migration `app@3_one_way`: it has no down migration"
+    );
     assert_eq!(D::count(&mut conn, "irr2"), Some(0), "nothing ran");
     assert_eq!(applied_versions::<D>(&mut conn, &m), [1, 2, 3, 4]);
     Ok(())
@@ -416,7 +515,10 @@ pub fn unknown_applied_migrations_revert_with_stored_down<D: TestDb>(db: &D) -> 
     conn.migrate(&Migrations::new([tables("app", 3)])?)?;
     let older = Migrations::new([tables("app", 1)])?.allow_unknown(true);
     let report = conn.downgrade(&older, "1")?;
-    assert_eq!(ids(&report.reverted()), ["app@3_create_t3", "app@2_create_t2"]);
+    assert_eq!(
+        ids(&report.reverted()),
+        ["app@3_create_t3", "app@2_create_t2"]
+    );
     assert_eq!(D::count(&mut conn, "app_t2"), None);
     assert_eq!(applied_versions::<D>(&mut conn, &older), [1]);
     Ok(())
@@ -425,12 +527,26 @@ pub fn unknown_applied_migrations_revert_with_stored_down<D: TestDb>(db: &D) -> 
 pub fn out_of_order_needs_opt_in<D: TestDb>(db: &D) -> TestResult {
     let mut conn = db.connect();
     let mut first = Set::new("app", "1.0.0")?;
-    first.add(Migration::sql(10, "a", "CREATE TABLE ooo_a (id INTEGER PRIMARY KEY);")?)?;
-    first.add(Migration::sql(30, "c", "CREATE TABLE ooo_c (id INTEGER PRIMARY KEY);")?)?;
+    first.add(Migration::sql(
+        10,
+        "a",
+        "CREATE TABLE ooo_a (id INTEGER PRIMARY KEY);",
+    )?)?;
+    first.add(Migration::sql(
+        30,
+        "c",
+        "CREATE TABLE ooo_c (id INTEGER PRIMARY KEY);",
+    )?)?;
     conn.migrate(&Migrations::new([first.clone()])?)?;
     let mut merged = first;
-    merged.add(Migration::sql(20, "b", "CREATE TABLE ooo_b (id INTEGER PRIMARY KEY);")?)?;
-    let err = conn.migrate(&Migrations::new([merged.clone()])?).unwrap_err();
+    merged.add(Migration::sql(
+        20,
+        "b",
+        "CREATE TABLE ooo_b (id INTEGER PRIMARY KEY);",
+    )?)?;
+    let err = conn
+        .migrate(&Migrations::new([merged.clone()])?)
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "migration `app@20_b` is not applied but the later `app@30_c` is; allow out-of-order migrations to apply it"
@@ -447,7 +563,10 @@ pub fn custom_history_table<D: TestDb>(db: &D) -> TestResult {
     assert_eq!(D::count(&mut conn, "app_history"), Some(2));
     assert_eq!(D::count(&mut conn, "strata_migrations"), None);
     let hostile = Migrations::new([tables("app", 1)])?.table("x\"; DROP TABLE app_history; --");
-    assert!(matches!(hostile.unwrap_err().kind(), ErrorKind::InvalidName { .. }));
+    assert!(matches!(
+        hostile.unwrap_err().kind(),
+        ErrorKind::InvalidName { .. }
+    ));
     assert_eq!(D::count(&mut conn, "app_history"), Some(2));
     Ok(())
 }
@@ -457,26 +576,55 @@ pub fn target_errors<D: TestDb>(db: &D) -> TestResult {
     let mut conn = db.connect();
     conn.upgrade(&m, "1")?;
     let cases = [
-        (conn.upgrade(&m, "+5"), "target `+5` walks past the last migration: only 2 steps are available"),
-        (conn.downgrade(&m, "-2"), "target `-2` walks past the last migration: only 1 step is available"),
-        (conn.upgrade(&m, "app@9"), "set `app` has no migration with version 9"),
-        (conn.upgrade(&m, "core@1"), "no set named `core` is registered"),
-        (conn.downgrade(&m, "3"), "cannot downgrade to `app@3_create_t3`: it is not applied"),
-        (conn.upgrade(&m, "-1"), "cannot upgrade to `-1`: it points down"),
-        (conn.downgrade(&m, "+1"), "cannot downgrade to `+1`: it points up"),
-        (conn.upgrade(&m, "latest"), "invalid target `latest`: expected `heads`, `base`, `<set>@head`, `<set>@base`, `<set>@<version>`, `+N`, `-N`, `<set>@-N` or `<set>@<version>+N`"),
+        (
+            conn.upgrade(&m, "+5"),
+            "target `+5` walks past the last migration: only 2 steps are available",
+        ),
+        (
+            conn.downgrade(&m, "-2"),
+            "target `-2` walks past the last migration: only 1 step is available",
+        ),
+        (
+            conn.upgrade(&m, "app@9"),
+            "set `app` has no migration with version 9",
+        ),
+        (
+            conn.upgrade(&m, "core@1"),
+            "no set named `core` is registered",
+        ),
+        (
+            conn.downgrade(&m, "3"),
+            "cannot downgrade to `app@3_create_t3`: it is not applied",
+        ),
+        (
+            conn.upgrade(&m, "-1"),
+            "cannot upgrade to `-1`: it points down",
+        ),
+        (
+            conn.downgrade(&m, "+1"),
+            "cannot downgrade to `+1`: it points up",
+        ),
+        (
+            conn.upgrade(&m, "latest"),
+            "invalid target `latest`: expected `heads`, `base`, `<set>@head`, `<set>@base`, `<set>@<version>`, `+N`, `-N`, `<set>@-N` or `<set>@<version>+N`",
+        ),
     ];
     for (result, text) in cases {
         assert_eq!(result.unwrap_err().to_string(), text);
     }
-    assert_eq!(applied_versions::<D>(&mut conn, &m), [1], "no error changed anything");
+    assert_eq!(
+        applied_versions::<D>(&mut conn, &m),
+        [1],
+        "no error changed anything"
+    );
     Ok(())
 }
 
 /// A no-transaction migration whose second statement fails.
 fn no_transaction_failing() -> Set {
     let mut s = Set::new("app", "1.0.0").unwrap();
-    s.add(Migration::sql(1, "base", "CREATE TABLE nt_base (id INTEGER PRIMARY KEY);").unwrap()).unwrap();
+    s.add(Migration::sql(1, "base", "CREATE TABLE nt_base (id INTEGER PRIMARY KEY);").unwrap())
+        .unwrap();
     s.add(
         Migration::sql(
             2,
@@ -500,7 +648,11 @@ pub fn no_transaction_failure_leaves_dirty_row<D: TestDb>(db: &D) -> TestResult 
             conn.database()
         )
     );
-    assert_eq!(D::count(&mut conn, "nt_a"), Some(0), "statement 1 committed");
+    assert_eq!(
+        D::count(&mut conn, "nt_a"),
+        Some(0),
+        "statement 1 committed"
+    );
     let status = conn.status(&m)?;
     assert_eq!(status.entries()[1].state, State::Dirty { completed: 1 });
     // A dirty row blocks the next run.
@@ -511,7 +663,11 @@ pub fn no_transaction_failure_leaves_dirty_row<D: TestDb>(db: &D) -> TestResult 
     );
     // The operator undoes the partial work, repairs, and fixes the migration.
     let mut fixed = Set::new("app", "1.0.1")?;
-    fixed.add(Migration::sql(1, "base", "CREATE TABLE nt_base (id INTEGER PRIMARY KEY);")?)?;
+    fixed.add(Migration::sql(
+        1,
+        "base",
+        "CREATE TABLE nt_base (id INTEGER PRIMARY KEY);",
+    )?)?;
     fixed.add(Migration::sql(
         2,
         "outside",
@@ -520,7 +676,8 @@ pub fn no_transaction_failure_leaves_dirty_row<D: TestDb>(db: &D) -> TestResult 
     let fixed = Migrations::new([fixed])?;
     let repair = conn.repair(&fixed)?;
     assert_eq!(repair.steps()[0].action, Action::DirtyCleared);
-    let mut manual = Migrations::new([one("ops", 1, "undo", "DROP TABLE nt_a;")])?.table("ops_history")?;
+    let mut manual =
+        Migrations::new([one("ops", 1, "undo", "DROP TABLE nt_a;")])?.table("ops_history")?;
     manual = manual.mode(Mode::PerMigration);
     conn.migrate(&manual)?;
     assert_eq!(ids(&conn.migrate(&fixed)?.applied()), ["app@2_outside"]);
@@ -536,7 +693,10 @@ pub fn no_transaction_migration_completes<D: TestDb>(db: &D) -> TestResult {
         "-- strata:no-transaction\nCREATE TABLE ntok_a (id INTEGER PRIMARY KEY);\nCREATE TABLE ntok_b (id INTEGER PRIMARY KEY);\n",
     )?
     .with_down("-- strata:no-transaction\nDROP TABLE ntok_b;\nDROP TABLE ntok_a;")?)?;
-    s.add(Migration::sql(3, "after", "CREATE TABLE ntok_c (id INTEGER PRIMARY KEY);")?.with_down("DROP TABLE ntok_c;")?)?;
+    s.add(
+        Migration::sql(3, "after", "CREATE TABLE ntok_c (id INTEGER PRIMARY KEY);")?
+            .with_down("DROP TABLE ntok_c;")?,
+    )?;
     let m = Migrations::new([s])?;
     let mut conn = db.connect();
     assert_eq!(conn.migrate(&m)?.applied().len(), 3);
