@@ -7,27 +7,32 @@
 //!
 //! ```
 //! # #[cfg(feature = "rusqlite")]
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use strata::{Migration, Migrations, Migrator, Set};
 //!
-//! // In an application: `let set = strata::embed_migrations!("migrations").to_set()?;`
-//! let mut set = Set::new("app", "1.0.0")?;
-//! set.add(
-//!     Migration::sql(1, "create_users", "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);")?
-//!         .with_down("DROP TABLE users;")?,
-//! )?;
-//! set.add(Migration::function(2, "seed_admin", |tx| {
-//!     tx.execute("INSERT INTO users (name) VALUES ('admin')")
-//! })?)?;
-//! let migrations = Migrations::new([set])?;
+//! # #[cfg(feature = "rusqlite")]
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let mut set = Set::new("app", "1.0.0")?;
+//!     set.add(
+//!         Migration::sql(1, "create_users", "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);")?
+//!             .with_down("DROP TABLE users;")?,
+//!     )?;
+//!     set.add(
+//!         Migration::function(2, "seed_admin", |tx| {
+//!             tx.execute("INSERT INTO users (name) VALUES ('admin')")
+//!         })?
+//!         .with_down_function(|tx| tx.execute("DELETE FROM users WHERE name = 'admin'")),
+//!     )?;
+//!     let migrations = Migrations::new([set])?;
 //!
-//! let mut conn = rusqlite::Connection::open_in_memory()?;
-//! let report = conn.migrate(&migrations)?;
-//! assert_eq!(report.applied(), ["app@1_create_users", "app@2_seed_admin"]);
-//! assert!(conn.migrate(&migrations)?.is_empty()); // a second boot applies nothing
-//! assert!(conn.status(&migrations)?.is_up_to_date());
-//! # Ok(())
-//! # }
+//!     let mut conn = rusqlite::Connection::open_in_memory()?;
+//!     let report = conn.migrate(&migrations)?;
+//!     assert_eq!(report.applied(), ["app@1_create_users", "app@2_seed_admin"]);
+//!     assert!(conn.migrate(&migrations)?.is_empty()); // a second boot applies nothing
+//!
+//!     conn.downgrade(&migrations, "base")?;
+//!     assert!(conn.history(&migrations)?.is_empty());
+//!     Ok(())
+//! }
 //! # #[cfg(not(feature = "rusqlite"))]
 //! # fn main() {}
 //! ```
@@ -79,6 +84,11 @@ pub use migrator::{
 };
 pub use plan::Target;
 pub use source::Embedded;
+
+// The README's examples run as doctests, so the README cannot drift from the API.
+#[cfg(all(doctest, feature = "rusqlite"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 #[doc(hidden)]
 pub mod __private {
