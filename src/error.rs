@@ -180,6 +180,8 @@ pub enum ErrorKind {
         target: String,
         /// How many steps could be taken.
         available: usize,
+        /// Which way the target walks.
+        direction: Direction,
     },
     /// A relative target without a set while several sets could move.
     AmbiguousTarget {
@@ -458,9 +460,17 @@ impl fmt::Display for ErrorKind {
             ErrorKind::UnknownVersion { set, version } => {
                 write!(f, "set `{set}` has no migration with version {version}")
             }
-            ErrorKind::RelativeOutOfRange { target, available } => write!(
+            ErrorKind::RelativeOutOfRange {
+                target,
+                available,
+                direction,
+            } => write!(
                 f,
-                "target `{target}` walks past the last migration: only {} available",
+                "target `{target}` walks past the {} migration: only {} available",
+                match direction {
+                    Direction::Up => "last",
+                    Direction::Down => "first",
+                },
                 plural(*available, "step is", "steps are")
             ),
             ErrorKind::AmbiguousTarget { target, sets } => write!(
@@ -700,8 +710,17 @@ mod tests {
                 ErrorKind::RelativeOutOfRange {
                     target: s("+3"),
                     available: 1,
+                    direction: Direction::Up,
                 },
                 "target `+3` walks past the last migration: only 1 step is available",
+            ),
+            (
+                ErrorKind::RelativeOutOfRange {
+                    target: s("-3"),
+                    available: 2,
+                    direction: Direction::Down,
+                },
+                "target `-3` walks past the first migration: only 2 steps are available",
             ),
             (
                 ErrorKind::AmbiguousTarget {

@@ -585,6 +585,11 @@ fn resolve_from(
         return Err(Error::new(ErrorKind::RelativeOutOfRange {
             target: target.to_owned(),
             available,
+            direction: if steps > 0 {
+                Direction::Up
+            } else {
+                Direction::Down
+            },
         }));
     }
     Ok(if steps > 0 {
@@ -650,6 +655,7 @@ fn plan_up<'a>(
                 return Err(Error::new(ErrorKind::RelativeOutOfRange {
                     target: text.to_owned(),
                     available: todo.len(),
+                    direction: Direction::Up,
                 }));
             }
             vec![todo[wanted - 1]]
@@ -743,6 +749,7 @@ fn plan_down<'a>(
                 return Err(Error::new(ErrorKind::RelativeOutOfRange {
                     target: text.to_owned(),
                     available: done.len(),
+                    direction: Direction::Down,
                 }));
             }
             done[done.len() - wanted..].to_vec()

@@ -3,6 +3,7 @@
 //!
 //! ```sh
 //! cargo run --example quickstart
+//! RUST_LOG=debug cargo run --example quickstart other.db   # with strata's log lines
 //! ```
 
 use strata::{Migrations, Migrator};
@@ -11,6 +12,7 @@ static MIGRATIONS: &strata::Embedded =
     strata::embed_migrations!("examples/quickstart/migrations", name = "quickstart");
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    env_logger::init();
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "quickstart.db".to_owned());

@@ -582,7 +582,7 @@ pub fn target_errors<D: TestDb>(db: &D) -> TestResult {
         ),
         (
             conn.downgrade(&m, "-2"),
-            "target `-2` walks past the last migration: only 1 step is available",
+            "target `-2` walks past the first migration: only 1 step is available",
         ),
         (
             conn.upgrade(&m, "app@9"),
