@@ -9,7 +9,7 @@ mod strata_build;
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
-    // Only in a checkout: the published crate ships no examples.
+    // Only where the examples exist (a checkout, or a package that ships them).
     if std::path::Path::new("examples/quickstart/migrations").is_dir() {
         strata_build::watch_migrations("examples/quickstart/migrations");
     }

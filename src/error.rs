@@ -174,6 +174,11 @@ pub enum ErrorKind {
         /// The version.
         version: u64,
     },
+    /// A version without a set that no registered set has.
+    NoSuchVersion {
+        /// The version.
+        version: u64,
+    },
     /// A relative target walks past the first or last migration.
     RelativeOutOfRange {
         /// The target as given.
@@ -291,8 +296,7 @@ impl Error {
     #[must_use]
     pub fn migration(&self) -> Option<&str> {
         match &self.0.kind {
-            ErrorKind::DuplicateVersion { second: m, .. }
-            | ErrorKind::MissingDependency { migration: m, .. }
+            ErrorKind::MissingDependency { migration: m, .. }
             | ErrorKind::TargetNotApplied { migration: m }
             | ErrorKind::OutOfOrder { migration: m, .. }
             | ErrorKind::ChecksumMismatch { migration: m, .. }
@@ -459,6 +463,12 @@ impl fmt::Display for ErrorKind {
             ErrorKind::UnknownSet { set } => write!(f, "no set named `{set}` is registered"),
             ErrorKind::UnknownVersion { set, version } => {
                 write!(f, "set `{set}` has no migration with version {version}")
+            }
+            ErrorKind::NoSuchVersion { version } => {
+                write!(
+                    f,
+                    "no registered set has a migration with version {version}"
+                )
             }
             ErrorKind::RelativeOutOfRange {
                 target,
@@ -707,6 +717,10 @@ mod tests {
                 "set `app` has no migration with version 9",
             ),
             (
+                ErrorKind::NoSuchVersion { version: 9 },
+                "no registered set has a migration with version 9",
+            ),
+            (
                 ErrorKind::RelativeOutOfRange {
                     target: s("+3"),
                     available: 1,
@@ -843,6 +857,7 @@ mod tests {
                 | ErrorKind::InvalidTarget { .. }
                 | ErrorKind::UnknownSet { .. }
                 | ErrorKind::UnknownVersion { .. }
+                | ErrorKind::NoSuchVersion { .. }
                 | ErrorKind::RelativeOutOfRange { .. }
                 | ErrorKind::AmbiguousTarget { .. }
                 | ErrorKind::WrongDirection { .. }

@@ -235,7 +235,9 @@ impl fmt::Display for Report {
             };
             writeln!(f, "{verb} {} ({:.1?})", s.migration, s.duration)?;
         }
-        writeln!(f, "{} steps in {:.1?}", self.steps.len(), self.duration)
+        let n = self.steps.len();
+        let steps = if n == 1 { "step" } else { "steps" };
+        writeln!(f, "{n} {steps} in {:.1?}", self.duration)
     }
 }
 
@@ -325,7 +327,10 @@ impl fmt::Display for Status {
                 State::UnknownApplied { set_version } => {
                     format!("unknown (applied by set version {set_version})")
                 }
-                State::Dirty { completed } => format!("dirty ({completed} statements completed)"),
+                State::Dirty { completed } => format!(
+                    "dirty ({completed} statement{} completed)",
+                    if *completed == 1 { "" } else { "s" }
+                ),
             };
             let at = e.applied_at.as_deref().unwrap_or("");
             writeln!(f, "{:width$}  {state:28} {at}", e.id())?;
@@ -424,6 +429,7 @@ impl<A: Adapter> Migrator for A {
 }
 
 fn read_history(adapter: &mut dyn Adapter, table: &Table) -> Result<Vec<Record>> {
+    table.check(&adapter.dialect())?;
     adapter
         .read_history(table)
         .map(Option::unwrap_or_default)
@@ -449,7 +455,7 @@ fn status(sets: &[Set], records: &[Record]) -> Status {
             let state = match record {
                 None => State::Pending,
                 Some(r) => match r.state {
-                    RecordState::Dirty { completed } => State::Dirty { completed },
+                    RecordState::Dirty { completed, .. } => State::Dirty { completed },
                     RecordState::Applied => match plan::checksum_mismatch(m, r) {
                         None => State::Applied,
                         Some((applied, current)) => State::Diverged {
@@ -470,7 +476,7 @@ fn status(sets: &[Set], records: &[Record]) -> Status {
     }
     for r in plan::unknown_records(sets, records) {
         let state = match r.state {
-            RecordState::Dirty { completed } => State::Dirty { completed },
+            RecordState::Dirty { completed, .. } => State::Dirty { completed },
             RecordState::Applied => State::UnknownApplied {
                 set_version: r.set_version.clone(),
             },
@@ -599,7 +605,7 @@ impl Session<'_> {
 
     fn write(&mut self, record: &Record) -> Result<()> {
         self.adapter
-            .insert_record(self.table, record)
+            .write_record(self.table, record)
             .map_err(|e| self.db_error("write to the history table", e))
     }
 
@@ -635,7 +641,12 @@ impl<'a> Work<'a> {
         let body = match (step.node, step.direction) {
             (Node::Known(m, _), Direction::Up) => &m.up,
             (Node::Known(m, _), Direction::Down) => m.down.as_ref()?,
-            (Node::Unknown(r), _) => return Some(Work::Sql(r.down_sql.as_deref()?, false)),
+            (Node::Unknown(r), _) => {
+                let down = r.down_sql.as_deref()?;
+                let no_transaction =
+                    crate::source::directives(&r.id(), down, false).is_ok_and(|d| d.no_transaction);
+                return Some(Work::Sql(down, no_transaction));
+            }
         };
         Some(match body {
             Body::Sql {
@@ -710,15 +721,39 @@ impl<'a> Runner<'a> {
     }
 
     fn repair(mut self) -> Result<Report> {
+        self.migrations
+            .table
+            .check(&self.session.adapter.dialect())?;
         let timeout = self.migrations.lock_timeout;
         self.session.lock(timeout)?;
         self.session.begin(timeout)?;
         let records = self.session.read()?;
         let applied = Applied::new(&records);
         for r in &records {
-            if let RecordState::Dirty { .. } = r.state {
-                self.session.delete(&r.set, r.version)?;
-                self.record(r.id(), Action::DirtyCleared, Duration::ZERO);
+            match r.state {
+                RecordState::Applied => {}
+                // Stopped while applying: back to pending, so it runs again.
+                RecordState::Dirty {
+                    direction: Direction::Up,
+                    ..
+                } => {
+                    self.session.delete(&r.set, r.version)?;
+                    log::info!("cleared the dirty row of `{}`; it is pending again", r.id());
+                    self.record(r.id(), Action::DirtyCleared, Duration::ZERO);
+                }
+                // Stopped while reverting: back to applied, so it can be reverted again.
+                RecordState::Dirty {
+                    direction: Direction::Down,
+                    ..
+                } => {
+                    let restored = Record {
+                        state: RecordState::Applied,
+                        ..r.clone()
+                    };
+                    self.session.write(&restored)?;
+                    log::info!("cleared the dirty row of `{}`; it is applied again", r.id());
+                    self.record(r.id(), Action::DirtyCleared, Duration::ZERO);
+                }
             }
         }
         for set in &self.migrations.sets {
@@ -727,10 +762,13 @@ impl<'a> Runner<'a> {
                     continue;
                 };
                 if r.state == RecordState::Applied && plan::checksum_mismatch(m, r).is_some() {
-                    let mut fixed = r.clone();
-                    fixed.checksum = m.checksum.to_string();
-                    fixed.normalization = NORMALIZATION;
-                    self.session.delete(&r.set, r.version)?;
+                    let fixed = Record {
+                        checksum: m.checksum.to_string(),
+                        normalization: NORMALIZATION,
+                        down_sql: m.down_sql().map(str::to_owned),
+                        set_version: set.version().to_string(),
+                        ..r.clone()
+                    };
                     self.session.write(&fixed)?;
                     log::info!("accepted the new checksum of `{m}`");
                     self.record(m.to_string(), Action::ChecksumAccepted, Duration::ZERO);
@@ -741,6 +779,9 @@ impl<'a> Runner<'a> {
     }
 
     fn run(mut self, target: &Target, operation: Operation) -> Result<Report> {
+        self.migrations
+            .table
+            .check(&self.session.adapter.dialect())?;
         let timeout = self.migrations.lock_timeout;
         self.session.lock(timeout)?;
         let records = self.session.read()?;
@@ -792,7 +833,7 @@ impl<'a> Runner<'a> {
         queue.retain(|step| {
             let row = applied.get(step.node.set(), step.node.version());
             if let Some(r) = row
-                && let RecordState::Dirty { completed } = r.state
+                && let RecordState::Dirty { completed, .. } = r.state
                 && result.is_ok()
             {
                 result = Err(Error::new(ErrorKind::Dirty {
@@ -887,36 +928,24 @@ impl<'a> Runner<'a> {
     /// Runs a migration statement by statement outside a transaction, with a dirty row that
     /// counts completed statements until it is done.
     fn outside_transaction(&mut self, step: &Step<'_>, work: &Work<'_>) -> Result<()> {
-        let (set, version) = (step.node.set(), step.node.version());
         // Mark the migration dirty first, under the lock.
-        let mut dirty = match (step.direction, step.node) {
-            (Direction::Up, _) => {
-                Self::applied_record(step, Duration::ZERO, RecordState::Dirty { completed: 0 })
-            }
-            (Direction::Down, Node::Known(m, s)) => Some(new_record(
-                m,
-                s,
-                Duration::ZERO,
-                RecordState::Dirty { completed: 0 },
-            )),
-            (Direction::Down, Node::Unknown(r)) => Some(Record {
-                state: RecordState::Dirty { completed: 0 },
-                ..r.clone()
-            }),
+        let state = RecordState::Dirty {
+            completed: 0,
+            direction: step.direction,
         };
-        if let Some(d) = &dirty {
-            self.session.delete(set, version)?;
-            self.session.write(d)?;
-        }
+        let mut dirty = match step.node {
+            Node::Known(m, s) => new_record(m, s, Duration::ZERO, state),
+            Node::Unknown(r) => Record { state, ..r.clone() },
+        };
+        self.session.write(&dirty)?;
         self.commit()?;
         let start = Instant::now();
-        let result = self.execute(step, work, dirty.as_mut());
+        let result = self.execute(step, work, Some(&mut dirty));
         if let Err(failure) = result {
             return Err(self.migration_error(step, failure, false));
         }
         let duration = start.elapsed();
         self.session.begin(self.migrations.lock_timeout)?;
-        self.session.delete(set, version)?;
         self.bookkeep(step, duration)?;
         self.uncommitted.push(step.node.id());
         self.commit()
@@ -972,14 +1001,9 @@ impl<'a> Runner<'a> {
                     if let Some(row) = progress.as_deref_mut() {
                         row.state = RecordState::Dirty {
                             completed: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                            direction: step.direction,
                         };
-                        let written = self
-                            .session
-                            .adapter
-                            .delete_record(self.session.table, &row.set, row.version)
-                            .and_then(|()| {
-                                self.session.adapter.insert_record(self.session.table, row)
-                            });
+                        let written = self.session.adapter.write_record(self.session.table, row);
                         if let Err(source) = written {
                             return Err(Failure {
                                 position: None,

@@ -58,7 +58,7 @@ fn invalid(target: &str, reason: &'static str) -> Error {
     })
 }
 
-const TARGET_FORMS: &str = "expected `heads`, `base`, `<set>@head`, `<set>@base`, `<set>@<version>`, `+N`, `-N`, `<set>@-N` or `<set>@<version>+N`";
+const TARGET_FORMS: &str = "expected `heads`, `base`, `<set>@head`, `<set>@base`, `<version>`, `<set>@<version>`, `+N`, `-N`, `<set>@+N`, `<set>@-N` or `<set>@<version>+N`";
 
 fn parse_steps(s: &str, target: &str) -> Result<i64> {
     let n: i64 = s[1..]
@@ -559,8 +559,10 @@ fn resolve_version(
                 .map(|(name, _)| *name)
                 .collect();
             if having.is_empty() {
-                let set = only_set(graph, &[], target)?;
-                return graph.node(set, version);
+                if graph.sets.len() == 1 {
+                    return graph.node(graph.sets[0].0, version);
+                }
+                return Err(Error::new(ErrorKind::NoSuchVersion { version }));
             }
             let set = only_set(graph, &having, target)?;
             graph.node(set, version)
@@ -618,7 +620,12 @@ fn plan_up<'a>(
             .iter()
             .filter_map(|(_, ids)| ids.last().copied())
             .collect(),
-        Target::Base | Target::SetBase(_) => Vec::new(),
+        Target::Base | Target::SetBase(_) => {
+            return Err(Error::new(ErrorKind::WrongDirection {
+                target: text.to_owned(),
+                direction: Direction::Up,
+            }));
+        }
         Target::Head(set) => graph.set_nodes(set)?.last().copied().into_iter().collect(),
         Target::Version { set, version } => {
             vec![resolve_version(graph, set.as_deref(), *version, text)?]
@@ -704,7 +711,12 @@ fn plan_down<'a>(
     let is_applied = |n: usize| applied.contains(&graph.nodes[n]);
     // The roots whose descendants are reverted.
     let roots: Vec<usize> = match target {
-        Target::Heads | Target::Head(_) => Vec::new(),
+        Target::Heads | Target::Head(_) => {
+            return Err(Error::new(ErrorKind::WrongDirection {
+                target: text.to_owned(),
+                direction: Direction::Down,
+            }));
+        }
         Target::Base => (0..graph.nodes.len()).collect(),
         Target::SetBase(set) => graph.set_nodes(set)?.to_vec(),
         Target::Version { set, version } => {

@@ -324,7 +324,7 @@ pub(crate) fn directives(file: &str, text: &str, up: bool) -> Result<Directives>
     let mut out = Directives::default();
     let mut leading = true;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    for (i, raw) in text.split('\n').enumerate() {
+    for (i, raw) in lines(text).enumerate() {
         let line = raw.trim();
         let comment = line.strip_prefix("--").map(str::trim);
         let Some(body) = comment else {
@@ -386,6 +386,12 @@ pub(crate) fn directives(file: &str, text: &str, up: bool) -> Result<Directives>
         }
     }
     Ok(out)
+}
+
+/// The lines of `text`, each of `\n`, `\r\n` and a lone `\r` ending one (as for checksums).
+fn lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n')
+        .flat_map(|l| l.strip_suffix('\r').unwrap_or(l).split('\r'))
 }
 
 pub(crate) fn check_not_empty(file: &str, text: &str) -> Result<()> {
@@ -508,6 +514,17 @@ mod tests {
             ]),
             "1_a.down.sql:1: invalid directive `strata:depends-on core@1`: `strata:depends-on` belongs in the up migration"
         );
+    }
+
+    #[test]
+    fn directives_in_cr_only_files() -> Result<()> {
+        let set = parse(&[("1_a.sql", b"-- intro\r-- strata:no-transaction\rVACUUM;\r")])?;
+        assert!(set.migrations()[0].is_no_transaction());
+        assert_eq!(
+            err(&[("1_a.sql", b"SELECT 1;\r\r-- strata:no-transaction\r")]),
+            "1_a.sql:3: invalid directive `strata:no-transaction`: directives must come before the first statement"
+        );
+        Ok(())
     }
 
     #[test]

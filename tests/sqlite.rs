@@ -354,3 +354,22 @@ fn unreadable_history_table_is_a_database_error() -> TestResult {
     assert!(std::error::Error::source(&err).is_some());
     Ok(())
 }
+
+#[test]
+fn history_table_names_are_case_insensitive_and_unqualified() -> TestResult {
+    let mut conn = Connection::open_in_memory()?;
+    let upper = Migrations::new([tables("app", 2)])?.table("App_History")?;
+    assert_eq!(conn.migrate(&upper)?.applied().len(), 2);
+    let lower = Migrations::new([tables("app", 2)])?.table("app_history")?;
+    assert!(
+        conn.migrate(&lower)?.is_empty(),
+        "the same table for SQLite"
+    );
+    let qualified = Migrations::new([tables("app", 2)])?.table("main.app_history")?;
+    assert_eq!(
+        conn.migrate(&qualified).unwrap_err().to_string(),
+        "invalid history table name `main.app_history`: expected a table name without schema on this database"
+    );
+    assert!(conn.status(&qualified).is_err());
+    Ok(())
+}

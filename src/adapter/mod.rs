@@ -12,7 +12,7 @@ use std::any::Any;
 use std::fmt;
 use std::time::Duration;
 
-use crate::error::{BoxError, Database, Error, ErrorKind, Result};
+use crate::error::{BoxError, Database, Direction, Error, ErrorKind, Result};
 use crate::sql::Syntax;
 
 #[cfg(feature = "rusqlite")]
@@ -87,16 +87,26 @@ pub enum RecordState {
     Dirty {
         /// Statements that had completed.
         completed: u32,
+        /// Whether it was being applied (`Up`) or reverted (`Down`).
+        direction: Direction,
     },
 }
 
 impl RecordState {
-    /// The text stored in the `state` column: `applied` or `dirty`.
+    /// The text stored in the `state` column: `applied`, `dirty` (stopped while applying) or
+    /// `dirty_down` (stopped while reverting).
     #[must_use]
     pub fn as_str(&self) -> &'static str {
         match self {
             RecordState::Applied => "applied",
-            RecordState::Dirty { .. } => "dirty",
+            RecordState::Dirty {
+                direction: Direction::Up,
+                ..
+            } => "dirty",
+            RecordState::Dirty {
+                direction: Direction::Down,
+                ..
+            } => "dirty_down",
         }
     }
 
@@ -105,7 +115,7 @@ impl RecordState {
     pub fn completed(&self) -> Option<u32> {
         match self {
             RecordState::Applied => None,
-            RecordState::Dirty { completed } => Some(*completed),
+            RecordState::Dirty { completed, .. } => Some(*completed),
         }
     }
 
@@ -113,15 +123,21 @@ impl RecordState {
     ///
     /// # Errors
     ///
-    /// A `state` other than `applied` or `dirty`.
+    /// A `state` other than `applied`, `dirty` or `dirty_down`.
     pub fn from_columns(
         state: &str,
         completed: Option<u32>,
     ) -> std::result::Result<Self, BoxError> {
+        let completed = completed.unwrap_or(0);
         match state {
             "applied" => Ok(RecordState::Applied),
             "dirty" => Ok(RecordState::Dirty {
-                completed: completed.unwrap_or(0),
+                completed,
+                direction: Direction::Up,
+            }),
+            "dirty_down" => Ok(RecordState::Dirty {
+                completed,
+                direction: Direction::Down,
             }),
             other => Err(format!("unknown state `{other}` in the history table").into()),
         }
@@ -183,6 +199,23 @@ impl Table {
         &self.name
     }
 
+    /// Checks that `dialect` can use this name: a schema-qualified name needs
+    /// [`Dialect::schemas`].
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidName`] for `schema.table` on a database without schemas.
+    pub fn check(&self, dialect: &Dialect) -> Result<()> {
+        if self.schema.is_some() && !dialect.schemas {
+            return Err(Error::new(ErrorKind::InvalidName {
+                what: "history table",
+                name: self.to_string(),
+                expected: "a table name without schema on this database",
+            }));
+        }
+        Ok(())
+    }
+
     /// The name quoted with `quote` (`"` or `` ` ``), schema first when there is one. Valid
     /// names hold no quote characters, so this is always safe to put into SQL.
     #[must_use]
@@ -209,7 +242,7 @@ impl fmt::Display for Table {
 /// Every method works on the connection as it is: the core calls them in this order for a run
 /// with a transaction-scoped lock: [`lock`](Adapter::lock) (which begins the transaction),
 /// [`read_history`](Adapter::read_history), then [`execute`](Adapter::execute) and
-/// [`insert_record`](Adapter::insert_record) / [`delete_record`](Adapter::delete_record) per
+/// [`write_record`](Adapter::write_record) / [`delete_record`](Adapter::delete_record) per
 /// migration, then [`commit`](Adapter::commit). On any error or panic it calls
 /// [`rollback`](Adapter::rollback) (and [`unlock`](Adapter::unlock) for session locks).
 pub trait Adapter {
@@ -249,8 +282,9 @@ pub trait Adapter {
     /// Rolls back the open transaction.
     fn rollback(&mut self) -> Result<(), BoxError>;
 
-    /// Writes a history row.
-    fn insert_record(&mut self, table: &Table, record: &Record) -> Result<(), BoxError>;
+    /// Writes a history row, replacing the row of the same set and version if there is one, in
+    /// one statement (an upsert), keeping the row's place in the history order.
+    fn write_record(&mut self, table: &Table, record: &Record) -> Result<(), BoxError>;
 
     /// Deletes the history row of `set@version`.
     fn delete_record(&mut self, table: &Table, set: &str, version: u64) -> Result<(), BoxError>;

@@ -51,7 +51,9 @@ impl Adapter for Connection {
 
     fn read_history(&mut self, table: &Table) -> Result<Option<Vec<Record>>, BoxError> {
         let exists = self
-            .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
+            .prepare_cached(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+            )?
             .query_row([table.name()], |_| Ok(()))
             .optional()?;
         if exists.is_none() {
@@ -131,11 +133,16 @@ impl Adapter for Connection {
         Ok(self.execute_batch("ROLLBACK")?)
     }
 
-    fn insert_record(&mut self, table: &Table, r: &Record) -> Result<(), BoxError> {
+    fn write_record(&mut self, table: &Table, r: &Record) -> Result<(), BoxError> {
         let sql = format!(
             "INSERT INTO {} (set_name, version, name, checksum, normalization, down_sql, \
              set_version, applied_at, duration_ms, state, completed) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             ON CONFLICT (set_name, version) DO UPDATE SET name = excluded.name, \
+             checksum = excluded.checksum, normalization = excluded.normalization, \
+             down_sql = excluded.down_sql, set_version = excluded.set_version, \
+             applied_at = excluded.applied_at, duration_ms = excluded.duration_ms, \
+             state = excluded.state, completed = excluded.completed",
             table.quoted('"')
         );
         self.prepare_cached(&sql)?.execute(params![

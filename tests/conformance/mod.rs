@@ -55,6 +55,7 @@ macro_rules! conformance_suite {
             target_errors,
             no_transaction_failure_leaves_dirty_row,
             no_transaction_migration_completes,
+            failed_no_transaction_down_repairs_to_applied,
         );
     };
 }
@@ -605,8 +606,16 @@ pub fn target_errors<D: TestDb>(db: &D) -> TestResult {
             "cannot downgrade to `+1`: it points up",
         ),
         (
+            conn.upgrade(&m, "base"),
+            "cannot upgrade to `base`: it points down",
+        ),
+        (
+            conn.downgrade(&m, "app@head"),
+            "cannot downgrade to `app@head`: it points up",
+        ),
+        (
             conn.upgrade(&m, "latest"),
-            "invalid target `latest`: expected `heads`, `base`, `<set>@head`, `<set>@base`, `<set>@<version>`, `+N`, `-N`, `<set>@-N` or `<set>@<version>+N`",
+            "invalid target `latest`: expected `heads`, `base`, `<set>@head`, `<set>@base`, `<version>`, `<set>@<version>`, `+N`, `-N`, `<set>@+N`, `<set>@-N` or `<set>@<version>+N`",
         ),
     ];
     for (result, text) in cases {
@@ -705,5 +714,46 @@ pub fn no_transaction_migration_completes<D: TestDb>(db: &D) -> TestResult {
     assert_eq!(conn.downgrade(&m, "1")?.reverted().len(), 2);
     assert_eq!(D::count(&mut conn, "ntok_a"), None);
     assert_eq!(applied_versions::<D>(&mut conn, &m), [1]);
+    Ok(())
+}
+
+pub fn failed_no_transaction_down_repairs_to_applied<D: TestDb>(db: &D) -> TestResult {
+    let mut s = Set::new("app", "1.0.0")?;
+    s.add(
+        Migration::sql(1, "pair", "CREATE TABLE ntd_a (id INTEGER PRIMARY KEY);\nCREATE TABLE ntd_b (id INTEGER PRIMARY KEY);")?
+            .with_down("-- strata:no-transaction\nDROP TABLE ntd_b;\nDROP TABLE ntd_missing;\nDROP TABLE ntd_a;")?,
+    )?;
+    let m = Migrations::new([s])?;
+    let mut conn = db.connect();
+    conn.migrate(&m)?;
+    let err = conn.downgrade(&m, "base").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "failed to revert migration `app@1_pair` (statement 2 of 3, line 3) on {}; 1 statement of it stayed committed",
+            conn.database()
+        )
+    );
+    let history = conn.history(&m)?;
+    assert_eq!(
+        history[0].state,
+        RecordState::Dirty {
+            completed: 1,
+            direction: strata::Direction::Down
+        }
+    );
+    // The operator restores what the partial down removed, then repairs: applied again.
+    let mut undo = Migrations::new([one(
+        "ops",
+        1,
+        "restore",
+        "CREATE TABLE ntd_b (id INTEGER PRIMARY KEY);",
+    )])?
+    .table("ops_history")?;
+    undo = undo.mode(Mode::PerMigration);
+    conn.migrate(&undo)?;
+    conn.repair(&m)?;
+    assert!(conn.status(&m)?.is_up_to_date());
+    assert!(conn.migrate(&m)?.is_empty());
     Ok(())
 }
