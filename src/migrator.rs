@@ -933,9 +933,19 @@ impl<'a> Runner<'a> {
             completed: 0,
             direction: step.direction,
         };
-        let mut dirty = match step.node {
-            Node::Known(m, s) => new_record(m, s, Duration::ZERO, state),
-            Node::Unknown(r) => Record { state, ..r.clone() },
+        let existing = match step.direction {
+            // Reverting: keep the applied row as it is (its `applied_at` above all), marked dirty.
+            Direction::Down => self
+                .session
+                .read()?
+                .into_iter()
+                .find(|r| r.set == step.node.set() && r.version == step.node.version()),
+            Direction::Up => None,
+        };
+        let mut dirty = match (existing, step.node) {
+            (Some(r), _) => Record { state, ..r },
+            (None, Node::Known(m, s)) => new_record(m, s, Duration::ZERO, state),
+            (None, Node::Unknown(r)) => Record { state, ..r.clone() },
         };
         self.session.write(&dirty)?;
         self.commit()?;

@@ -726,6 +726,8 @@ pub fn failed_no_transaction_down_repairs_to_applied<D: TestDb>(db: &D) -> TestR
     let m = Migrations::new([s])?;
     let mut conn = db.connect();
     conn.migrate(&m)?;
+    let applied_at = conn.history(&m)?[0].applied_at.clone();
+    std::thread::sleep(std::time::Duration::from_millis(5));
     let err = conn.downgrade(&m, "base").unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -735,6 +737,10 @@ pub fn failed_no_transaction_down_repairs_to_applied<D: TestDb>(db: &D) -> TestR
         )
     );
     let history = conn.history(&m)?;
+    assert_eq!(
+        history[0].applied_at, applied_at,
+        "the row keeps its applied_at"
+    );
     assert_eq!(
         history[0].state,
         RecordState::Dirty {
