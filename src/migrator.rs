@@ -784,7 +784,7 @@ impl<'a> Runner<'a> {
             .check(&self.session.adapter.dialect())?;
         let timeout = self.migrations.lock_timeout;
         self.session.lock(timeout)?;
-        let records = self.session.read()?;
+        let records = self.read_waiting_out_dirty(timeout)?;
         let sets = &self.migrations.sets;
         let steps = plan::plan(sets, &records, target, operation, self.migrations.policy)?;
         let mut queue: VecDeque<Step<'_>> = steps.into();
@@ -822,6 +822,43 @@ impl<'a> Runner<'a> {
             }
         }
         self.finish()
+    }
+
+    /// Reads the history under the lock. With a transaction-scoped lock, a dirty row may be a
+    /// no-transaction migration that another process is running right now (it released the
+    /// lock while it runs): wait for it, re-taking the lock, until the lock timeout. A dirty row
+    /// still there after that stopped for good, and planning reports it.
+    fn read_waiting_out_dirty(&mut self, timeout: Duration) -> Result<Vec<Record>> {
+        let start = Instant::now();
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let records = self.session.read()?;
+            let dirty = records
+                .iter()
+                .find(|r| matches!(r.state, RecordState::Dirty { .. }));
+            let Some(dirty) = dirty else {
+                return Ok(records);
+            };
+            if self.session.lock != Some(Lock::Transaction) || start.elapsed() >= timeout {
+                return Ok(records);
+            }
+            if pause == Duration::from_millis(10) {
+                log::info!(
+                    "`{}` is dirty on {}: waiting up to {:.1}s in case another process is still running it",
+                    dirty.id(),
+                    self.database,
+                    timeout.as_secs_f64()
+                );
+            }
+            self.session.rollback();
+            std::thread::sleep(pause.min(timeout.saturating_sub(start.elapsed())));
+            pause = (pause * 2).min(Duration::from_millis(250));
+            self.session.lock(
+                timeout
+                    .saturating_sub(start.elapsed())
+                    .max(Duration::from_millis(1)),
+            )?;
+        }
     }
 
     /// After re-taking a transaction-scoped lock: drops the steps that another process did

@@ -373,3 +373,70 @@ fn history_table_names_are_case_insensitive_and_unqualified() -> TestResult {
     assert!(conn.status(&qualified).is_err());
     Ok(())
 }
+
+#[test]
+fn a_booter_waits_for_a_running_no_transaction_migration() -> TestResult {
+    let db = Sqlite::create().expect("sqlite");
+    let mut set = tables("app", 1);
+    // A no-transaction migration that takes a while: SQLite releases the lock while it runs.
+    set.add(Migration::sql(
+        2,
+        "slow",
+        "-- strata:no-transaction\nCREATE TABLE slow_a (n INTEGER);\nINSERT INTO slow_a WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) SELECT count(*) FROM c;\nCREATE TABLE slow_b (n INTEGER);",
+    )?)?;
+    let m = Migrations::new([set])?;
+    let (path, m1) = (db.path.clone(), m.clone());
+    let first = std::thread::spawn(move || {
+        let mut conn = Connection::open(path).unwrap();
+        conn.migrate(&m1).map(|r| r.applied().len())
+    });
+    // Start the second boot once the first is inside the slow migration.
+    let mut conn = db.connect();
+    let start = Instant::now();
+    loop {
+        let dirty = conn
+            .history(&m)?
+            .iter()
+            .any(|r| matches!(r.state, strata::RecordState::Dirty { .. }));
+        if dirty {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the slow migration never started"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let report = conn.migrate(&m)?;
+    assert!(
+        report.is_empty(),
+        "the waiter finds the work done: {report}"
+    );
+    assert_eq!(first.join().unwrap()?, 2);
+    assert!(conn.status(&m)?.is_up_to_date());
+    Ok(())
+}
+
+#[test]
+fn a_dirty_row_left_by_a_failure_fails_after_the_lock_timeout() -> TestResult {
+    let mut conn = Connection::open_in_memory()?;
+    let mut set = tables("app", 1);
+    set.add(Migration::sql(
+        2,
+        "broken",
+        "-- strata:no-transaction\nCREATE TABLE b (n INTEGER);\nSELECT * FROM nowhere;",
+    )?)?;
+    let m = Migrations::new([set])?.lock_timeout(Duration::from_millis(200));
+    assert!(conn.migrate(&m).is_err());
+    let start = Instant::now();
+    let err = conn.migrate(&m).unwrap_err();
+    assert!(
+        start.elapsed() >= Duration::from_millis(150),
+        "waited for the lock timeout"
+    );
+    assert_eq!(
+        err.to_string(),
+        "migration `app@2_broken` is dirty: it stopped after 1 statement and must be repaired before migrating"
+    );
+    Ok(())
+}
