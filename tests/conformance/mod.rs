@@ -229,8 +229,8 @@ pub fn status_reports_every_state<D: TestDb>(db: &D) -> TestResult {
     let mut conn = db.connect();
     conn.upgrade(&old, "2")?;
     let status = conn.status(&old)?;
-    let states: Vec<&State> = status.entries().iter().map(|e| &e.state).collect();
-    assert_eq!(states, [&State::Applied, &State::Applied, &State::Pending]);
+    let seen: Vec<&State> = status.entries().iter().map(|e| &e.state).collect();
+    assert_eq!(seen, [&State::Applied, &State::Applied, &State::Pending]);
     assert!(!status.is_up_to_date());
     assert_eq!(status.filter(|s| *s == State::Pending).count(), 1);
     // A binary where migration 1 changed and migration 2 does not exist.
