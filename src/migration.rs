@@ -65,6 +65,23 @@ impl Checksum {
         Some(Checksum(out))
     }
 
+    /// The 64 lowercase hexadecimal digits, without allocating.
+    fn hex(&self) -> [u8; 64] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (i, b) in self.0.iter().enumerate() {
+            out[2 * i] = DIGITS[usize::from(b >> 4)];
+            out[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
+        }
+        out
+    }
+
+    /// Whether `hex` (as stored in a history row, any case) is this checksum.
+    #[must_use]
+    pub fn matches_hex(&self, hex: &str) -> bool {
+        hex.as_bytes().eq_ignore_ascii_case(&self.hex())
+    }
+
     /// The 32 bytes of the digest.
     #[must_use]
     pub fn as_bytes(&self) -> &[u8; 32] {
@@ -74,10 +91,9 @@ impl Checksum {
 
 impl fmt::Display for Checksum {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        let hex = self.hex();
+        // The digits are ASCII.
+        f.write_str(std::str::from_utf8(&hex).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -530,6 +546,10 @@ mod tests {
     fn checksum_round_trips_through_hex() {
         let c = Checksum::of("SELECT 1");
         assert_eq!(Checksum::from_hex(&c.to_string()), Some(c));
+        assert!(c.matches_hex(&c.to_string()));
+        assert!(c.matches_hex(&c.to_string().to_uppercase()));
+        assert!(!c.matches_hex(&Checksum::of("SELECT 2").to_string()));
+        assert!(!c.matches_hex("abc"));
         assert_eq!(Checksum::from_hex("xyz"), None);
     }
 

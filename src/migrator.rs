@@ -679,6 +679,8 @@ struct Runner<'a> {
     uncommitted: Vec<String>,
     /// Migrations completed and committed earlier in this run.
     committed: Vec<String>,
+    /// The adapter's data version after this run's last commit.
+    data_version: Option<u64>,
 }
 
 impl<'a> Runner<'a> {
@@ -697,6 +699,7 @@ impl<'a> Runner<'a> {
             start: Instant::now(),
             uncommitted: Vec::new(),
             committed: Vec::new(),
+            data_version: None,
         }
     }
 
@@ -707,9 +710,24 @@ impl<'a> Runner<'a> {
     }
 
     fn commit(&mut self) -> Result<()> {
+        if self.session.in_tx && self.session.lock == Some(Lock::Transaction) {
+            // Read before committing, while the lock keeps every other writer out: a commit
+            // of another connection between our commit and this read would otherwise hide in
+            // the baseline. Our own commit does not change the number.
+            self.data_version = self.session.adapter.data_version().ok().flatten();
+        }
         self.session.commit()?;
         self.committed.append(&mut self.uncommitted);
         Ok(())
+    }
+
+    /// After re-taking a transaction-scoped lock: whether another connection may have
+    /// committed since this run's last commit.
+    fn others_may_have_committed(&mut self) -> bool {
+        match (self.data_version, self.session.adapter.data_version()) {
+            (Some(before), Ok(Some(now))) => before != now,
+            _ => true,
+        }
     }
 
     fn record(&mut self, migration: String, action: Action, duration: Duration) {
@@ -806,7 +824,7 @@ impl<'a> Runner<'a> {
             if outside && !self.uncommitted.is_empty() {
                 self.commit()?;
             }
-            if self.session.begin(timeout)? {
+            if self.session.begin(timeout)? && self.others_may_have_committed() {
                 // A transaction-scoped lock was taken again: other processes may have moved on.
                 self.refresh(&mut queue)?;
                 continue;
@@ -1006,10 +1024,9 @@ impl<'a> Runner<'a> {
         work: &Work<'_>,
         mut progress: Option<&mut Record>,
     ) -> Result<(), Failure> {
-        let id = step.node.id();
         match work {
             Work::Function(f) => {
-                log::debug!("running function `{id}`");
+                log::debug!("running function `{}`", step.node.id());
                 let mut tx = Transaction::new(&mut *self.session.adapter);
                 f(&mut tx).map_err(|source| Failure {
                     position: None,
@@ -1023,7 +1040,8 @@ impl<'a> Runner<'a> {
                 let count = statements.len();
                 for (i, statement) in statements.iter().enumerate() {
                     log::debug!(
-                        "`{id}` statement {} of {count} (line {})",
+                        "`{}` statement {} of {count} (line {})",
+                        step.node.id(),
                         i + 1,
                         statement.line
                     );

@@ -421,17 +421,28 @@ pub(crate) fn unknown_records<'r>(sets: &[Set], records: &'r [Record]) -> Vec<&'
 
 /// The checksum problems of known applied rows: `(migration, stored, current)`.
 pub(crate) fn checksum_mismatch(m: &Migration, r: &Record) -> Option<(String, Checksum)> {
-    let stored = Checksum::from_hex(&r.checksum);
-    if r.normalization == NORMALIZATION && stored == Some(m.checksum) {
+    if r.normalization == NORMALIZATION && m.checksum.matches_hex(&r.checksum) {
         None
     } else {
         Some((r.checksum.clone(), m.checksum))
     }
 }
 
+/// What [`verify`] found.
+pub(crate) struct Verified<'r> {
+    pub(crate) applied: Applied<'r>,
+    pub(crate) unknown: Vec<&'r Record>,
+    /// Every known migration has an applied row.
+    pub(crate) complete: bool,
+}
+
 /// Checks applied rows against the binary before any run: dirty rows, unknown rows, changed
 /// checksums.
-pub(crate) fn verify(sets: &[Set], records: &[Record], policy: Policy) -> Result<()> {
+pub(crate) fn verify<'r>(
+    sets: &[Set],
+    records: &'r [Record],
+    policy: Policy,
+) -> Result<Verified<'r>> {
     if let Some(r) = records
         .iter()
         .find(|r| matches!(r.state, RecordState::Dirty { .. }))
@@ -441,21 +452,17 @@ pub(crate) fn verify(sets: &[Set], records: &[Record], policy: Policy) -> Result
             completed: r.state.completed().unwrap_or(0),
         }));
     }
-    let unknown = unknown_records(sets, records);
-    if !unknown.is_empty() && !policy.allow_unknown {
-        return Err(Error::new(ErrorKind::UnknownApplied {
-            migrations: unknown
-                .iter()
-                .map(|r| (r.id(), r.set_version.clone()))
-                .collect(),
-        }));
-    }
     let applied = Applied::new(records);
+    let mut known = 0;
+    let mut matched = 0;
     for set in sets {
+        known += set.migrations().len();
         for m in set.migrations() {
-            if let Some(r) = applied.get(set.name(), m.version)
-                && let Some((stored, current)) = checksum_mismatch(m, r)
-            {
+            let Some(r) = applied.get(set.name(), m.version) else {
+                continue;
+            };
+            matched += 1;
+            if let Some((stored, current)) = checksum_mismatch(m, r) {
                 return Err(Error::new(ErrorKind::ChecksumMismatch {
                     migration: m.to_string(),
                     applied: stored,
@@ -464,7 +471,24 @@ pub(crate) fn verify(sets: &[Set], records: &[Record], policy: Policy) -> Result
             }
         }
     }
-    Ok(())
+    let unknown = if matched == records.len() {
+        Vec::new()
+    } else {
+        unknown_records(sets, records)
+    };
+    if !unknown.is_empty() && !policy.allow_unknown {
+        return Err(Error::new(ErrorKind::UnknownApplied {
+            migrations: unknown
+                .iter()
+                .map(|r| (r.id(), r.set_version.clone()))
+                .collect(),
+        }));
+    }
+    Ok(Verified {
+        applied,
+        unknown,
+        complete: matched == known,
+    })
 }
 
 /// Plans `operation` to `target`. For [`Operation::Stamp`] the steps are the rows to write
@@ -476,10 +500,17 @@ pub(crate) fn plan<'a>(
     operation: Operation,
     policy: Policy,
 ) -> Result<Vec<Step<'a>>> {
-    verify(sets, records, policy)?;
-    let unknown = unknown_records(sets, records);
+    let Verified {
+        applied,
+        unknown,
+        complete,
+    } = verify(sets, records, policy)?;
+    if complete && unknown.is_empty() && operation == Operation::Upgrade && *target == Target::Heads
+    {
+        // The boot path with nothing to do: no graph needed.
+        return Ok(Vec::new());
+    }
     let graph = Graph::with_unknown(sets, &unknown)?;
-    let applied = Applied::new(records);
     let target_text = target.to_string();
     let direction = match (operation, target) {
         (Operation::Upgrade, _)

@@ -120,8 +120,20 @@ fn run_children(path: &std::path::Path, mode: &str, processes: usize) -> TestRes
 
 #[test]
 fn concurrent_processes_apply_each_migration_once() -> TestResult {
-    for mode in ["all-or-nothing", "per-migration"] {
+    for (mode, wal) in [
+        ("all-or-nothing", false),
+        ("per-migration", false),
+        ("all-or-nothing", true),
+        ("per-migration", true),
+    ] {
         let db = Sqlite::create().expect("sqlite");
+        if wal {
+            // WAL mode is a property of the file: every child's connection uses it.
+            let mode: String = db
+                .connect()
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            assert_eq!(mode, "wal");
+        }
         // Spawn all children first so that they really start together.
         let exe = std::env::current_exe()?;
         let children: Vec<_> = (0..4)
@@ -139,7 +151,7 @@ fn concurrent_processes_apply_each_migration_once() -> TestResult {
             let out = child.wait_with_output()?;
             assert!(
                 out.status.success(),
-                "a child process failed ({mode}):\n{}\n{}",
+                "a child process failed ({mode}, wal {wal}):\n{}\n{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );

@@ -289,6 +289,14 @@ pub trait Adapter {
     /// Deletes the history row of `set@version`.
     fn delete_record(&mut self, table: &Table, set: &str, version: u64) -> Result<(), BoxError>;
 
+    /// A number that changes whenever another connection commits to the database (SQLite's
+    /// `PRAGMA data_version`), or `None` when the database cannot tell (the default). With a
+    /// [`Lock::Transaction`] lock, the core skips re-reading the history after re-taking the
+    /// lock when this number is the one it saw after its own last commit.
+    fn data_version(&mut self) -> Result<Option<u64>, BoxError> {
+        Ok(None)
+    }
+
     /// Takes the migration lock for this database and history table, waiting at most
     /// `timeout`. Returns how the lock is held, or `None` when it was not granted in time.
     fn lock(&mut self, table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError>;

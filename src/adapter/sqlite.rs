@@ -171,10 +171,19 @@ impl Adapter for Connection {
         Ok(())
     }
 
+    fn data_version(&mut self) -> Result<Option<u64>, BoxError> {
+        let version: i64 = self
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |row| row.get(0))?;
+        Ok(u64::try_from(version).ok())
+    }
+
     fn lock(&mut self, _table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError> {
         // The write lock of `BEGIN IMMEDIATE` covers the whole database file, so it serves
         // every history table in it. Try without waiting first, so that waiting can be logged.
-        let previous: i64 = self.query_row("PRAGMA busy_timeout", [], |row| row.get(0))?;
+        let previous: i64 = self
+            .prepare_cached("PRAGMA busy_timeout")?
+            .query_row([], |row| row.get(0))?;
         self.busy_timeout(Duration::ZERO)?;
         let mut result = self.execute_batch("BEGIN IMMEDIATE");
         if matches!(&result, Err(e) if is_busy(e)) {
