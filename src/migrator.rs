@@ -675,10 +675,9 @@ struct Runner<'a> {
     database: Database,
     report: Report,
     start: Instant,
-    /// Migrations completed in the open transaction (rolled back with a failure).
-    uncommitted: Vec<String>,
-    /// Migrations completed and committed earlier in this run.
-    committed: Vec<String>,
+    /// How many of the last report steps ran in the open transaction (rolled back with a
+    /// failure).
+    uncommitted: usize,
     /// The adapter's data version after this run's last commit.
     data_version: Option<u64>,
 }
@@ -697,18 +696,18 @@ impl<'a> Runner<'a> {
             database,
             report: Report::default(),
             start: Instant::now(),
-            uncommitted: Vec::new(),
-            committed: Vec::new(),
+            uncommitted: 0,
             data_version: None,
         }
     }
 
     fn finish(mut self) -> Result<Report> {
-        self.commit()?;
+        self.session.commit()?;
         self.report.duration = self.start.elapsed();
         Ok(self.report)
     }
 
+    /// Commits mid-run: more transactions follow.
     fn commit(&mut self) -> Result<()> {
         if self.session.in_tx && self.session.lock == Some(Lock::Transaction) {
             // Read before committing, while the lock keeps every other writer out: a commit
@@ -717,7 +716,7 @@ impl<'a> Runner<'a> {
             self.data_version = self.session.adapter.data_version().ok().flatten();
         }
         self.session.commit()?;
-        self.committed.append(&mut self.uncommitted);
+        self.uncommitted = 0;
         Ok(())
     }
 
@@ -821,7 +820,7 @@ impl<'a> Runner<'a> {
                 }));
             };
             let outside = work.no_transaction() || !transactional;
-            if outside && !self.uncommitted.is_empty() {
+            if outside && self.uncommitted > 0 {
                 self.commit()?;
             }
             if self.session.begin(timeout)? && self.others_may_have_committed() {
@@ -931,9 +930,13 @@ impl<'a> Runner<'a> {
     }
 
     fn migration_error(&mut self, step: &Step<'_>, failure: Failure, in_tx: bool) -> Error {
-        let mut before = self.committed.clone();
-        let rolled_back = if in_tx { self.uncommitted.len() } else { 0 };
-        before.append(&mut self.uncommitted);
+        let before: Vec<String> = self
+            .report
+            .steps
+            .iter()
+            .map(|s| s.migration.clone())
+            .collect();
+        let rolled_back = if in_tx { self.uncommitted } else { 0 };
         Error::with_source(
             ErrorKind::Migration {
                 migration: step.node.id(),
@@ -956,7 +959,7 @@ impl<'a> Runner<'a> {
         }
         let duration = start.elapsed();
         self.bookkeep(step, duration)?;
-        self.uncommitted.push(step.node.id());
+        self.uncommitted += 1;
         Ok(())
     }
 
@@ -1012,7 +1015,7 @@ impl<'a> Runner<'a> {
         let duration = start.elapsed();
         self.session.begin(self.migrations.lock_timeout)?;
         self.bookkeep(step, duration)?;
-        self.uncommitted.push(step.node.id());
+        self.uncommitted += 1;
         self.commit()
     }
 
