@@ -70,6 +70,7 @@ mod error;
 mod migration;
 mod migrator;
 mod plan;
+mod report;
 mod source;
 pub mod sql;
 
@@ -78,11 +79,9 @@ pub use error::{BoxError, Database, Direction, Error, ErrorKind, Position, Resul
 pub use migration::{
     Checksum, Dependency, Migration, MigrationFn, NORMALIZATION, Set, Transaction,
 };
-pub use migrator::{
-    Action, DEFAULT_TABLE, Migrations, Migrator, Mode, Report, ReportStep, State, Status,
-    StatusEntry,
-};
+pub use migrator::{DEFAULT_TABLE, Migrations, Migrator, Mode};
 pub use plan::Target;
+pub use report::{Action, Report, ReportStep, State, Status, StatusEntry};
 pub use source::Embedded;
 
 // The README's examples run as doctests, so the README cannot drift from the API.

@@ -1,13 +1,13 @@
 //! The [`Migrator`] trait: drives an [`Adapter`] through a plan, logs, reports.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::adapter::{Adapter, Lock, Record, RecordState, Table};
 use crate::error::{BoxError, Database, Direction, Error, ErrorKind, Position, Result};
 use crate::migration::{Body, Migration, MigrationFn, NORMALIZATION, Set, Transaction};
 use crate::plan::{self, Applied, Graph, Node, Operation, Policy, Step, Target};
+use crate::report::{Action, Report, ReportStep, Status, status};
 use crate::sql;
 
 /// How a run commits.
@@ -144,201 +144,6 @@ impl Migrations {
     }
 }
 
-/// What a step of a run did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// The migration ran up.
-    Applied,
-    /// The migration ran down.
-    Reverted,
-    /// Recorded as applied without running (stamp).
-    Stamped,
-    /// Its history row removed without running (stamp down).
-    Unstamped,
-    /// Its stored checksum replaced by the current one (repair).
-    ChecksumAccepted,
-    /// Its dirty row removed (repair), so that it runs again.
-    DirtyCleared,
-}
-
-/// One migration of a [`Report`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportStep {
-    /// `set@version_name`.
-    pub migration: String,
-    /// What happened to it.
-    pub action: Action,
-    /// How long it took.
-    pub duration: Duration,
-}
-
-/// What a mutating call did, with timings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Report {
-    steps: Vec<ReportStep>,
-    duration: Duration,
-}
-
-impl Report {
-    /// The steps, in the order they ran.
-    #[must_use]
-    pub fn steps(&self) -> &[ReportStep] {
-        &self.steps
-    }
-
-    /// Whether nothing was done.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.steps.is_empty()
-    }
-
-    /// The migrations applied, in order.
-    #[must_use]
-    pub fn applied(&self) -> Vec<&str> {
-        self.with(Action::Applied)
-    }
-
-    /// The migrations reverted, in order.
-    #[must_use]
-    pub fn reverted(&self) -> Vec<&str> {
-        self.with(Action::Reverted)
-    }
-
-    fn with(&self, action: Action) -> Vec<&str> {
-        self.steps
-            .iter()
-            .filter(|s| s.action == action)
-            .map(|s| s.migration.as_str())
-            .collect()
-    }
-
-    /// The time the whole call took, lock and bookkeeping included.
-    #[must_use]
-    pub fn duration(&self) -> Duration {
-        self.duration
-    }
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.steps.is_empty() {
-            return writeln!(f, "nothing to do ({:.1?})", self.duration);
-        }
-        for s in &self.steps {
-            let verb = match s.action {
-                Action::Applied => "applied",
-                Action::Reverted => "reverted",
-                Action::Stamped => "stamped",
-                Action::Unstamped => "unstamped",
-                Action::ChecksumAccepted => "accepted checksum of",
-                Action::DirtyCleared => "cleared dirty",
-            };
-            writeln!(f, "{verb} {} ({:.1?})", s.migration, s.duration)?;
-        }
-        let n = self.steps.len();
-        let steps = if n == 1 { "step" } else { "steps" };
-        writeln!(f, "{n} {steps} in {:.1?}", self.duration)
-    }
-}
-
-/// The state of one migration in a [`Status`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
-    /// Applied, checksum matching.
-    Applied,
-    /// Not applied yet.
-    Pending,
-    /// Applied, but the migration changed since: checksums differ.
-    Diverged {
-        /// The stored checksum.
-        applied: String,
-        /// The current checksum.
-        current: String,
-    },
-    /// Applied, but this binary does not know it.
-    UnknownApplied {
-        /// The set version that applied it.
-        set_version: String,
-    },
-    /// Started outside a transaction and not completed.
-    Dirty {
-        /// Statements that had completed.
-        completed: u32,
-    },
-}
-
-/// One line of a [`Status`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusEntry {
-    /// The set.
-    pub set: String,
-    /// The version.
-    pub version: u64,
-    /// The name.
-    pub name: String,
-    /// Its state.
-    pub state: State,
-    /// When it was applied, for applied rows.
-    pub applied_at: Option<String>,
-}
-
-impl StatusEntry {
-    /// `set@version_name`.
-    #[must_use]
-    pub fn id(&self) -> String {
-        crate::migration::id(&self.set, self.version, &self.name)
-    }
-}
-
-/// Every migration known to the binary or recorded in the database, with its state, set by
-/// set in version order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Status {
-    entries: Vec<StatusEntry>,
-}
-
-impl Status {
-    /// All entries.
-    #[must_use]
-    pub fn entries(&self) -> &[StatusEntry] {
-        &self.entries
-    }
-
-    /// The entries in a state, such as `|s| matches!(s, State::Pending)`.
-    pub fn filter(&self, pred: impl Fn(&State) -> bool) -> impl Iterator<Item = &StatusEntry> {
-        self.entries.iter().filter(move |e| pred(&e.state))
-    }
-
-    /// Whether every known migration is applied and nothing is off.
-    #[must_use]
-    pub fn is_up_to_date(&self) -> bool {
-        self.entries.iter().all(|e| e.state == State::Applied)
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let width = self.entries.iter().map(|e| e.id().len()).max().unwrap_or(0);
-        for e in &self.entries {
-            let state = match &e.state {
-                State::Applied => "applied".to_owned(),
-                State::Pending => "pending".to_owned(),
-                State::Diverged { .. } => "diverged (checksum changed)".to_owned(),
-                State::UnknownApplied { set_version } => {
-                    format!("unknown (applied by set version {set_version})")
-                }
-                State::Dirty { completed } => format!(
-                    "dirty ({completed} statement{} completed)",
-                    if *completed == 1 { "" } else { "s" }
-                ),
-            };
-            let at = e.applied_at.as_deref().unwrap_or("");
-            writeln!(f, "{:width$}  {state:28} {at}", e.id())?;
-        }
-        Ok(())
-    }
-}
-
 /// The migration API, implemented for every [`Adapter`]: bring `use strata::Migrator` into scope
 /// and call it on the driver's connection.
 pub trait Migrator {
@@ -444,52 +249,6 @@ fn db_error(operation: &'static str, database: Database, source: BoxError) -> Er
         },
         source,
     )
-}
-
-fn status(sets: &[Set], records: &[Record]) -> Status {
-    let applied = Applied::new(records);
-    let mut entries = Vec::new();
-    for set in sets {
-        for m in set.migrations() {
-            let record = applied.get(set.name(), m.version);
-            let state = match record {
-                None => State::Pending,
-                Some(r) => match r.state {
-                    RecordState::Dirty { completed, .. } => State::Dirty { completed },
-                    RecordState::Applied => match plan::checksum_mismatch(m, r) {
-                        None => State::Applied,
-                        Some((applied, current)) => State::Diverged {
-                            applied,
-                            current: current.to_string(),
-                        },
-                    },
-                },
-            };
-            entries.push(StatusEntry {
-                set: set.name().to_owned(),
-                version: m.version,
-                name: m.name.clone(),
-                state,
-                applied_at: record.map(|r| r.applied_at.clone()),
-            });
-        }
-    }
-    for r in plan::unknown_records(sets, records) {
-        let state = match r.state {
-            RecordState::Dirty { completed, .. } => State::Dirty { completed },
-            RecordState::Applied => State::UnknownApplied {
-                set_version: r.set_version.clone(),
-            },
-        };
-        entries.push(StatusEntry {
-            set: r.set.clone(),
-            version: r.version,
-            name: r.name.clone(),
-            state,
-            applied_at: Some(r.applied_at.clone()),
-        });
-    }
-    Status { entries }
 }
 
 /// UTC now as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
