@@ -234,6 +234,9 @@ pub enum ErrorKind {
         migration: String,
         /// Statements that had completed.
         completed: u32,
+        /// How long strata waited for the row to settle, when it could not tell a migration
+        /// still running in another process from a stopped one (transaction-scoped locks).
+        waited: Option<Duration>,
     },
     /// A downgrade needs to revert a migration that has no down migration.
     Irreversible {
@@ -523,9 +526,20 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Dirty {
                 migration,
                 completed,
+                waited: None,
             } => write!(
                 f,
                 "migration `{migration}` is dirty: it stopped after {} and must be repaired before migrating",
+                plural(*completed as usize, "statement", "statements")
+            ),
+            ErrorKind::Dirty {
+                migration,
+                completed,
+                waited: Some(waited),
+            } => write!(
+                f,
+                "migration `{migration}` is still dirty after waiting {:.1}s: it stopped after {}, or another process is still running it; repair it only once no process runs it",
+                waited.as_secs_f64(),
                 plural(*completed as usize, "statement", "statements")
             ),
             ErrorKind::Irreversible { migration } => write!(
@@ -788,8 +802,17 @@ mod tests {
                 ErrorKind::Dirty {
                     migration: s("app@2_b"),
                     completed: 3,
+                    waited: None,
                 },
                 "migration `app@2_b` is dirty: it stopped after 3 statements and must be repaired before migrating",
+            ),
+            (
+                ErrorKind::Dirty {
+                    migration: s("app@2_b"),
+                    completed: 1,
+                    waited: Some(Duration::from_millis(60_000)),
+                },
+                "migration `app@2_b` is still dirty after waiting 60.0s: it stopped after 1 statement, or another process is still running it; repair it only once no process runs it",
             ),
             (
                 ErrorKind::Irreversible {

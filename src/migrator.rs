@@ -332,10 +332,13 @@ impl Session<'_> {
 
     fn commit(&mut self) -> Result<()> {
         if self.in_tx {
+            if let Err(e) = self.adapter.commit() {
+                // A failed COMMIT can leave the transaction (and SQLite's write lock) open:
+                // end it here rather than hand the connection back inside it.
+                self.rollback();
+                return Err(self.db_error("commit (rolled back instead)", e));
+            }
             self.in_tx = false;
-            self.adapter
-                .commit()
-                .map_err(|e| self.db_error("commit", e))?;
         }
         Ok(())
     }
@@ -584,7 +587,7 @@ impl<'a> Runner<'a> {
             }
             if self.session.begin(timeout)? && self.others_may_have_committed() {
                 // A transaction-scoped lock was taken again: other processes may have moved on.
-                self.refresh(&mut queue)?;
+                self.refresh(&mut queue, timeout)?;
                 continue;
             }
             queue.pop_front();
@@ -603,7 +606,7 @@ impl<'a> Runner<'a> {
     /// Reads the history under the lock. With a transaction-scoped lock, a dirty row may be a
     /// no-transaction migration that another process is running right now (it released the
     /// lock while it runs): wait for it, re-taking the lock, until the lock timeout. A dirty row
-    /// still there after that stopped for good, and planning reports it.
+    /// still there after that is an error that says how long it waited.
     fn read_waiting_out_dirty(&mut self, timeout: Duration) -> Result<Vec<Record>> {
         let start = Instant::now();
         let mut pause = Duration::from_millis(10);
@@ -615,8 +618,15 @@ impl<'a> Runner<'a> {
             let Some(dirty) = dirty else {
                 return Ok(records);
             };
-            if self.session.lock != Some(Lock::Transaction) || start.elapsed() >= timeout {
+            if self.session.lock != Some(Lock::Transaction) {
                 return Ok(records);
+            }
+            if start.elapsed() >= timeout {
+                return Err(Error::new(ErrorKind::Dirty {
+                    migration: dirty.id(),
+                    completed: dirty.state.completed().unwrap_or(0),
+                    waited: Some(start.elapsed()),
+                }));
             }
             if pause == Duration::from_millis(10) {
                 log::info!(
@@ -638,9 +648,9 @@ impl<'a> Runner<'a> {
     }
 
     /// After re-taking a transaction-scoped lock: drops the steps that another process did
-    /// meanwhile. A dirty row of a remaining step is an error.
-    fn refresh(&mut self, queue: &mut VecDeque<Step<'_>>) -> Result<()> {
-        let records = self.session.read()?;
+    /// meanwhile, waiting first for a no-transaction migration another process may be running.
+    fn refresh(&mut self, queue: &mut VecDeque<Step<'_>>, timeout: Duration) -> Result<()> {
+        let records = self.read_waiting_out_dirty(timeout)?;
         let applied = Applied::new(&records);
         let mut result = Ok(());
         queue.retain(|step| {
@@ -652,6 +662,7 @@ impl<'a> Runner<'a> {
                 result = Err(Error::new(ErrorKind::Dirty {
                     migration: r.id(),
                     completed,
+                    waited: None,
                 }));
             }
             match step.direction {
@@ -774,8 +785,13 @@ impl<'a> Runner<'a> {
         let duration = start.elapsed();
         self.session.begin(self.migrations.lock_timeout)?;
         self.bookkeep(step, duration)?;
+        // Other connections may have committed while the lock was free: make the next
+        // transaction re-read the history.
         self.uncommitted += 1;
-        self.commit()
+        self.session.commit()?;
+        self.uncommitted = 0;
+        self.data_version = None;
+        Ok(())
     }
 
     /// Runs the statements (or the function) of one step. With `progress`, each completed

@@ -450,6 +450,7 @@ pub(crate) fn verify<'r>(
         return Err(Error::new(ErrorKind::Dirty {
             migration: r.id(),
             completed: r.state.completed().unwrap_or(0),
+            waited: None,
         }));
     }
     let applied = Applied::new(records);

@@ -446,9 +446,180 @@ fn a_dirty_row_left_by_a_failure_fails_after_the_lock_timeout() -> TestResult {
         start.elapsed() >= Duration::from_millis(150),
         "waited for the lock timeout"
     );
+    let text = err.to_string();
+    assert!(
+        text.starts_with("migration `app@2_broken` is still dirty after waiting 0.")
+            && text.ends_with("s: it stopped after 1 statement, or another process is still running it; repair it only once no process runs it"),
+        "{text}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_failed_commit_does_not_leave_the_transaction_open() -> TestResult {
+    use std::sync::{Arc, Mutex};
+    let db = Sqlite::create().expect("sqlite");
+    let path = db.path.clone();
+    let reader: Arc<Mutex<Option<Connection>>> = Arc::default();
+    let keep = Arc::clone(&reader);
+    let mut s = Set::new("app", "1.0.0")?;
+    s.add(Migration::function(1, "hold_a_reader", move |tx| {
+        tx.execute("CREATE TABLE t (id INTEGER)")?;
+        // A reader whose SHARED lock outlives the migration makes the COMMIT fail (rollback
+        // journal mode needs an exclusive lock to commit).
+        let r = Connection::open(&path)?;
+        r.execute_batch("BEGIN")?;
+        r.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+            row.get::<_, i64>(0)
+        })?;
+        *keep.lock().map_err(|_| "poisoned")? = Some(r);
+        Ok(())
+    })?)?;
+    let mut conn = db.connect();
+    conn.busy_timeout(Duration::from_millis(50))?;
+    let err = conn.migrate(&Migrations::new([s])?).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "migration `app@2_broken` is dirty: it stopped after 1 statement and must be repaired before migrating"
+        format!(
+            "failed to commit (rolled back instead) on sqlite database `{}`",
+            db.path.display()
+        )
     );
+    assert!(
+        conn.is_autocommit(),
+        "the transaction and its write lock are gone"
+    );
+    drop(reader.lock().map_err(|_| "poisoned")?.take());
+    assert_eq!(Sqlite::count(&mut conn, "t"), None, "nothing was committed");
+    Ok(())
+}
+
+#[test]
+fn a_huge_lock_timeout_waits_instead_of_panicking() -> TestResult {
+    let db = Sqlite::create().expect("sqlite");
+    let holder = db.connect();
+    holder.execute_batch("BEGIN IMMEDIATE")?;
+    let m = Migrations::new([tables("app", 1)])?.lock_timeout(Duration::MAX);
+    let path = db.path.clone();
+    let waiter = std::thread::spawn(move || {
+        Connection::open(path)
+            .map_err(|e| e.to_string())?
+            .migrate(&m)
+            .map(|r| r.applied().len())
+            .map_err(|e| e.to_string())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    holder.execute_batch("COMMIT")?;
+    assert_eq!(waiter.join().map_err(|_| "the waiter panicked")??, 1);
+    Ok(())
+}
+
+/// An adapter that lets a "peer" write to the history table just before each lock, to replay
+/// exact interleavings of two processes.
+struct Racy {
+    conn: Connection,
+    peer: Connection,
+    locks: u32,
+    /// What the peer writes before the n-th lock (1-based).
+    script: fn(u32) -> Option<&'static str>,
+}
+
+impl strata::Adapter for Racy {
+    fn dialect(&self) -> strata::adapter::Dialect {
+        strata::Adapter::dialect(&self.conn)
+    }
+    fn database(&self) -> strata::Database {
+        strata::Adapter::database(&self.conn)
+    }
+    fn connection(&mut self) -> &mut dyn std::any::Any {
+        strata::Adapter::connection(&mut self.conn)
+    }
+    fn read_history(
+        &mut self,
+        t: &strata::Table,
+    ) -> Result<Option<Vec<strata::Record>>, strata::BoxError> {
+        strata::Adapter::read_history(&mut self.conn, t)
+    }
+    fn create_history(&mut self, t: &strata::Table) -> Result<(), strata::BoxError> {
+        strata::Adapter::create_history(&mut self.conn, t)
+    }
+    fn execute(&mut self, s: &str) -> Result<(), strata::BoxError> {
+        strata::Adapter::execute(&mut self.conn, s)
+    }
+    fn begin(&mut self) -> Result<(), strata::BoxError> {
+        strata::Adapter::begin(&mut self.conn)
+    }
+    fn commit(&mut self) -> Result<(), strata::BoxError> {
+        strata::Adapter::commit(&mut self.conn)
+    }
+    fn rollback(&mut self) -> Result<(), strata::BoxError> {
+        strata::Adapter::rollback(&mut self.conn)
+    }
+    fn write_record(
+        &mut self,
+        t: &strata::Table,
+        r: &strata::Record,
+    ) -> Result<(), strata::BoxError> {
+        strata::Adapter::write_record(&mut self.conn, t, r)
+    }
+    fn delete_record(
+        &mut self,
+        t: &strata::Table,
+        s: &str,
+        v: u64,
+    ) -> Result<(), strata::BoxError> {
+        strata::Adapter::delete_record(&mut self.conn, t, s, v)
+    }
+    fn data_version(&mut self) -> Result<Option<u64>, strata::BoxError> {
+        strata::Adapter::data_version(&mut self.conn)
+    }
+    fn unlock(&mut self, t: &strata::Table) -> Result<(), strata::BoxError> {
+        strata::Adapter::unlock(&mut self.conn, t)
+    }
+    fn lock(
+        &mut self,
+        t: &strata::Table,
+        timeout: Duration,
+    ) -> Result<Option<strata::adapter::Lock>, strata::BoxError> {
+        self.locks += 1;
+        if let Some(sql) = (self.script)(self.locks) {
+            self.peer.execute_batch(sql)?;
+        }
+        strata::Adapter::lock(&mut self.conn, t, timeout)
+    }
+}
+
+#[test]
+fn a_run_waits_for_a_peer_running_its_next_no_transaction_step() -> TestResult {
+    let db = Sqlite::create().expect("sqlite");
+    let mut s = Set::new("app", "1.0.0")?;
+    s.add(Migration::sql(1, "a", "CREATE TABLE a (id INTEGER);")?)?;
+    s.add(Migration::sql(
+        2,
+        "slow",
+        "-- strata:no-transaction\nCREATE TABLE slow (id INTEGER);",
+    )?)?;
+    let m = Migrations::new([s])?;
+    fn script(lock: u32) -> Option<&'static str> {
+        // Before our 2nd lock a peer has started no-transaction app@2; before the 3rd it is done.
+        match lock {
+            2 => Some(concat!(
+                "INSERT INTO strata_migrations VALUES ('app', 2, 'slow', 'x', 1, NULL, '1.0.0', 'now', 0, 'dirty', 0);",
+                "CREATE TABLE slow (id INTEGER);"
+            )),
+            3 => Some(
+                "UPDATE strata_migrations SET state = 'applied', completed = NULL WHERE version = 2;",
+            ),
+            _ => None,
+        }
+    }
+    let mut racy = Racy {
+        conn: db.connect(),
+        peer: db.connect(),
+        locks: 0,
+        script,
+    };
+    let report = racy.migrate(&m.mode(Mode::PerMigration))?;
+    assert_eq!(report.applied(), ["app@1_a"], "the peer applied app@2");
     Ok(())
 }

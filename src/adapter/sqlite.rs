@@ -193,7 +193,9 @@ impl Adapter for Connection {
                 self.database()
             );
             let start = Instant::now();
-            self.busy_timeout(timeout)?;
+            // rusqlite takes the timeout in `i32` milliseconds: about 24 days is "forever".
+            let max = Duration::from_millis(u64::try_from(i32::MAX).unwrap_or(u64::MAX));
+            self.busy_timeout(timeout.min(max))?;
             result = self.execute_batch("BEGIN IMMEDIATE");
             log::debug!("waited {:?} for the migration lock", start.elapsed());
         }
