@@ -810,7 +810,7 @@ mod tests {
                 ErrorKind::Dirty {
                     migration: s("app@2_b"),
                     completed: 1,
-                    waited: Some(Duration::from_millis(60_000)),
+                    waited: Some(Duration::from_secs(60)),
                 },
                 "migration `app@2_b` is still dirty after waiting 60.0s: it stopped after 1 statement, or another process is still running it; repair it only once no process runs it",
             ),

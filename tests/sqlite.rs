@@ -589,6 +589,21 @@ impl strata::Adapter for Racy {
     }
 }
 
+/// The peer of `a_run_waits_for_a_peer_running_its_next_no_transaction_step`.
+fn peer_runs_app_2(lock: u32) -> Option<&'static str> {
+    // Before our 2nd lock a peer has started no-transaction app@2; before the 3rd it is done.
+    match lock {
+        2 => Some(concat!(
+            "INSERT INTO strata_migrations VALUES ('app', 2, 'slow', 'x', 1, NULL, '1.0.0', 'now', 0, 'dirty', 0);",
+            "CREATE TABLE slow (id INTEGER);"
+        )),
+        3 => Some(
+            "UPDATE strata_migrations SET state = 'applied', completed = NULL WHERE version = 2;",
+        ),
+        _ => None,
+    }
+}
+
 #[test]
 fn a_run_waits_for_a_peer_running_its_next_no_transaction_step() -> TestResult {
     let db = Sqlite::create().expect("sqlite");
@@ -600,24 +615,11 @@ fn a_run_waits_for_a_peer_running_its_next_no_transaction_step() -> TestResult {
         "-- strata:no-transaction\nCREATE TABLE slow (id INTEGER);",
     )?)?;
     let m = Migrations::new([s])?;
-    fn script(lock: u32) -> Option<&'static str> {
-        // Before our 2nd lock a peer has started no-transaction app@2; before the 3rd it is done.
-        match lock {
-            2 => Some(concat!(
-                "INSERT INTO strata_migrations VALUES ('app', 2, 'slow', 'x', 1, NULL, '1.0.0', 'now', 0, 'dirty', 0);",
-                "CREATE TABLE slow (id INTEGER);"
-            )),
-            3 => Some(
-                "UPDATE strata_migrations SET state = 'applied', completed = NULL WHERE version = 2;",
-            ),
-            _ => None,
-        }
-    }
     let mut racy = Racy {
         conn: db.connect(),
         peer: db.connect(),
         locks: 0,
-        script,
+        script: peer_runs_app_2,
     };
     let report = racy.migrate(&m.mode(Mode::PerMigration))?;
     assert_eq!(report.applied(), ["app@1_a"], "the peer applied app@2");
