@@ -261,6 +261,17 @@ pub enum ErrorKind {
         /// Statements of this migration that stay committed (non-transactional runs).
         committed: Option<u32>,
     },
+    /// A migration that runs in the run's transaction ended that transaction itself (a
+    /// `COMMIT`, `END` or `ROLLBACK` in its SQL, or a function that committed): what the run
+    /// did before it was committed or rolled back by the migration, not by strata.
+    TransactionEnded {
+        /// The migration.
+        migration: String,
+        /// The statement that ended the transaction, for SQL migrations.
+        position: Option<Position>,
+        /// The database.
+        database: Database,
+    },
     /// Reading or writing the history table, or another bookkeeping step, failed.
     Database {
         /// What strata was doing, such as `read the history table`.
@@ -305,7 +316,8 @@ impl Error {
             | ErrorKind::ChecksumMismatch { migration: m, .. }
             | ErrorKind::Dirty { migration: m, .. }
             | ErrorKind::Irreversible { migration: m }
-            | ErrorKind::Migration { migration: m, .. } => Some(m),
+            | ErrorKind::Migration { migration: m, .. }
+            | ErrorKind::TransactionEnded { migration: m, .. } => Some(m),
             _ => None,
         }
     }
@@ -314,7 +326,8 @@ impl Error {
     #[must_use]
     pub fn position(&self) -> Option<Position> {
         match &self.0.kind {
-            ErrorKind::Migration { position, .. } => *position,
+            ErrorKind::Migration { position, .. }
+            | ErrorKind::TransactionEnded { position, .. } => *position,
             _ => None,
         }
     }
@@ -324,6 +337,7 @@ impl Error {
     pub fn database(&self) -> Option<&Database> {
         match &self.0.kind {
             ErrorKind::Migration { database, .. }
+            | ErrorKind::TransactionEnded { database, .. }
             | ErrorKind::Database { database, .. }
             | ErrorKind::LockTimeout { database, .. } => Some(database),
             _ => None,
@@ -576,16 +590,41 @@ impl fmt::Display for ErrorKind {
                     )?;
                 }
                 let kept = before.len() - (*rolled_back).min(before.len());
+                let (done, undone) = match direction {
+                    Direction::Up => ("applied", ("earlier migration", "earlier migrations")),
+                    Direction::Down => ("reverted", ("earlier revert", "earlier reverts")),
+                };
                 if *rolled_back > 0 {
-                    let n = plural(*rolled_back, "earlier migration", "earlier migrations");
+                    let n = plural(*rolled_back, undone.0, undone.1);
                     write!(f, "; {n} of this run rolled back with it")?;
                 }
                 if kept > 0 {
                     let n = plural(kept, "earlier migration", "earlier migrations");
                     let verb = if kept == 1 { "stays" } else { "stay" };
-                    write!(f, "; {n} of this run {verb} applied")?;
+                    write!(f, "; {n} of this run {verb} {done}")?;
                 }
                 Ok(())
+            }
+            ErrorKind::TransactionEnded {
+                migration,
+                position,
+                database,
+            } => {
+                write!(
+                    f,
+                    "migration `{migration}` ended the run's transaction itself"
+                )?;
+                if let Some(p) = position {
+                    write!(
+                        f,
+                        " (statement {} of {}, line {})",
+                        p.statement, p.statements, p.line
+                    )?;
+                }
+                write!(
+                    f,
+                    " on {database}; remove its transaction control or mark it `-- strata:no-transaction`"
+                )
             }
             ErrorKind::Database {
                 operation,
@@ -846,7 +885,19 @@ mod tests {
                     rolled_back: 1,
                     committed: Some(1),
                 },
-                "failed to revert migration `app@3_add_users` on sqlite database `app.db`; 1 statement of it stayed committed; 1 earlier migration of this run rolled back with it; 2 earlier migrations of this run stay applied",
+                "failed to revert migration `app@3_add_users` on sqlite database `app.db`; 1 statement of it stayed committed; 1 earlier revert of this run rolled back with it; 2 earlier migrations of this run stay reverted",
+            ),
+            (
+                ErrorKind::TransactionEnded {
+                    migration: s("app@2_b"),
+                    position: Some(Position {
+                        statement: 2,
+                        statements: 3,
+                        line: 2,
+                    }),
+                    database: db(),
+                },
+                "migration `app@2_b` ended the run's transaction itself (statement 2 of 3, line 2) on sqlite database `app.db`; remove its transaction control or mark it `-- strata:no-transaction`",
             ),
             (
                 ErrorKind::Database {
@@ -891,6 +942,7 @@ mod tests {
                 | ErrorKind::Dirty { .. }
                 | ErrorKind::Irreversible { .. }
                 | ErrorKind::Migration { .. }
+                | ErrorKind::TransactionEnded { .. }
                 | ErrorKind::Database { .. }
                 | ErrorKind::LockTimeout { .. } => {}
             }

@@ -403,7 +403,8 @@ impl<'a> Work<'a> {
         let body = match (step.node, step.direction) {
             (Node::Known(m, _), Direction::Up) => &m.up,
             (Node::Known(m, _), Direction::Down) => m.down.as_ref()?,
-            (Node::Unknown(r), _) => {
+            (Node::Unknown(_), Direction::Up) => return None,
+            (Node::Unknown(r), Direction::Down) => {
                 let down = r.down_sql.as_deref()?;
                 let no_transaction =
                     crate::source::directives(&r.id(), down, false).is_ok_and(|d| d.no_transaction);
@@ -429,6 +430,8 @@ struct Failure {
     position: Option<Position>,
     completed: u32,
     source: BoxError,
+    /// The migration itself ended the run's transaction (a `COMMIT` in its SQL).
+    ended_transaction: bool,
 }
 
 struct Runner<'a> {
@@ -725,6 +728,16 @@ impl<'a> Runner<'a> {
         let start = Instant::now();
         if let Err(failure) = self.execute(step, work, None) {
             self.session.rollback();
+            if failure.ended_transaction {
+                return Err(Error::with_source(
+                    ErrorKind::TransactionEnded {
+                        migration: step.node.id(),
+                        position: failure.position,
+                        database: self.database.clone(),
+                    },
+                    failure.source,
+                ));
+            }
             return Err(self.migration_error(step, failure, true));
         }
         let duration = start.elapsed();
@@ -810,7 +823,17 @@ impl<'a> Runner<'a> {
                     position: None,
                     completed: 0,
                     source,
-                })
+                    ended_transaction: false,
+                })?;
+                if progress.is_none() && self.session.adapter.is_in_transaction() == Some(false) {
+                    return Err(Failure {
+                        position: None,
+                        completed: 0,
+                        source: "the function ended the transaction".into(),
+                        ended_transaction: true,
+                    });
+                }
+                Ok(())
             }
             Work::Sql(text, _) => {
                 let syntax = self.session.adapter.dialect().syntax;
@@ -839,6 +862,20 @@ impl<'a> Runner<'a> {
                             }),
                             completed: u32::try_from(i).unwrap_or(u32::MAX),
                             source,
+                            ended_transaction: false,
+                        });
+                    }
+                    if progress.is_none() && self.session.adapter.is_in_transaction() == Some(false)
+                    {
+                        return Err(Failure {
+                            position: Some(Position {
+                                statement: i + 1,
+                                statements: count,
+                                line: statement.line,
+                            }),
+                            completed: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                            source: "the statement ended the transaction".into(),
+                            ended_transaction: true,
                         });
                     }
                     if let Some(row) = progress.as_deref_mut() {
@@ -852,6 +889,7 @@ impl<'a> Runner<'a> {
                                 position: None,
                                 completed: u32::try_from(i + 1).unwrap_or(u32::MAX),
                                 source,
+                                ended_transaction: false,
                             });
                         }
                     }

@@ -323,9 +323,15 @@ pub(crate) struct Directives {
 pub(crate) fn directives(file: &str, text: &str, up: bool) -> Result<Directives> {
     let mut out = Directives::default();
     let mut leading = true;
+    let mut in_block = false;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, raw) in lines(text).enumerate() {
         let line = raw.trim();
+        // A `/* ... */` comment (a licence header, say) may come before the directives.
+        if leading && (in_block || line.starts_with("/*")) {
+            in_block = !line.ends_with("*/") || line == "/*";
+            continue;
+        }
         let comment = line.strip_prefix("--").map(str::trim);
         let Some(body) = comment else {
             if !line.is_empty() {
@@ -514,6 +520,16 @@ mod tests {
             ]),
             "1_a.down.sql:1: invalid directive `strata:depends-on core@1`: `strata:depends-on` belongs in the up migration"
         );
+    }
+
+    #[test]
+    fn directives_may_follow_a_block_comment_header() -> Result<()> {
+        let set = parse(&[(
+            "1_a.sql",
+            b"/*\n * Copyright header.\n */\n/* one line */\n-- strata:no-transaction\nVACUUM;\n",
+        )])?;
+        assert!(set.migrations()[0].is_no_transaction());
+        Ok(())
     }
 
     #[test]

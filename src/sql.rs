@@ -93,6 +93,16 @@ pub fn line_at(text: &str, offset: usize) -> usize {
     line
 }
 
+/// What the splitter knows of the statement it is in, for compound bodies.
+#[derive(Default)]
+struct Block {
+    words: usize,
+    create: bool,
+    paren_seen: bool,
+    compound: bool,
+    depth: usize,
+}
+
 struct Splitter<'a> {
     bytes: &'a [u8],
     text: &'a str,
@@ -108,22 +118,20 @@ impl<'a> Splitter<'a> {
         let mut out = Vec::new();
         let mut start: Option<usize> = None;
         let mut end = 0;
-        // Trigger bodies: `CREATE ... TRIGGER ... BEGIN ... END`.
-        let mut words = 0usize;
-        let mut first_word_create = false;
-        let mut in_trigger = false;
-        let mut depth = 0usize;
+        // A UTF-8 byte order mark is not part of the first statement.
+        if self.text.starts_with('\u{feff}') {
+            self.pos = '\u{feff}'.len_utf8();
+        }
+        let mut block = Block::default();
         while self.pos < self.bytes.len() {
             let b = self.bytes[self.pos];
             let at = self.pos;
             match b {
-                b';' if depth == 0 => {
+                b';' if block.depth == 0 => {
                     if let Some(s) = start.take() {
                         out.push(self.statement(s, end));
                     }
-                    words = 0;
-                    first_word_create = false;
-                    in_trigger = false;
+                    block = Block::default();
                     self.pos += 1;
                     continue;
                 }
@@ -150,22 +158,18 @@ impl<'a> Splitter<'a> {
                 b'$' if self.syntax.dollar_quotes && self.dollar_tag().is_some() => {
                     self.skip_dollar_quote();
                 }
+                b'(' => {
+                    block.paren_seen = true;
+                    self.pos += 1;
+                }
                 b if b.is_ascii_alphabetic() || b == b'_' => {
                     let word_end = self.word_end();
-                    let word = &self.text[at..word_end];
-                    if words == 0 {
-                        first_word_create = word.eq_ignore_ascii_case("create");
-                    } else if first_word_create && word.eq_ignore_ascii_case("trigger") {
-                        in_trigger = true;
-                    } else if in_trigger
-                        && (word.eq_ignore_ascii_case("begin") || word.eq_ignore_ascii_case("case"))
-                    {
-                        depth += 1;
-                    } else if in_trigger && word.eq_ignore_ascii_case("end") {
-                        depth = depth.saturating_sub(1);
+                    let after_dot = at > 0 && self.bytes[at - 1] == b'.';
+                    if !after_dot {
+                        self.pos = word_end;
+                        self.keyword(&mut block, &self.text[at..word_end]);
                     }
-                    words += 1;
-                    self.pos = word_end;
+                    self.pos = self.pos.max(word_end);
                 }
                 _ => self.pos += 1,
             }
@@ -178,6 +182,71 @@ impl<'a> Splitter<'a> {
             out.push(self.statement(s, end));
         }
         out
+    }
+
+    /// Tracks `BEGIN ... END` bodies of `CREATE TRIGGER`, `PROCEDURE`, `FUNCTION` and `EVENT`,
+    /// where `;` does not end the statement. `pos` is just after `word`.
+    fn keyword(&mut self, block: &mut Block, word: &str) {
+        let is = |k: &str| word.eq_ignore_ascii_case(k);
+        block.words += 1;
+        if block.words == 1 {
+            block.create = is("create");
+            return;
+        }
+        if !block.compound {
+            // `TRIGGER` and the like name the statement before any `(`: in
+            // `CREATE TABLE jobs (trigger TEXT)` it is a column.
+            block.compound = block.create
+                && !block.paren_seen
+                && (is("trigger") || is("procedure") || is("function") || is("event"));
+            return;
+        }
+        if self.next_byte() == Some(b'=') {
+            // `SET end = 1`: a column, not a keyword.
+            return;
+        }
+        if is("begin") || is("case") {
+            block.depth += 1;
+        } else if is("end") {
+            let next = self.next_word();
+            let next_is = |k: &str| next.is_some_and(|(w, _)| w.eq_ignore_ascii_case(k));
+            if next_is("if") || next_is("loop") || next_is("while") || next_is("repeat") {
+                // MySQL's `END IF` and the like close blocks that did not open a level.
+                if let Some((_, after)) = next {
+                    self.pos = after;
+                }
+            } else {
+                if next_is("case") {
+                    if let Some((_, after)) = next {
+                        self.pos = after;
+                    }
+                }
+                block.depth = block.depth.saturating_sub(1);
+            }
+        }
+    }
+
+    /// The next non-whitespace byte after `pos`.
+    fn next_byte(&self) -> Option<u8> {
+        self.bytes[self.pos..]
+            .iter()
+            .copied()
+            .find(|b| !b.is_ascii_whitespace())
+    }
+
+    /// The word after `pos` (skipping whitespace) and the offset just after it.
+    fn next_word(&self) -> Option<(&'a str, usize)> {
+        let mut i = self.pos;
+        while i < self.bytes.len() && self.bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while i < self.bytes.len()
+            && (self.bytes[i].is_ascii_alphanumeric() || self.bytes[i] == b'_')
+        {
+            i += 1;
+        }
+        (i > start).then(|| (&self.text[start..i], i))
     }
 
     fn statement(&mut self, start: usize, end: usize) -> Statement<'a> {
@@ -264,20 +333,24 @@ impl<'a> Splitter<'a> {
     fn dollar_tag(&self) -> Option<&'a str> {
         if self.pos > 0 {
             let prev = self.bytes[self.pos - 1];
-            if prev.is_ascii_alphanumeric() || prev == b'_' {
+            if prev.is_ascii_alphanumeric() || prev == b'_' || prev >= 0x80 {
                 return None;
             }
         }
+        // Tags are identifier characters, non-ASCII letters included, and do not start with
+        // a digit (`$1` is a parameter).
         let mut i = self.pos + 1;
         while i < self.bytes.len()
-            && (self.bytes[i].is_ascii_alphanumeric() || self.bytes[i] == b'_')
+            && (self.bytes[i].is_ascii_alphanumeric()
+                || self.bytes[i] == b'_'
+                || self.bytes[i] >= 0x80)
         {
             i += 1;
         }
-        let tag = &self.text[self.pos..=i.min(self.bytes.len() - 1)];
         let first = self.bytes.get(self.pos + 1).copied();
         if self.bytes.get(i) == Some(&b'$') && !matches!(first, Some(b'0'..=b'9')) {
-            Some(tag)
+            // `i` is at an ASCII `$`, so both ends are character boundaries.
+            Some(&self.text[self.pos..=i])
         } else {
             None
         }
@@ -344,6 +417,39 @@ mod tests {
         assert_eq!(stmts.len(), 2);
         assert!(stmts[0].ends_with("END"), "{stmts:?}");
         assert_eq!(stmts[1], "SELECT 1");
+    }
+
+    #[test]
+    fn keywords_used_as_identifiers_do_not_open_or_close_bodies() {
+        let sql = "CREATE TABLE shifts (id INTEGER, start TEXT, end TEXT, trigger TEXT, begin INT);\nCREATE TRIGGER t BEFORE INSERT ON shifts BEGIN\n  SELECT RAISE(ABORT, 'bad') WHERE NEW.end < NEW.start;\n  UPDATE shifts SET end = NEW.begin;\nEND;\nSELECT 1;";
+        let stmts = texts(sql, Syntax::SQLITE);
+        assert_eq!(stmts.len(), 3, "{stmts:?}");
+        assert!(stmts[1].starts_with("CREATE TRIGGER") && stmts[1].ends_with("END"));
+    }
+
+    #[test]
+    fn mysql_compound_statements() {
+        let sql = "CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW\nBEGIN\n  IF NEW.x < 0 THEN\n    SET NEW.x = 0;\n  END IF;\n  CASE NEW.y WHEN 1 THEN SET NEW.z = 1; ELSE SET NEW.z = 2; END CASE;\n  WHILE NEW.x > 10 DO SET NEW.x = NEW.x - 1; END WHILE;\nEND;\nCREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END;\nSELECT 1;";
+        let stmts = texts(sql, Syntax::MYSQL);
+        assert_eq!(stmts.len(), 3, "{stmts:?}");
+        assert_eq!(
+            stmts[1],
+            "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END"
+        );
+    }
+
+    #[test]
+    fn postgres_begin_atomic_and_non_ascii_dollar_tags() {
+        let sql = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;\nCREATE FUNCTION g() RETURNS int AS $função$ SELECT 1; $função$ LANGUAGE sql;\nSELECT 3;";
+        let stmts = texts(sql, Syntax::POSTGRES);
+        assert_eq!(stmts.len(), 3, "{stmts:?}");
+    }
+
+    #[test]
+    fn a_leading_bom_is_not_part_of_the_first_statement() {
+        let stmts = split("\u{feff}SELECT 1;\nSELECT 2;", Syntax::SQLITE);
+        assert_eq!(stmts[0].text, "SELECT 1");
+        assert_eq!(stmts[1].line, 2);
     }
 
     #[test]

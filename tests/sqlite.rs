@@ -625,3 +625,42 @@ fn a_run_waits_for_a_peer_running_its_next_no_transaction_step() -> TestResult {
     assert_eq!(report.applied(), ["app@1_a"], "the peer applied app@2");
     Ok(())
 }
+
+#[test]
+fn a_migration_that_commits_by_itself_is_stopped_and_named() -> TestResult {
+    let mut s = Set::new("app", "1.0.0")?;
+    s.add(Migration::sql(1, "a", "CREATE TABLE a (id INTEGER);")?)?;
+    s.add(Migration::sql(
+        2,
+        "b",
+        "CREATE TABLE b (id INTEGER);\nCOMMIT;\nCREATE TABLE c (id INTEGER);",
+    )?)?;
+    let m = Migrations::new([s])?;
+    let mut conn = Connection::open_in_memory()?;
+    let err = conn.migrate(&m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "migration `app@2_b` ended the run's transaction itself (statement 2 of 3, line 2) on sqlite database `:memory:`; remove its transaction control or mark it `-- strata:no-transaction`"
+    );
+    // Nothing ran after the COMMIT, and the connection is not left in a transaction.
+    assert_eq!(Sqlite::count(&mut conn, "c"), None);
+    assert!(conn.is_autocommit());
+    Ok(())
+}
+
+#[test]
+fn downgrade_failure_says_what_stays_reverted() -> TestResult {
+    let mut s = Set::new("app", "1.0.0")?;
+    s.add(Migration::sql(1, "a", "CREATE TABLE a (id INTEGER);")?.with_down("DROP TABLE nope;")?)?;
+    s.add(Migration::sql(2, "b", "CREATE TABLE b (id INTEGER);")?.with_down("DROP TABLE b;")?)?;
+    let m = Migrations::new([s])?.mode(Mode::PerMigration);
+    let mut conn = Connection::open_in_memory()?;
+    conn.migrate(&m)?;
+    let err = conn.downgrade(&m, "base").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "failed to revert migration `app@1_a` (statement 1 of 1, line 1) on sqlite database `:memory:`; 1 earlier migration of this run stays reverted"
+    );
+    assert_eq!(Sqlite::count(&mut conn, "b"), None);
+    Ok(())
+}

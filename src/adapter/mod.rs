@@ -289,6 +289,13 @@ pub trait Adapter {
     /// Deletes the history row of `set@version`.
     fn delete_record(&mut self, table: &Table, set: &str, version: u64) -> Result<(), BoxError>;
 
+    /// Whether a transaction is open on the connection, or `None` when the driver cannot tell
+    /// (the default). The core checks it after each statement of a migration that runs in the
+    /// run's transaction, to catch a migration that commits or rolls back by itself.
+    fn is_in_transaction(&mut self) -> Option<bool> {
+        None
+    }
+
     /// A number that changes whenever another connection commits to the database (SQLite's
     /// `PRAGMA data_version`), or `None` when the database cannot tell (the default). With a
     /// [`Lock::Transaction`] lock, the core skips re-reading the history after re-taking the

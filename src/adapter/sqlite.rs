@@ -171,6 +171,10 @@ impl Adapter for Connection {
         Ok(())
     }
 
+    fn is_in_transaction(&mut self) -> Option<bool> {
+        Some(!self.is_autocommit())
+    }
+
     fn data_version(&mut self) -> Result<Option<u64>, BoxError> {
         let version: i64 = self
             .prepare_cached("PRAGMA data_version")?
