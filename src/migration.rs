@@ -122,6 +122,10 @@ impl<'a> Transaction<'a> {
     }
 
     /// Runs one or more SQL statements, split as the adapter's dialect splits migration files.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error for the first statement that fails; later statements do not run.
     pub fn execute(&mut self, sql: &str) -> std::result::Result<(), BoxError> {
         let syntax = self.adapter.dialect().syntax;
         for statement in crate::sql::split(sql, syntax) {

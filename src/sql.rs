@@ -216,10 +216,10 @@ impl<'a> Splitter<'a> {
                     self.pos = after;
                 }
             } else {
-                if next_is("case") {
-                    if let Some((_, after)) = next {
-                        self.pos = after;
-                    }
+                if next_is("case")
+                    && let Some((_, after)) = next
+                {
+                    self.pos = after;
                 }
                 block.depth = block.depth.saturating_sub(1);
             }

@@ -258,12 +258,26 @@ pub trait Adapter {
 
     /// Reads every row of the history table in the order they were written, or `None` when the
     /// table does not exist.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error when the table exists but cannot be read or holds a row that is not
+    /// a valid [`Record`].
     fn read_history(&mut self, table: &Table) -> Result<Option<Vec<Record>>, BoxError>;
 
     /// Creates the history table if it does not exist.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
     fn create_history(&mut self, table: &Table) -> Result<(), BoxError>;
 
     /// Executes one statement of a migration (it may return rows; they are discarded).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error for the statement; the core turns it into a migration failure that
+    /// names the statement and its line.
     fn execute(&mut self, statement: &str) -> Result<(), BoxError>;
 
     /// The byte offset in `statement` where `error` (returned by [`execute`](Adapter::execute)
@@ -274,19 +288,39 @@ pub trait Adapter {
     }
 
     /// Begins a transaction (under a [`Lock::Session`] lock).
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
     fn begin(&mut self) -> Result<(), BoxError>;
 
     /// Commits the open transaction.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error; the core then rolls back.
     fn commit(&mut self) -> Result<(), BoxError>;
 
     /// Rolls back the open transaction.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error; the core logs it.
     fn rollback(&mut self) -> Result<(), BoxError>;
 
     /// Writes a history row, replacing the row of the same set and version if there is one, in
     /// one statement (an upsert), keeping the row's place in the history order.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
     fn write_record(&mut self, table: &Table, record: &Record) -> Result<(), BoxError>;
 
     /// Deletes the history row of `set@version`.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
     fn delete_record(&mut self, table: &Table, set: &str, version: u64) -> Result<(), BoxError>;
 
     /// Whether a transaction is open on the connection, or `None` when the driver cannot tell
@@ -300,15 +334,28 @@ pub trait Adapter {
     /// `PRAGMA data_version`), or `None` when the database cannot tell (the default). With a
     /// [`Lock::Transaction`] lock, the core skips re-reading the history after re-taking the
     /// lock when this number is the one it saw after its own last commit.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error; the core then re-reads the history.
     fn data_version(&mut self) -> Result<Option<u64>, BoxError> {
         Ok(None)
     }
 
     /// Takes the migration lock for this database and history table, waiting at most
     /// `timeout`. Returns how the lock is held, or `None` when it was not granted in time.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error for anything but the lock being busy (which is `Ok(None)` after
+    /// `timeout`).
     fn lock(&mut self, table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError>;
 
     /// Releases a [`Lock::Session`] lock.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error; the core logs it.
     fn unlock(&mut self, table: &Table) -> Result<(), BoxError>;
 }
 
