@@ -328,9 +328,19 @@ pub(crate) fn directives(file: &str, text: &str, up: bool) -> Result<Directives>
     for (i, raw) in lines(text).enumerate() {
         let line = raw.trim();
         // A `/* ... */` comment (a licence header, say) may come before the directives.
+        let mut line = line;
         if leading && (in_block || line.starts_with("/*")) {
-            in_block = !line.ends_with("*/") || line == "/*";
-            continue;
+            let body = if in_block { line } else { &line[2..] };
+            match body.find("*/") {
+                Some(close) => {
+                    in_block = false;
+                    line = body[close + 2..].trim();
+                }
+                None => {
+                    in_block = true;
+                    continue;
+                }
+            }
         }
         let comment = line.strip_prefix("--").map(str::trim);
         let Some(body) = comment else {
@@ -529,6 +539,11 @@ mod tests {
             b"/*\n * Copyright header.\n */\n/* one line */\n-- strata:no-transaction\nVACUUM;\n",
         )])?;
         assert!(set.migrations()[0].is_no_transaction());
+        // SQL after a comment on the same line is a statement: later directives are misplaced.
+        assert_eq!(
+            err(&[("1_a.sql", b"/* note */ VACUUM;\n-- strata:no-transaction\n")]),
+            "1_a.sql:2: invalid directive `strata:no-transaction`: directives must come before the first statement"
+        );
         Ok(())
     }
 
