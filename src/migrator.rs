@@ -204,15 +204,15 @@ pub trait Migrator {
 
 impl<A: Adapter> Migrator for A {
     fn migrate(&mut self, migrations: &Migrations) -> Result<Report> {
-        Runner::new(self, migrations).run(&Target::Heads, Operation::Upgrade)
+        Runner::new(self, migrations)?.run(&Target::Heads, Operation::Upgrade)
     }
 
     fn upgrade(&mut self, migrations: &Migrations, target: &str) -> Result<Report> {
-        Runner::new(self, migrations).run(&target.parse()?, Operation::Upgrade)
+        Runner::new(self, migrations)?.run(&target.parse()?, Operation::Upgrade)
     }
 
     fn downgrade(&mut self, migrations: &Migrations, target: &str) -> Result<Report> {
-        Runner::new(self, migrations).run(&target.parse()?, Operation::Downgrade)
+        Runner::new(self, migrations)?.run(&target.parse()?, Operation::Downgrade)
     }
 
     fn status(&mut self, migrations: &Migrations) -> Result<Status> {
@@ -225,11 +225,11 @@ impl<A: Adapter> Migrator for A {
     }
 
     fn stamp(&mut self, migrations: &Migrations, target: &str) -> Result<Report> {
-        Runner::new(self, migrations).run(&target.parse()?, Operation::Stamp)
+        Runner::new(self, migrations)?.run(&target.parse()?, Operation::Stamp)
     }
 
     fn repair(&mut self, migrations: &Migrations) -> Result<Report> {
-        Runner::new(self, migrations).repair()
+        Runner::new(self, migrations)?.repair()
     }
 }
 
@@ -448,9 +448,11 @@ struct Runner<'a> {
 }
 
 impl<'a> Runner<'a> {
-    fn new(adapter: &'a mut dyn Adapter, migrations: &'a Migrations) -> Runner<'a> {
+    /// A runner for `migrations` on `adapter`, once the history table name suits the database.
+    fn new(adapter: &'a mut dyn Adapter, migrations: &'a Migrations) -> Result<Runner<'a>> {
+        migrations.table.check(&adapter.dialect())?;
         let database = adapter.database();
-        Runner {
+        Ok(Runner {
             session: Session {
                 adapter,
                 table: &migrations.table,
@@ -463,7 +465,7 @@ impl<'a> Runner<'a> {
             start: Instant::now(),
             uncommitted: 0,
             data_version: None,
-        }
+        })
     }
 
     fn finish(mut self) -> Result<Report> {
@@ -503,9 +505,6 @@ impl<'a> Runner<'a> {
     }
 
     fn repair(mut self) -> Result<Report> {
-        self.migrations
-            .table
-            .check(&self.session.adapter.dialect())?;
         let timeout = self.migrations.lock_timeout;
         self.session.lock(timeout)?;
         self.session.begin(timeout)?;
@@ -561,9 +560,6 @@ impl<'a> Runner<'a> {
     }
 
     fn run(mut self, target: &Target, operation: Operation) -> Result<Report> {
-        self.migrations
-            .table
-            .check(&self.session.adapter.dialect())?;
         let timeout = self.migrations.lock_timeout;
         self.session.lock(timeout)?;
         let records = self.read_waiting_out_dirty(timeout)?;
@@ -595,7 +591,7 @@ impl<'a> Runner<'a> {
             }
             queue.pop_front();
             if outside {
-                self.outside_transaction(&step, &work)?;
+                self.outside_transaction(&step, &work, &records)?;
             } else {
                 self.in_transaction(&step, &work)?;
                 if self.migrations.mode == Mode::PerMigration {
@@ -651,29 +647,19 @@ impl<'a> Runner<'a> {
     }
 
     /// After re-taking a transaction-scoped lock: drops the steps that another process did
-    /// meanwhile, waiting first for a no-transaction migration another process may be running.
+    /// meanwhile, waiting first for a no-transaction migration another process may be running
+    /// (so no row read here is dirty).
     fn refresh(&mut self, queue: &mut VecDeque<Step<'_>>, timeout: Duration) -> Result<()> {
         let records = self.read_waiting_out_dirty(timeout)?;
         let applied = Applied::new(&records);
-        let mut result = Ok(());
         queue.retain(|step| {
             let row = applied.get(step.node.set(), step.node.version());
-            if let Some(r) = row
-                && let RecordState::Dirty { completed, .. } = r.state
-                && result.is_ok()
-            {
-                result = Err(Error::new(ErrorKind::Dirty {
-                    migration: r.id(),
-                    completed,
-                    waited: None,
-                }));
-            }
             match step.direction {
                 Direction::Up => row.is_none(),
                 Direction::Down => row.is_some(),
             }
         });
-        result
+        Ok(())
     }
 
     fn applied_record(step: &Step<'_>, duration: Duration, state: RecordState) -> Option<Record> {
@@ -684,7 +670,7 @@ impl<'a> Runner<'a> {
     }
 
     fn stamp(&mut self, step: &Step<'_>) -> Result<()> {
-        let id = plan::step_id(step);
+        let id = step.node.id();
         match step.direction {
             Direction::Up => {
                 if let Some(r) = Self::applied_record(step, Duration::ZERO, RecordState::Applied) {
@@ -768,25 +754,26 @@ impl<'a> Runner<'a> {
 
     /// Runs a migration statement by statement outside a transaction, with a dirty row that
     /// counts completed statements until it is done.
-    fn outside_transaction(&mut self, step: &Step<'_>, work: &Work<'_>) -> Result<()> {
+    fn outside_transaction(
+        &mut self,
+        step: &Step<'_>,
+        work: &Work<'_>,
+        records: &[Record],
+    ) -> Result<()> {
         // Mark the migration dirty first, under the lock.
         let state = RecordState::Dirty {
             completed: 0,
             direction: step.direction,
         };
+        // Reverting: keep the applied row as it was read (its `applied_at` above all), marked
+        // dirty. An applied row does not change while it stays applied.
         let existing = match step.direction {
-            // Reverting: keep the applied row as it is (its `applied_at` above all), marked dirty.
-            Direction::Down => self
-                .session
-                .read()?
-                .into_iter()
-                .find(|r| r.set == step.node.set() && r.version == step.node.version()),
+            Direction::Down => Applied::new(records).get(step.node.set(), step.node.version()),
             Direction::Up => None,
         };
         let mut dirty = match (existing, step.node) {
-            (Some(r), _) => Record { state, ..r },
+            (Some(r), _) | (None, Node::Unknown(r)) => Record { state, ..r.clone() },
             (None, Node::Known(m, s)) => new_record(m, s, Duration::ZERO, state),
-            (None, Node::Unknown(r)) => Record { state, ..r.clone() },
         };
         self.session.write(&dirty)?;
         self.commit()?;

@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use crate::adapter::{Record, RecordState};
 use crate::error::{Direction, Error, ErrorKind, Result};
-use crate::migration::{Checksum, Migration, NORMALIZATION, Set, id};
+use crate::migration::{Checksum, Migration, NORMALIZATION, Set};
 
 /// Where to upgrade, downgrade or stamp to.
 ///
@@ -833,14 +833,6 @@ fn after(
         .copied()
         .filter(|&n| graph.nodes[n].version() > graph.nodes[node].version())
         .collect())
-}
-
-/// The id of `set@version` as the binary knows it (for reports of stamped rows).
-pub(crate) fn step_id(step: &Step<'_>) -> String {
-    match step.node {
-        Node::Known(m, _) => m.to_string(),
-        Node::Unknown(r) => id(&r.set, r.version, &r.name),
-    }
 }
 
 #[cfg(test)]
