@@ -286,10 +286,24 @@ pub enum ErrorKind {
         /// How long strata waited.
         waited: Duration,
     },
+    /// A lease lock expired and another process took it over while this run held it (a
+    /// statement ran longer than the lease): the run stopped before its next step.
+    LockLost {
+        /// The database.
+        database: Database,
+    },
+    /// The database accepts no writes (a PostgreSQL hot standby): nothing was run.
+    ReadOnly {
+        /// The database.
+        database: Database,
+    },
 }
 
 impl Error {
-    pub(crate) fn new(kind: ErrorKind) -> Self {
+    /// An error of `kind` without a source. Adapters use it to return an error the core passes
+    /// on as it is, such as [`ErrorKind::ReadOnly`] from [`Adapter::lock`](crate::Adapter::lock).
+    #[must_use]
+    pub fn new(kind: ErrorKind) -> Self {
         Error(Box::new(Inner { kind, source: None }))
     }
 
@@ -339,7 +353,9 @@ impl Error {
             ErrorKind::Migration { database, .. }
             | ErrorKind::TransactionEnded { database, .. }
             | ErrorKind::Database { database, .. }
-            | ErrorKind::LockTimeout { database, .. } => Some(database),
+            | ErrorKind::LockTimeout { database, .. }
+            | ErrorKind::LockLost { database }
+            | ErrorKind::ReadOnly { database } => Some(database),
             _ => None,
         }
     }
@@ -635,6 +651,14 @@ impl fmt::Display for ErrorKind {
                 "timed out after {:.1}s waiting for the migration lock on {database}",
                 waited.as_secs_f64()
             ),
+            ErrorKind::LockLost { database } => write!(
+                f,
+                "lost the migration lock on {database}: its lease expired and another process took it; the run stopped before its next step"
+            ),
+            ErrorKind::ReadOnly { database } => write!(
+                f,
+                "{database} is read-only (a hot standby): run migrations against the primary; nothing was run"
+            ),
         }
     }
 }
@@ -913,6 +937,19 @@ mod tests {
                 },
                 "timed out after 2.5s waiting for the migration lock on sqlite database `app.db`",
             ),
+            (
+                ErrorKind::LockLost { database: db() },
+                "lost the migration lock on sqlite database `app.db`: its lease expired and another process took it; the run stopped before its next step",
+            ),
+            (
+                ErrorKind::ReadOnly {
+                    database: Database {
+                        backend: "postgres",
+                        name: "app".to_owned(),
+                    },
+                },
+                "postgres database `app` is read-only (a hot standby): run migrations against the primary; nothing was run",
+            ),
         ];
         for (kind, _) in &cases {
             match kind {
@@ -944,7 +981,9 @@ mod tests {
                 | ErrorKind::Migration { .. }
                 | ErrorKind::TransactionEnded { .. }
                 | ErrorKind::Database { .. }
-                | ErrorKind::LockTimeout { .. } => {}
+                | ErrorKind::LockTimeout { .. }
+                | ErrorKind::LockLost { .. }
+                | ErrorKind::ReadOnly { .. } => {}
             }
         }
         cases

@@ -241,7 +241,12 @@ fn read_history(adapter: &mut dyn Adapter, table: &Table) -> Result<Vec<Record>>
         .map_err(|e| db_error("read the history table", adapter.database(), e))
 }
 
+/// A bookkeeping failure, or the adapter's own [`Error`] passed on as it is.
 fn db_error(operation: &'static str, database: Database, source: BoxError) -> Error {
+    let source = match source.downcast::<Error>() {
+        Ok(error) => return *error,
+        Err(source) => source,
+    };
     Error::with_source(
         ErrorKind::Database {
             operation,
@@ -291,8 +296,22 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    fn db_error(&self, operation: &'static str, e: BoxError) -> Error {
+    /// Rolls back (a failed statement may have aborted the transaction, and the run stops
+    /// anyway), then describes the failure.
+    fn db_error(&mut self, operation: &'static str, e: BoxError) -> Error {
+        self.rollback();
         db_error(operation, self.adapter.database(), e)
+    }
+
+    /// Before every statement and history write: keeps a lease lock alive, or stops the run when
+    /// another process took it over.
+    fn renew(&mut self) -> Result<()> {
+        if self.lock == Some(Lock::Lease) {
+            self.adapter
+                .renew(self.table)
+                .map_err(|e| self.db_error("renew the migration lock lease", e))?;
+        }
+        Ok(())
     }
 
     /// Takes the lock. With a transaction-scoped lock this also begins a transaction.
@@ -318,7 +337,7 @@ impl Session<'_> {
         if self.in_tx {
             return Ok(false);
         }
-        if self.lock == Some(Lock::Session) {
+        if matches!(self.lock, Some(Lock::Session | Lock::Lease)) {
             self.adapter
                 .begin()
                 .map_err(|e| self.db_error("begin a transaction", e))?;
@@ -353,25 +372,20 @@ impl Session<'_> {
     }
 
     fn read(&mut self) -> Result<Vec<Record>> {
-        match self.adapter.read_history(self.table) {
-            Ok(Some(rows)) => Ok(rows),
-            Ok(None) => {
-                self.adapter
-                    .create_history(self.table)
-                    .map_err(|e| self.db_error("create the history table", e))?;
-                Ok(Vec::new())
-            }
-            Err(e) => Err(self.db_error("read the history table", e)),
-        }
+        self.adapter
+            .read_or_create_history(self.table)
+            .map_err(|e| self.db_error("read the history table", e))
     }
 
     fn write(&mut self, record: &Record) -> Result<()> {
+        self.renew()?;
         self.adapter
             .write_record(self.table, record)
             .map_err(|e| self.db_error("write to the history table", e))
     }
 
     fn delete(&mut self, set: &str, version: u64) -> Result<()> {
+        self.renew()?;
         self.adapter
             .delete_record(self.table, set, version)
             .map_err(|e| self.db_error("delete from the history table", e))
@@ -381,8 +395,8 @@ impl Session<'_> {
 impl Drop for Session<'_> {
     fn drop(&mut self) {
         self.rollback();
-        if self.lock == Some(Lock::Session)
-            && let Err(e) = self.adapter.unlock(self.table)
+        if let Some(lock @ (Lock::Session | Lock::Lease)) = self.lock
+            && let Err(e) = self.adapter.unlock(self.table, lock)
         {
             log::warn!(
                 "releasing the migration lock failed on {}: {e}",
@@ -423,6 +437,10 @@ impl<'a> Work<'a> {
     fn no_transaction(&self) -> bool {
         matches!(self, Work::Sql(_, true))
     }
+
+    fn is_function(&self) -> bool {
+        matches!(self, Work::Function(_))
+    }
 }
 
 /// A failure inside a migration: which statement, and the driver's error.
@@ -437,7 +455,8 @@ struct Failure {
 struct Runner<'a> {
     session: Session<'a>,
     migrations: &'a Migrations,
-    database: Database,
+    /// Asked of the adapter when first needed (an error or a wait).
+    database: Option<Database>,
     report: Report,
     start: Instant,
     /// How many of the last report steps ran in the open transaction (rolled back with a
@@ -451,7 +470,6 @@ impl<'a> Runner<'a> {
     /// A runner for `migrations` on `adapter`, once the history table name suits the database.
     fn new(adapter: &'a mut dyn Adapter, migrations: &'a Migrations) -> Result<Runner<'a>> {
         migrations.table.check(&adapter.dialect())?;
-        let database = adapter.database();
         Ok(Runner {
             session: Session {
                 adapter,
@@ -460,12 +478,21 @@ impl<'a> Runner<'a> {
                 in_tx: false,
             },
             migrations,
-            database,
+            database: None,
             report: Report::default(),
             start: Instant::now(),
             uncommitted: 0,
             data_version: None,
         })
+    }
+
+    fn database(&mut self) -> Database {
+        if let Some(database) = &self.database {
+            return database.clone();
+        }
+        let database = self.session.adapter.database();
+        self.database = Some(database.clone());
+        database
     }
 
     fn finish(mut self) -> Result<Report> {
@@ -580,7 +607,9 @@ impl<'a> Runner<'a> {
                     migration: step.node.id(),
                 }));
             };
-            let outside = work.no_transaction() || !transactional;
+            // Without transactional DDL, SQL runs statement by statement with its progress
+            // recorded; a Rust function (a data migration) still gets a transaction.
+            let outside = work.no_transaction() || (!transactional && !work.is_function());
             if outside && self.uncommitted > 0 {
                 self.commit()?;
             }
@@ -628,10 +657,10 @@ impl<'a> Runner<'a> {
                 }));
             }
             if pause == Duration::from_millis(10) {
+                let id = dirty.id();
                 log::info!(
-                    "`{}` is dirty on {}: waiting up to {:.1}s in case another process is still running it",
-                    dirty.id(),
-                    self.database,
+                    "`{id}` is dirty on {}: waiting up to {:.1}s in case another process is still running it",
+                    self.database(),
                     timeout.as_secs_f64()
                 );
             }
@@ -701,7 +730,7 @@ impl<'a> Runner<'a> {
                 migration: step.node.id(),
                 direction: step.direction,
                 position: failure.position,
-                database: self.database.clone(),
+                database: self.database(),
                 before,
                 rolled_back,
                 committed: if in_tx { None } else { Some(failure.completed) },
@@ -719,7 +748,7 @@ impl<'a> Runner<'a> {
                     ErrorKind::TransactionEnded {
                         migration: step.node.id(),
                         position: failure.position,
-                        database: self.database.clone(),
+                        database: self.database(),
                     },
                     failure.source,
                 ));
@@ -827,6 +856,18 @@ impl<'a> Runner<'a> {
                 let statements = sql::split(text, syntax);
                 let count = statements.len();
                 for (i, statement) in statements.iter().enumerate() {
+                    if let Err(lost) = self.session.renew() {
+                        return Err(Failure {
+                            position: Some(Position {
+                                statement: i + 1,
+                                statements: count,
+                                line: statement.line,
+                            }),
+                            completed: u32::try_from(i).unwrap_or(u32::MAX),
+                            source: Box::new(lost),
+                            ended_transaction: false,
+                        });
+                    }
                     log::debug!(
                         "`{}` statement {} of {count} (line {})",
                         step.node.id(),

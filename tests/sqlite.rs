@@ -6,10 +6,10 @@
 mod conformance;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+
 use std::time::{Duration, Instant};
 
-use conformance::{TestDb, TestResult, tables};
+use conformance::{TestDb, TestResult, counted, tables};
 use rusqlite::Connection;
 use strata::{ErrorKind, Migration, Migrations, Migrator, Mode, Set};
 
@@ -27,8 +27,12 @@ impl TestDb for Sqlite {
         Some(Sqlite { _dir: dir, path })
     }
 
-    fn connect(&self) -> Connection {
-        Connection::open(&self.path).expect("open the test database")
+    fn url(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn open(url: &str) -> Connection {
+        Connection::open(url).expect("open the test database")
     }
 
     fn count(conn: &mut Connection, table: &str) -> Option<i64> {
@@ -41,133 +45,31 @@ impl TestDb for Sqlite {
 
 conformance_suite!(Sqlite);
 
-/// `n` migrations; each creates a table and records its run in `runs`, so a migration that ran
-/// twice shows up (and its `CREATE TABLE` would fail anyway).
-fn counted(n: u64) -> Migrations {
-    let mut set = Set::new("app", "1.0.0").unwrap();
-    set.add(Migration::sql(0, "runs", "CREATE TABLE runs (version INTEGER NOT NULL);").unwrap())
-        .unwrap();
-    for i in 1..=n {
-        let sql = format!(
-            "CREATE TABLE c_{i} (id INTEGER PRIMARY KEY);\nINSERT INTO runs (version) VALUES ({i});"
-        );
-        set.add(Migration::sql(i, &format!("c_{i}"), sql).unwrap())
-            .unwrap();
-    }
-    Migrations::new([set]).unwrap()
-}
-
-const CHILD_DB: &str = "STRATA_TEST_CHILD_DB";
-const CHILD_MODE: &str = "STRATA_TEST_CHILD_MODE";
-
-/// Run by `concurrent_processes_apply_each_migration_once` in child processes; ignored in a
-/// plain `cargo test`.
 #[test]
 #[ignore = "a child process of concurrent_processes_apply_each_migration_once"]
-fn child_migrate() -> TestResult {
-    let path = std::env::var(CHILD_DB)?;
-    let mode = match std::env::var(CHILD_MODE).as_deref() {
-        Ok("per-migration") => Mode::PerMigration,
-        _ => Mode::AllOrNothing,
-    };
-    let m = counted(50).mode(mode);
-    // Each child also runs threads, each with its own connection.
-    let threads: Vec<_> = (0..4)
-        .map(|_| {
-            let m = m.clone();
-            let path = path.clone();
-            std::thread::spawn(move || -> Result<usize, String> {
-                let mut conn = Connection::open(&path).map_err(|e| e.to_string())?;
-                conn.migrate(&m)
-                    .map(|r| r.applied().len())
-                    .map_err(|e| e.to_string())
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().map_err(|_| "thread panicked")??;
-    }
-    Ok(())
-}
-
-fn run_children(path: &std::path::Path, mode: &str, processes: usize) -> TestResult {
-    let exe = std::env::current_exe()?;
-    let children: Vec<_> = (0..processes)
-        .map(|_| {
-            Command::new(&exe)
-                .args([
-                    "--ignored",
-                    "--exact",
-                    "child_migrate",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env(CHILD_DB, path)
-                .env(CHILD_MODE, mode)
-                .output()
-        })
-        .collect::<Result<_, _>>()?;
-    for out in children {
-        assert!(
-            out.status.success(),
-            "a child failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(())
+fn child_boot() -> TestResult {
+    conformance::child_boot::<Sqlite>()
 }
 
 #[test]
 fn concurrent_processes_apply_each_migration_once() -> TestResult {
-    for (mode, wal) in [
-        ("all-or-nothing", false),
-        ("per-migration", false),
-        ("all-or-nothing", true),
-        ("per-migration", true),
-    ] {
-        let db = Sqlite::create().expect("sqlite");
-        if wal {
-            // WAL mode is a property of the file: every child's connection uses it.
-            let mode: String = db
-                .connect()
-                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-            assert_eq!(mode, "wal");
+    for _ in 0..conformance::rounds() {
+        for (mode, wal) in [
+            (Mode::AllOrNothing, false),
+            (Mode::PerMigration, false),
+            (Mode::AllOrNothing, true),
+            (Mode::PerMigration, true),
+        ] {
+            let db = Sqlite::create().expect("sqlite");
+            if wal {
+                // WAL mode is a property of the file: every child's connection uses it.
+                let mode: String =
+                    db.connect()
+                        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+                assert_eq!(mode, "wal");
+            }
+            conformance::concurrent_boots(&db, &db.url(), mode, 4, 4, 4)?;
         }
-        // Spawn all children first so that they really start together.
-        let exe = std::env::current_exe()?;
-        let children: Vec<_> = (0..4)
-            .map(|_| {
-                Command::new(&exe)
-                    .args(["--ignored", "--exact", "child_migrate", "--test-threads=1"])
-                    .env(CHILD_DB, &db.path)
-                    .env(CHILD_MODE, mode)
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-            })
-            .collect::<Result<_, _>>()?;
-        for child in children {
-            let out = child.wait_with_output()?;
-            assert!(
-                out.status.success(),
-                "a child process failed ({mode}, wal {wal}):\n{}\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let mut conn = db.connect();
-        let runs: i64 = conn.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))?;
-        let distinct: i64 =
-            conn.query_row("SELECT COUNT(DISTINCT version) FROM runs", [], |r| r.get(0))?;
-        assert_eq!(
-            (runs, distinct),
-            (50, 50),
-            "every migration ran exactly once ({mode})"
-        );
-        assert_eq!(Sqlite::count(&mut conn, "strata_migrations"), Some(51));
-        // One more boot through the helper path finds nothing to do.
-        run_children(&db.path, mode, 1)?;
     }
     Ok(())
 }
@@ -216,7 +118,7 @@ fn waiting_for_the_lock_then_finding_the_work_done() -> TestResult {
     // The holder applies everything while the waiter waits, then lets go.
     let mut holder = holder;
     holder.execute_batch("COMMIT")?;
-    assert_eq!(holder.migrate(&m)?.applied().len(), 6);
+    assert_eq!(holder.migrate(&m)?.applied().len(), 5);
     assert_eq!(waiter.join().unwrap()?, 0, "the waiter found the work done");
     Ok(())
 }
@@ -528,8 +430,8 @@ impl strata::Adapter for Racy {
     fn dialect(&self) -> strata::adapter::Dialect {
         strata::Adapter::dialect(&self.conn)
     }
-    fn database(&self) -> strata::Database {
-        strata::Adapter::database(&self.conn)
+    fn database(&mut self) -> strata::Database {
+        strata::Adapter::database(&mut self.conn)
     }
     fn connection(&mut self) -> &mut dyn std::any::Any {
         strata::Adapter::connection(&mut self.conn)
@@ -573,8 +475,12 @@ impl strata::Adapter for Racy {
     fn data_version(&mut self) -> Result<Option<u64>, strata::BoxError> {
         strata::Adapter::data_version(&mut self.conn)
     }
-    fn unlock(&mut self, t: &strata::Table) -> Result<(), strata::BoxError> {
-        strata::Adapter::unlock(&mut self.conn, t)
+    fn unlock(
+        &mut self,
+        t: &strata::Table,
+        lock: strata::adapter::Lock,
+    ) -> Result<(), strata::BoxError> {
+        strata::Adapter::unlock(&mut self.conn, t, lock)
     }
     fn lock(
         &mut self,

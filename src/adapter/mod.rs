@@ -15,6 +15,10 @@ use std::time::Duration;
 use crate::error::{BoxError, Database, Direction, Error, ErrorKind, Result};
 use crate::sql::Syntax;
 
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "rusqlite")]
 mod sqlite;
 
@@ -39,9 +43,13 @@ pub enum Lock {
     /// back (SQLite's `BEGIN IMMEDIATE`). The core re-takes the lock for every transaction of
     /// the run and re-reads the history under it.
     Transaction,
-    /// The lock is held by the connection until [`Adapter::unlock`]; transactions are opened
-    /// with [`Adapter::begin`].
+    /// The lock is held by the connection until [`Adapter::unlock`] (or until the connection
+    /// closes); transactions are opened with [`Adapter::begin`].
     Session,
+    /// The lock is a lease row with an expiry (MariaDB Galera, where `GET_LOCK` is node-local).
+    /// Held like [`Lock::Session`]; the core also calls [`Adapter::renew`] before every statement
+    /// and history write, which fails once another process has taken over an expired lease.
+    Lease,
 }
 
 /// One row of the history table, neutral across databases.
@@ -249,8 +257,11 @@ pub trait Adapter {
     /// What the database can do.
     fn dialect(&self) -> Dialect;
 
-    /// The database, for errors and logs: backend and name, never a URL or password.
-    fn database(&self) -> Database;
+    /// The database, for errors and logs: backend and name, never a URL or password. It may ask
+    /// the server (the drivers do not keep the name); the core calls it only to report an
+    /// error or a wait, after rolling back any failed transaction, so it costs nothing on the
+    /// normal path.
+    fn database(&mut self) -> Database;
 
     /// The driver's connection, for Rust-function migrations that need it
     /// ([`Transaction::downcast_mut`](crate::Transaction::downcast_mut)).
@@ -271,6 +282,24 @@ pub trait Adapter {
     ///
     /// The driver's error.
     fn create_history(&mut self, table: &Table) -> Result<(), BoxError>;
+
+    /// Reads the history under the migration lock, creating the table first when it does not
+    /// exist. The default calls [`read_history`](Adapter::read_history) and then
+    /// [`create_history`](Adapter::create_history) when needed; an adapter may do both in one
+    /// round trip.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_history`](Adapter::read_history) and [`create_history`](Adapter::create_history).
+    fn read_or_create_history(&mut self, table: &Table) -> Result<Vec<Record>, BoxError> {
+        match self.read_history(table)? {
+            Some(rows) => Ok(rows),
+            None => {
+                self.create_history(table)?;
+                Ok(Vec::new())
+            }
+        }
+    }
 
     /// Executes one statement of a migration (it may return rows; they are discarded).
     ///
@@ -343,20 +372,33 @@ pub trait Adapter {
     }
 
     /// Takes the migration lock for this database and history table, waiting at most
-    /// `timeout`. Returns how the lock is held, or `None` when it was not granted in time.
+    /// `timeout`, and logs (`info`) when it has to wait. Returns how the lock is held, or `None`
+    /// when it was not granted in time (with no transaction left open).
     ///
     /// # Errors
     ///
     /// The driver's error for anything but the lock being busy (which is `Ok(None)` after
-    /// `timeout`).
+    /// `timeout`). A boxed [`crate::Error`] (such as [`ErrorKind::ReadOnly`]) is passed on to
+    /// the caller as it is.
     fn lock(&mut self, table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError>;
 
-    /// Releases a [`Lock::Session`] lock.
+    /// Extends a [`Lock::Lease`] lock. The default does nothing.
+    ///
+    /// # Errors
+    ///
+    /// A boxed [`ErrorKind::LockLost`] when another process holds the lease now; the driver's
+    /// error otherwise.
+    fn renew(&mut self, table: &Table) -> Result<(), BoxError> {
+        let _ = table;
+        Ok(())
+    }
+
+    /// Releases a [`Lock::Session`] or [`Lock::Lease`] lock (`lock` says which).
     ///
     /// # Errors
     ///
     /// The driver's error; the core logs it.
-    fn unlock(&mut self, table: &Table) -> Result<(), BoxError>;
+    fn unlock(&mut self, table: &Table, lock: Lock) -> Result<(), BoxError>;
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ impl Adapter for Connection {
         DIALECT
     }
 
-    fn database(&self) -> Database {
+    fn database(&mut self) -> Database {
         let name = match self.path() {
             Some(path) if !path.is_empty() => path.to_owned(),
             _ => ":memory:".to_owned(),
@@ -211,7 +211,7 @@ impl Adapter for Connection {
         }
     }
 
-    fn unlock(&mut self, _table: &Table) -> Result<(), BoxError> {
+    fn unlock(&mut self, _table: &Table, _lock: Lock) -> Result<(), BoxError> {
         // The lock is the transaction; committing or rolling back released it.
         Ok(())
     }

@@ -6,6 +6,9 @@
 
 #![allow(dead_code)] // each test binary uses the part it needs
 
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use strata::{
     Action, Adapter, ErrorKind, Migration, Migrations, Migrator, Mode, RecordState, Set, State,
 };
@@ -21,11 +24,189 @@ pub trait TestDb: Sized {
     /// may be skipped (never under `CI=true`, where that panics instead).
     fn create() -> Option<Self>;
 
+    /// Where this database is: a URL, or a file path for SQLite.
+    fn url(&self) -> String;
+
+    /// A new connection to the database at `url`.
+    fn open(url: &str) -> Self::Conn;
+
     /// A new connection to this database.
-    fn connect(&self) -> Self::Conn;
+    fn connect(&self) -> Self::Conn {
+        Self::open(&self.url())
+    }
 
     /// `SELECT COUNT(*) FROM <table>`, or `None` when the table does not exist.
     fn count(conn: &mut Self::Conn, table: &str) -> Option<i64>;
+}
+
+/// The server URL in `var` (or `default`), once `connect` reached it; `None` (with a note on
+/// stderr) when it cannot be reached, so that `cargo test` on a laptop without servers skips the
+/// server tests. Under `CI=true` an unreachable server fails the test instead.
+pub fn reachable<C, E: std::fmt::Display>(
+    var: &str,
+    default: &str,
+    connect: impl FnOnce(&str) -> Result<C, E>,
+) -> Option<(String, C)> {
+    let url = std::env::var(var).unwrap_or_else(|_| default.to_owned());
+    match connect(&url) {
+        Ok(conn) => Some((url, conn)),
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true and the server of {var} cannot be reached: {e}")
+        }
+        Err(e) => {
+            eprintln!(
+                "skipping: the server of {var} cannot be reached ({e}); start it or set {var}"
+            );
+            None
+        }
+    }
+}
+
+/// A database name no other test (or test process) uses: `strata_<pid>_<n>_<nanos>`.
+pub fn unique_name() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "strata_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `n` migrations; migration 1 creates `runs`, and each records its run there, so a migration
+/// that ran twice shows up (and its `CREATE TABLE` would fail anyway).
+pub fn counted(n: u64) -> Migrations {
+    let mut set = Set::new("app", "1.0.0").unwrap();
+    for i in 1..=n {
+        let runs = if i == 1 {
+            "CREATE TABLE runs (version INTEGER NOT NULL);\n"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "{runs}CREATE TABLE c_{i} (id INTEGER PRIMARY KEY);\nINSERT INTO runs (version) VALUES ({i});"
+        );
+        set.add(Migration::sql(i, &format!("c_{i}"), sql).unwrap())
+            .unwrap();
+    }
+    Migrations::new([set]).unwrap()
+}
+
+const CHILD_URL: &str = "STRATA_TEST_CHILD_URL";
+const CHILD_MODE: &str = "STRATA_TEST_CHILD_MODE";
+const CHILD_THREADS: &str = "STRATA_TEST_CHILD_THREADS";
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::PerMigration => "per-migration",
+        Mode::AllOrNothing => "all-or-nothing",
+    }
+}
+
+/// `threads` threads, each migrating `counted(50)` on its own connection to `url`.
+fn boot_threads<D: TestDb>(
+    url: &str,
+    mode: Mode,
+    threads: usize,
+) -> Vec<std::thread::JoinHandle<Result<usize, String>>>
+where
+    D::Conn: 'static,
+{
+    (0..threads)
+        .map(|_| {
+            let url = url.to_owned();
+            std::thread::spawn(move || {
+                let m = counted(50).mode(mode);
+                let mut conn = D::open(&url);
+                conn.migrate(&m)
+                    .map(|r| r.applied().len())
+                    .map_err(|e| format!("{e} (source: {:?})", std::error::Error::source(&e)))
+            })
+        })
+        .collect()
+}
+
+/// The body of each file's ignored `child_boot` test: run by [`concurrent_boots`] in child
+/// processes.
+pub fn child_boot<D: TestDb>() -> TestResult
+where
+    D::Conn: 'static,
+{
+    let url = std::env::var(CHILD_URL)?;
+    let mode = match std::env::var(CHILD_MODE).as_deref() {
+        Ok("per-migration") => Mode::PerMigration,
+        _ => Mode::AllOrNothing,
+    };
+    let threads = std::env::var(CHILD_THREADS)?.parse()?;
+    for t in boot_threads::<D>(&url, mode, threads) {
+        t.join().map_err(|_| "thread panicked")??;
+    }
+    Ok(())
+}
+
+/// Many replicas booting at once: `processes` child processes (each with `threads_per_child`
+/// threads) and `threads` threads of this process migrate `counted(50)` at `url`, all started
+/// together. Every one returns Ok, every migration ran exactly once, the history has 50 rows.
+/// Returns how many migrations each booter applied (they add up to 50).
+pub fn concurrent_boots<D: TestDb>(
+    db: &D,
+    url: &str,
+    mode: Mode,
+    processes: usize,
+    threads_per_child: usize,
+    threads: usize,
+) -> Result<Vec<usize>, Box<dyn std::error::Error>>
+where
+    D::Conn: 'static,
+{
+    let exe = std::env::current_exe()?;
+    let children: Vec<_> = (0..processes)
+        .map(|_| {
+            Command::new(&exe)
+                .args(["--ignored", "--exact", "child_boot", "--test-threads=1"])
+                .env(CHILD_URL, url)
+                .env(CHILD_MODE, mode_name(mode))
+                .env(CHILD_THREADS, threads_per_child.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+        })
+        .collect::<Result<_, _>>()?;
+    let mut applied = Vec::new();
+    for t in boot_threads::<D>(url, mode, threads) {
+        applied.push(t.join().map_err(|_| "thread panicked")??);
+    }
+    for child in children {
+        let out = child.wait_with_output()?;
+        assert!(
+            out.status.success(),
+            "a child process failed ({}):\n{}\n{}",
+            mode_name(mode),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut conn = db.connect();
+    assert_eq!(
+        D::count(&mut conn, "runs"),
+        Some(50),
+        "every migration ran once"
+    );
+    let history = conn.history(&counted(50))?;
+    assert_eq!(history.len(), 50);
+    assert!(history.iter().all(|r| r.state == RecordState::Applied));
+    assert!(conn.migrate(&counted(50))?.is_empty());
+    Ok(applied)
+}
+
+/// How many rounds the concurrency tests run: `STRATA_TEST_ROUNDS`, default 1 (CI runs 20).
+pub fn rounds() -> usize {
+    std::env::var("STRATA_TEST_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1)
 }
 
 /// Stamps one `#[test]` per conformance case for a [`TestDb`] type.
@@ -56,6 +237,7 @@ macro_rules! conformance_suite {
             no_transaction_failure_leaves_dirty_row,
             no_transaction_migration_completes,
             failed_no_transaction_down_repairs_to_applied,
+            waiting_for_the_lock_times_out_or_finds_the_work_done,
         );
     };
 }
@@ -379,10 +561,16 @@ pub fn all_or_nothing_rolls_back_the_whole_run<D: TestDb>(db: &D) -> TestResult 
     let mut conn = db.connect();
     let err = conn.migrate(&m).unwrap_err();
     let database = conn.database();
+    let tail = if conn.dialect().transactional_ddl {
+        "; 2 earlier migrations of this run rolled back with it"
+    } else {
+        // DDL commits implicitly: each statement is recorded as it completes.
+        "; 1 statement of it stayed committed; 2 earlier migrations of this run stay applied"
+    };
     assert_eq!(
         err.to_string(),
         format!(
-            "failed to apply migration `app@3_c` (statement 2 of 2, line 4) on {database}; 2 earlier migrations of this run rolled back with it"
+            "failed to apply migration `app@3_c` (statement 2 of 2, line 4) on {database}{tail}"
         )
     );
     assert_eq!(err.completed_before(), ["app@1_a", "app@2_b"]);
@@ -454,10 +642,16 @@ pub fn function_migrations_run_in_the_transaction<D: TestDb>(db: &D) -> TestResu
     let mut conn = db.connect();
     let m = Migrations::new([set.clone()])?;
     let err = conn.upgrade(&m, "3").unwrap_err();
+    let tail = if conn.dialect().transactional_ddl {
+        "2 earlier migrations of this run rolled back with it"
+    } else {
+        // The SQL migration committed by itself; the two functions shared a transaction.
+        "1 earlier migration of this run rolled back with it; 1 earlier migration of this run stays applied"
+    };
     assert_eq!(
         err.to_string(),
         format!(
-            "failed to apply migration `app@3_fails` on {}; 2 earlier migrations of this run rolled back with it",
+            "failed to apply migration `app@3_fails` on {}; {tail}",
             conn.database()
         )
     );
@@ -769,5 +963,54 @@ pub fn failed_no_transaction_down_repairs_to_applied<D: TestDb>(db: &D) -> TestR
     conn.repair(&m)?;
     assert!(conn.status(&m)?.is_up_to_date());
     assert!(conn.migrate(&m)?.is_empty());
+    Ok(())
+}
+
+pub fn waiting_for_the_lock_times_out_or_finds_the_work_done<D: TestDb>(db: &D) -> TestResult
+where
+    D::Conn: Send + 'static,
+{
+    use std::sync::{Arc, Barrier};
+    use std::time::Duration;
+    // Migration 1 holds the run (and the lock) until the test lets it go.
+    let gate = Arc::new(Barrier::new(2));
+    let held = Arc::clone(&gate);
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::function(1, "slow", move |_| {
+        held.wait(); // started
+        held.wait(); // released
+        Ok(())
+    })?)?;
+    set.add(Migration::sql(
+        2,
+        "t",
+        "CREATE TABLE lockwait_t (id INTEGER PRIMARY KEY);",
+    )?)?;
+    let m = Migrations::new([set])?;
+    let mut first = db.connect();
+    let m1 = m.clone();
+    let first = std::thread::spawn(move || first.migrate(&m1).map(|r| r.applied().len()));
+    gate.wait();
+    // The lock is held: a booter with a short timeout gives up and says so.
+    let mut impatient = db.connect();
+    let database = impatient.database();
+    let err = impatient
+        .migrate(&m.clone().lock_timeout(Duration::from_millis(300)))
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::LockTimeout { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("timed out after ")
+            && text.ends_with(&format!("s waiting for the migration lock on {database}")),
+        "{text}"
+    );
+    // A patient booter waits, and finds the work done once the first one finishes.
+    let mut patient = db.connect();
+    let m2 = m.clone();
+    let patient = std::thread::spawn(move || patient.migrate(&m2).map(|r| r.applied().len()));
+    std::thread::sleep(Duration::from_millis(200));
+    gate.wait();
+    assert_eq!(first.join().map_err(|_| "panicked")??, 2);
+    assert_eq!(patient.join().map_err(|_| "panicked")??, 0);
     Ok(())
 }

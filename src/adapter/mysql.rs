@@ -1,0 +1,390 @@
+//! MySQL and MariaDB on `mysql::Conn` and `mysql::PooledConn`: DDL commits implicitly, so the
+//! core records progress after every statement. The lock is `GET_LOCK`, or a lease row on a
+//! MariaDB Galera cluster, where `GET_LOCK` is node-local.
+
+use std::any::Any;
+use std::time::{Duration, Instant};
+
+use mysql::prelude::{FromValue, Queryable};
+use mysql::{Conn, PooledConn, Row};
+
+use super::{Adapter, Dialect, Lock, Record, RecordState, Table};
+use crate::error::{BoxError, Database, Error, ErrorKind};
+use crate::sql::Syntax;
+
+const DIALECT: Dialect = Dialect {
+    backend: "mysql",
+    syntax: Syntax::MYSQL,
+    transactional_ddl: false,
+    schemas: false,
+};
+
+const COLUMNS: &str = "set_name, version, name, checksum, normalization, down_sql, set_version, \
+                       applied_at, duration_ms, state, completed";
+
+/// The table that holds lease rows on Galera, one per history table.
+const LEASES: &str = "strata_locks";
+
+/// How long a lease lasts without renewal. The core renews it before every statement, so only
+/// a single statement running longer than this lets another process take the lock over (and
+/// that process then finds the statement's migration dirty instead of running it again).
+const LEASE_SECONDS: u32 = 60;
+
+const ER_NO_SUCH_TABLE: u16 = 1146;
+const ER_UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
+const ER_DUP_ENTRY: u16 = 1062;
+const ER_LOCK_DEADLOCK: u16 = 1213;
+
+fn server_code(e: &mysql::Error) -> Option<u16> {
+    match e {
+        mysql::Error::MySqlError(e) => Some(e.code),
+        _ => None,
+    }
+}
+
+/// The `GET_LOCK` name: per database and history table, within the 64-character limit.
+fn lock_name(table: &Table) -> String {
+    format!(
+        "CONCAT('strata:', LEFT(SHA2(CONCAT(IFNULL(DATABASE(), ''), '.', '{}'), 256), 48))",
+        table.name()
+    )
+}
+
+fn get<T: FromValue>(row: &Row, i: usize) -> Result<T, BoxError> {
+    match row.get_opt::<T, usize>(i) {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => Err(format!("column {i} of the history table: {e}").into()),
+        None => Err(format!("column {i} missing from the history table").into()),
+    }
+}
+
+fn record(row: &Row) -> Result<Record, BoxError> {
+    let state: String = get(row, 9)?;
+    Ok(Record {
+        set: get(row, 0)?,
+        version: get(row, 1)?,
+        name: get(row, 2)?,
+        checksum: get(row, 3)?,
+        normalization: get(row, 4)?,
+        down_sql: get(row, 5)?,
+        set_version: get(row, 6)?,
+        applied_at: get(row, 7)?,
+        duration_ms: get(row, 8)?,
+        state: RecordState::from_columns(&state, get(row, 10)?)?,
+    })
+}
+
+fn database(conn: &mut Conn) -> Database {
+    let name = conn
+        .query_first::<Option<String>, _>("SELECT DATABASE()")
+        .ok()
+        .flatten()
+        .flatten()
+        .unwrap_or_else(|| "(none)".to_owned());
+    Database {
+        backend: DIALECT.backend,
+        name,
+    }
+}
+
+fn read_history(conn: &mut Conn, table: &Table) -> Result<Option<Vec<Record>>, BoxError> {
+    let sql = format!("SELECT {COLUMNS} FROM {} ORDER BY id", table.quoted('`'));
+    match conn.query::<Row, _>(sql) {
+        Ok(rows) => rows.iter().map(record).collect::<Result<_, _>>().map(Some),
+        Err(e) if server_code(&e) == Some(ER_NO_SUCH_TABLE) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn create_history(conn: &mut Conn, table: &Table) -> Result<(), BoxError> {
+    conn.query_drop(format!(
+        "CREATE TABLE IF NOT EXISTS {} (
+            id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+            set_name VARCHAR(255) NOT NULL,
+            version BIGINT UNSIGNED NOT NULL,
+            name VARCHAR(255) NOT NULL,
+            checksum VARCHAR(64) NOT NULL,
+            normalization INT UNSIGNED NOT NULL,
+            down_sql LONGTEXT NULL,
+            set_version VARCHAR(255) NOT NULL,
+            applied_at VARCHAR(32) NOT NULL,
+            duration_ms BIGINT UNSIGNED NOT NULL,
+            state VARCHAR(16) NOT NULL,
+            completed INT UNSIGNED NULL,
+            UNIQUE KEY strata_set_version (set_name, version)
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        table.quoted('`')
+    ))?;
+    Ok(())
+}
+
+/// MySQL says where a syntax error is as `near '<text>' at line <n>` (of the statement).
+fn error_offset(error: &BoxError, statement: &str) -> Option<usize> {
+    let mysql::Error::MySqlError(e) = error.downcast_ref::<mysql::Error>()? else {
+        return None;
+    };
+    let (before, line) = e.message.rsplit_once("' at line ")?;
+    let line: usize = line.trim().parse().ok()?;
+    let line_start = if line <= 1 {
+        0
+    } else {
+        statement.match_indices('\n').nth(line - 2)?.0 + 1
+    };
+    let near = before.split_once(" near '").map_or("", |(_, near)| near);
+    // The quoted text may be cut short; its start is enough to find the spot.
+    let probe: String = near.chars().take(20).collect();
+    let within = (!probe.is_empty())
+        .then(|| statement[line_start..].find(&probe))
+        .flatten()
+        .unwrap_or(0);
+    Some(line_start + within)
+}
+
+fn write_record(conn: &mut Conn, table: &Table, r: &Record) -> Result<(), BoxError> {
+    let sql = format!(
+        "INSERT INTO {} ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+         ON DUPLICATE KEY UPDATE name = VALUES(name), checksum = VALUES(checksum), \
+         normalization = VALUES(normalization), down_sql = VALUES(down_sql), \
+         set_version = VALUES(set_version), applied_at = VALUES(applied_at), \
+         duration_ms = VALUES(duration_ms), state = VALUES(state), completed = VALUES(completed)",
+        table.quoted('`')
+    );
+    conn.exec_drop(
+        sql,
+        (
+            &r.set,
+            r.version,
+            &r.name,
+            &r.checksum,
+            r.normalization,
+            &r.down_sql,
+            &r.set_version,
+            &r.applied_at,
+            r.duration_ms,
+            r.state.as_str(),
+            r.state.completed(),
+        ),
+    )?;
+    Ok(())
+}
+
+fn delete_record(conn: &mut Conn, table: &Table, set: &str, version: u64) -> Result<(), BoxError> {
+    let sql = format!(
+        "DELETE FROM {} WHERE set_name = ? AND version = ?",
+        table.quoted('`')
+    );
+    conn.exec_drop(sql, (set, version))?;
+    Ok(())
+}
+
+fn lock(conn: &mut Conn, table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError> {
+    let name = lock_name(table);
+    // One round trip on MariaDB: Galera or not, and the lock without waiting when not.
+    let galera_or_lock =
+        format!("SELECT CASE WHEN @@GLOBAL.wsrep_on THEN -1 ELSE GET_LOCK({name}, 0) END");
+    let got = match conn.query_first::<Option<i64>, _>(galera_or_lock) {
+        Err(e) if server_code(&e) == Some(ER_UNKNOWN_SYSTEM_VARIABLE) => {
+            // MySQL proper has no wsrep variables.
+            conn.query_first::<Option<i64>, _>(format!("SELECT GET_LOCK({name}, 0)"))?
+        }
+        other => other?,
+    };
+    match got.flatten() {
+        Some(1) => return Ok(Some(Lock::Session)),
+        Some(-1) => return lease(conn, table, timeout),
+        Some(_) => {}
+        None => return Err("GET_LOCK returned NULL".into()),
+    }
+    if timeout.is_zero() {
+        return Ok(None);
+    }
+    let holder: Option<Option<u64>> = conn.query_first(format!("SELECT IS_USED_LOCK({name})"))?;
+    log::info!(
+        "waiting up to {:.1}s for the migration lock on {}, held by connection {}",
+        timeout.as_secs_f64(),
+        database(conn),
+        holder.flatten().map_or("?".to_owned(), |id| id.to_string())
+    );
+    // GET_LOCK takes whole seconds on every server version.
+    let seconds = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    let got: Option<Option<i64>> =
+        conn.query_first(format!("SELECT GET_LOCK({name}, {seconds})"))?;
+    match got.flatten() {
+        Some(1) => Ok(Some(Lock::Session)),
+        Some(_) => Ok(None),
+        None => Err("GET_LOCK returned NULL".into()),
+    }
+}
+
+/// Galera: a row in [`LEASES`] is the lock, since a conflicting insert of one key on two nodes
+/// fails on one of them (error 1062 or 1213) while `GET_LOCK` would be granted on both.
+fn lease(conn: &mut Conn, table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError> {
+    conn.query_drop(format!(
+        "CREATE TABLE IF NOT EXISTS {LEASES} (
+            name VARCHAR(64) NOT NULL PRIMARY KEY,
+            owner VARCHAR(64) NOT NULL,
+            expires_at DATETIME(6) NOT NULL
+        ) ENGINE=InnoDB"
+    ))?;
+    // The owner token lives in the session, so that renew and unlock find it.
+    conn.query_drop("SET @strata_lease_owner = COALESCE(@strata_lease_owner, UUID())")?;
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let taken = conn.exec_drop(
+            format!(
+                "INSERT INTO {LEASES} (name, owner, expires_at) \
+                 VALUES (?, @strata_lease_owner, NOW(6) + INTERVAL {LEASE_SECONDS} SECOND)"
+            ),
+            (table.name(),),
+        );
+        match taken {
+            Ok(()) => break,
+            Err(e) if matches!(server_code(&e), Some(ER_DUP_ENTRY | ER_LOCK_DEADLOCK)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        // Someone holds it: take it over only once it has expired.
+        conn.exec_drop(
+            format!("DELETE FROM {LEASES} WHERE name = ? AND expires_at < NOW(6)"),
+            (table.name(),),
+        )?;
+        if conn.affected_rows() > 0 {
+            log::warn!(
+                "took over the expired migration lock lease of `{table}` on {}",
+                database(conn)
+            );
+            continue;
+        }
+        if start.elapsed() >= timeout {
+            return Ok(None);
+        }
+        if pause == Duration::from_millis(10) {
+            log::info!(
+                "waiting up to {:.1}s for the migration lock lease of `{table}` on {} (Galera)",
+                timeout.as_secs_f64(),
+                database(conn)
+            );
+        }
+        std::thread::sleep(pause.min(timeout.saturating_sub(start.elapsed())));
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+    // Reads must see every write the cluster committed before the lease was granted.
+    conn.query_drop(
+        "SET @strata_sync_wait = @@SESSION.wsrep_sync_wait, \
+         SESSION wsrep_sync_wait = @@SESSION.wsrep_sync_wait | 1",
+    )?;
+    Ok(Some(Lock::Lease))
+}
+
+fn renew(conn: &mut Conn, table: &Table) -> Result<(), BoxError> {
+    conn.exec_drop(
+        format!(
+            "UPDATE {LEASES} SET expires_at = NOW(6) + INTERVAL {LEASE_SECONDS} SECOND \
+             WHERE name = ? AND owner = @strata_lease_owner"
+        ),
+        (table.name(),),
+    )?;
+    if conn.affected_rows() == 0 {
+        let database = database(conn);
+        return Err(Box::new(Error::new(ErrorKind::LockLost { database })));
+    }
+    Ok(())
+}
+
+fn unlock(conn: &mut Conn, table: &Table, lock: Lock) -> Result<(), BoxError> {
+    match lock {
+        Lock::Lease => {
+            conn.exec_drop(
+                format!("DELETE FROM {LEASES} WHERE name = ? AND owner = @strata_lease_owner"),
+                (table.name(),),
+            )?;
+            conn.query_drop("SET SESSION wsrep_sync_wait = @strata_sync_wait")?;
+        }
+        Lock::Session => conn.query_drop(format!("DO RELEASE_LOCK({})", lock_name(table)))?,
+        Lock::Transaction => {}
+    }
+    Ok(())
+}
+
+/// Implements [`Adapter`] for a connection type that gives `&mut Conn`.
+macro_rules! mysql_adapter {
+    ($conn:ty, $as_conn:ident) => {
+        impl Adapter for $conn {
+            fn dialect(&self) -> Dialect {
+                DIALECT
+            }
+
+            fn database(&mut self) -> Database {
+                database($as_conn(self))
+            }
+
+            fn connection(&mut self) -> &mut dyn Any {
+                self
+            }
+
+            fn read_history(&mut self, table: &Table) -> Result<Option<Vec<Record>>, BoxError> {
+                read_history($as_conn(self), table)
+            }
+
+            fn create_history(&mut self, table: &Table) -> Result<(), BoxError> {
+                create_history($as_conn(self), table)
+            }
+
+            fn execute(&mut self, statement: &str) -> Result<(), BoxError> {
+                Ok($as_conn(self).query_drop(statement)?)
+            }
+
+            fn error_offset(&self, error: &BoxError, statement: &str) -> Option<usize> {
+                error_offset(error, statement)
+            }
+
+            fn begin(&mut self) -> Result<(), BoxError> {
+                Ok($as_conn(self).query_drop("START TRANSACTION")?)
+            }
+
+            fn commit(&mut self) -> Result<(), BoxError> {
+                Ok($as_conn(self).query_drop("COMMIT")?)
+            }
+
+            fn rollback(&mut self) -> Result<(), BoxError> {
+                Ok($as_conn(self).query_drop("ROLLBACK")?)
+            }
+
+            fn write_record(&mut self, table: &Table, record: &Record) -> Result<(), BoxError> {
+                write_record($as_conn(self), table, record)
+            }
+
+            fn delete_record(
+                &mut self,
+                table: &Table,
+                set: &str,
+                version: u64,
+            ) -> Result<(), BoxError> {
+                delete_record($as_conn(self), table, set, version)
+            }
+
+            fn lock(&mut self, table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError> {
+                lock($as_conn(self), table, timeout)
+            }
+
+            fn renew(&mut self, table: &Table) -> Result<(), BoxError> {
+                renew($as_conn(self), table)
+            }
+
+            fn unlock(&mut self, table: &Table, lock: Lock) -> Result<(), BoxError> {
+                unlock($as_conn(self), table, lock)
+            }
+        }
+    };
+}
+
+fn plain(conn: &mut Conn) -> &mut Conn {
+    conn
+}
+
+fn pooled(conn: &mut PooledConn) -> &mut Conn {
+    conn.as_mut()
+}
+
+mysql_adapter!(Conn, plain);
+mysql_adapter!(PooledConn, pooled);

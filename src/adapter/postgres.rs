@@ -1,0 +1,295 @@
+//! PostgreSQL on `postgres::Client`: transactional DDL, a transaction-scoped advisory lock.
+//!
+//! Everything runs through the simple query protocol or unnamed statements
+//! (`query_typed`/`execute_typed`), never a named prepared statement: that is what keeps the
+//! adapter correct behind PgBouncer in transaction pooling, where a named statement may be
+//! missing on the next server connection. The lock is `pg_advisory_xact_lock`, taken inside
+//! the transaction it protects, for the same reason: a session advisory lock is shared, fails
+//! to unlock and leaks behind such a pooler.
+
+use std::any::Any;
+use std::time::Duration;
+
+use postgres::types::{ToSql, Type};
+use postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
+use sha2::{Digest, Sha256};
+
+use super::{Adapter, Dialect, Lock, Record, RecordState, Table};
+use crate::error::{BoxError, Database, Error, ErrorKind};
+use crate::sql::Syntax;
+
+const DIALECT: Dialect = Dialect {
+    backend: "postgres",
+    syntax: Syntax::POSTGRES,
+    transactional_ddl: true,
+    schemas: true,
+};
+
+const COLUMNS: &str = "set_name, version, name, checksum, normalization, down_sql, set_version, \
+                       applied_at, duration_ms, state, completed";
+
+/// The advisory lock key: the first 8 bytes of SHA-256 over the history table's name. Advisory
+/// locks are per database already.
+fn key(table: &Table) -> i64 {
+    let digest = Sha256::digest(format!("strata:{table}").as_bytes());
+    let mut bytes = [0; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+/// `table` as a string literal for `to_regclass` (valid names hold no quotes).
+fn regclass(table: &Table) -> String {
+    format!("'{}'", table.quoted('"'))
+}
+
+fn rows(messages: Vec<SimpleQueryMessage>) -> impl Iterator<Item = SimpleQueryRow> {
+    messages.into_iter().filter_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(row),
+        _ => None,
+    })
+}
+
+fn text(row: &SimpleQueryRow, i: usize) -> Result<&str, BoxError> {
+    row.try_get(i)?
+        .ok_or_else(|| format!("unexpected NULL in column {i} of the history table").into())
+}
+
+fn record(row: &SimpleQueryRow) -> Result<Record, BoxError> {
+    Ok(Record {
+        set: text(row, 0)?.to_owned(),
+        version: text(row, 1)?.parse()?,
+        name: text(row, 2)?.to_owned(),
+        checksum: text(row, 3)?.to_owned(),
+        normalization: text(row, 4)?.parse()?,
+        down_sql: row.try_get(5)?.map(str::to_owned),
+        set_version: text(row, 6)?.to_owned(),
+        applied_at: text(row, 7)?.to_owned(),
+        duration_ms: text(row, 8)?.parse()?,
+        state: RecordState::from_columns(
+            text(row, 9)?,
+            row.try_get(10)?.map(str::parse).transpose()?,
+        )?,
+    })
+}
+
+fn select(table: &Table) -> String {
+    format!("SELECT {COLUMNS} FROM {} ORDER BY id", table.quoted('"'))
+}
+
+fn create(table: &Table) -> String {
+    let schema = table
+        .schema()
+        .map(|s| format!("CREATE SCHEMA IF NOT EXISTS \"{s}\"; "))
+        .unwrap_or_default();
+    format!(
+        "{schema}CREATE TABLE IF NOT EXISTS {} (
+            id BIGINT GENERATED ALWAYS AS IDENTITY,
+            set_name TEXT NOT NULL,
+            version BIGINT NOT NULL,
+            name TEXT NOT NULL,
+            checksum TEXT NOT NULL,
+            normalization INTEGER NOT NULL,
+            down_sql TEXT,
+            set_version TEXT NOT NULL,
+            applied_at TEXT NOT NULL,
+            duration_ms BIGINT NOT NULL,
+            state TEXT NOT NULL,
+            completed INTEGER,
+            PRIMARY KEY (set_name, version)
+        )",
+        table.quoted('"')
+    )
+}
+
+fn i64_of(value: u64, what: &str) -> Result<i64, BoxError> {
+    i64::try_from(value)
+        .map_err(|_| format!("{what} {value} does not fit PostgreSQL's BIGINT").into())
+}
+
+impl Adapter for Client {
+    fn dialect(&self) -> Dialect {
+        DIALECT
+    }
+
+    fn database(&mut self) -> Database {
+        let name = self
+            .simple_query("SELECT current_database()")
+            .ok()
+            .and_then(|m| rows(m).next())
+            .and_then(|row| row.get(0).map(str::to_owned))
+            .unwrap_or_else(|| "(unknown)".to_owned());
+        Database {
+            backend: DIALECT.backend,
+            name,
+        }
+    }
+
+    fn connection(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn read_history(&mut self, table: &Table) -> Result<Option<Vec<Record>>, BoxError> {
+        let exists = self.simple_query(&format!(
+            "SELECT to_regclass({}) IS NOT NULL",
+            regclass(table)
+        ))?;
+        if rows(exists).next().and_then(|r| r.get(0).map(|v| v == "t")) != Some(true) {
+            return Ok(None);
+        }
+        rows(self.simple_query(&select(table))?)
+            .map(|row| record(&row))
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+
+    fn create_history(&mut self, table: &Table) -> Result<(), BoxError> {
+        Ok(self.batch_execute(&create(table))?)
+    }
+
+    fn read_or_create_history(&mut self, table: &Table) -> Result<Vec<Record>, BoxError> {
+        // One round trip: create the table when it is missing (no notice when it exists), then
+        // read it.
+        let sql = format!(
+            "DO $strata$ BEGIN IF to_regclass({}) IS NULL THEN {}; END IF; END $strata$; {}",
+            regclass(table),
+            create(table),
+            select(table)
+        );
+        rows(self.simple_query(&sql)?)
+            .map(|row| record(&row))
+            .collect()
+    }
+
+    fn execute(&mut self, statement: &str) -> Result<(), BoxError> {
+        Ok(self.batch_execute(statement)?)
+    }
+
+    fn error_offset(&self, error: &BoxError, statement: &str) -> Option<usize> {
+        let error = error.downcast_ref::<postgres::Error>()?.as_db_error()?;
+        match error.position()? {
+            // A 1-based character position in the statement.
+            postgres::error::ErrorPosition::Original(at) => {
+                let at = usize::try_from(*at).ok()?.checked_sub(1)?;
+                statement.char_indices().nth(at).map(|(offset, _)| offset)
+            }
+            postgres::error::ErrorPosition::Internal { .. } => None,
+        }
+    }
+
+    fn begin(&mut self) -> Result<(), BoxError> {
+        Ok(self.batch_execute("BEGIN")?)
+    }
+
+    fn commit(&mut self) -> Result<(), BoxError> {
+        Ok(self.batch_execute("COMMIT")?)
+    }
+
+    fn rollback(&mut self) -> Result<(), BoxError> {
+        Ok(self.batch_execute("ROLLBACK")?)
+    }
+
+    fn write_record(&mut self, table: &Table, r: &Record) -> Result<(), BoxError> {
+        let sql = format!(
+            "INSERT INTO {} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (set_name, version) DO UPDATE SET name = excluded.name, \
+             checksum = excluded.checksum, normalization = excluded.normalization, \
+             down_sql = excluded.down_sql, set_version = excluded.set_version, \
+             applied_at = excluded.applied_at, duration_ms = excluded.duration_ms, \
+             state = excluded.state, completed = excluded.completed",
+            table.quoted('"')
+        );
+        let version = i64_of(r.version, "version")?;
+        let normalization = i32::try_from(r.normalization)?;
+        let duration = i64::try_from(r.duration_ms).unwrap_or(i64::MAX);
+        let completed = r.state.completed().map(i32::try_from).transpose()?;
+        let params: [(&(dyn ToSql + Sync), Type); 11] = [
+            (&r.set, Type::TEXT),
+            (&version, Type::INT8),
+            (&r.name, Type::TEXT),
+            (&r.checksum, Type::TEXT),
+            (&normalization, Type::INT4),
+            (&r.down_sql, Type::TEXT),
+            (&r.set_version, Type::TEXT),
+            (&r.applied_at, Type::TEXT),
+            (&duration, Type::INT8),
+            (&r.state.as_str(), Type::TEXT),
+            (&completed, Type::INT4),
+        ];
+        self.execute_typed(&sql, &params)?;
+        Ok(())
+    }
+
+    fn delete_record(&mut self, table: &Table, set: &str, version: u64) -> Result<(), BoxError> {
+        let sql = format!(
+            "DELETE FROM {} WHERE set_name = $1 AND version = $2",
+            table.quoted('"')
+        );
+        let version = i64_of(version, "version")?;
+        self.execute_typed(&sql, &[(&set, Type::TEXT), (&version, Type::INT8)])?;
+        Ok(())
+    }
+
+    fn lock(&mut self, table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError> {
+        let key = key(table);
+        // One round trip: begin, refuse a hot standby, try the lock without waiting.
+        let first = self
+            .simple_query(&format!(
+                "BEGIN; SELECT pg_is_in_recovery(), pg_try_advisory_xact_lock({key}), \
+                 current_setting('lock_timeout')"
+            ))
+            .inspect_err(|_| {
+                let _ = self.batch_execute("ROLLBACK");
+            })?;
+        let row = rows(first).next().ok_or("the lock query returned no row")?;
+        if row.get(0) == Some("t") {
+            self.batch_execute("ROLLBACK")?;
+            let database = self.database();
+            return Err(Box::new(Error::new(ErrorKind::ReadOnly { database })));
+        }
+        if row.get(1) == Some("t") {
+            return Ok(Some(Lock::Transaction));
+        }
+        let previous = row.get(2).unwrap_or("0").replace('\'', "");
+        if timeout.is_zero() {
+            self.batch_execute("ROLLBACK")?;
+            return Ok(None);
+        }
+        let holder = rows(self.simple_query(&format!(
+            "SELECT string_agg(l.pid::text || coalesce(' (' || nullif(a.application_name, '') || ')', ''), ', ') \
+             FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.database = \
+             (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND ((l.classid::bigint << 32) | l.objid::bigint) = {key}"
+        ))?)
+        .next()
+        .and_then(|r| r.get(0).map(str::to_owned))
+        .unwrap_or_else(|| "another session".to_owned());
+        log::info!(
+            "waiting up to {:.1}s for the migration lock on {}, held by backend {holder}",
+            timeout.as_secs_f64(),
+            self.database()
+        );
+        // lock_timeout is in milliseconds, at most i32::MAX; 0 would mean "wait forever".
+        let millis = timeout.as_millis().clamp(1, i32::MAX as u128);
+        let waited = self.batch_execute(&format!(
+            "SET LOCAL lock_timeout = {millis}; SELECT pg_advisory_xact_lock({key}); \
+             SET LOCAL lock_timeout = '{previous}'"
+        ));
+        match waited {
+            Ok(()) => Ok(Some(Lock::Transaction)),
+            Err(e) => {
+                self.batch_execute("ROLLBACK")?;
+                if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+                    Ok(None)
+                } else {
+                    Err(e.into())
+                }
+            }
+        }
+    }
+
+    fn unlock(&mut self, _table: &Table, _lock: Lock) -> Result<(), BoxError> {
+        // The lock is transaction-scoped: committing or rolling back released it.
+        Ok(())
+    }
+}

@@ -1,0 +1,177 @@
+//! The conformance suite on MySQL/MariaDB (a fresh database per test), plus MySQL's own cases:
+//! many replicas booting at once, a half-applied migration that leaves a dirty row blocking
+//! the next run until repaired, `PooledConn`, error lines.
+//!
+//! Server: `STRATA_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306/test`). Skipped, with a
+//! note, when it cannot be reached, except under `CI=true`.
+
+#![cfg(feature = "mysql")]
+
+mod conformance;
+
+use conformance::{TestDb, TestResult, tables};
+use mysql::prelude::Queryable;
+use mysql::{Conn, Opts, OptsBuilder, Pool};
+use strata::{Action, Adapter, ErrorKind, Migration, Migrations, Migrator, Mode, Set, State};
+
+const URL_VAR: &str = "STRATA_TEST_MYSQL_URL";
+const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+/// A uniquely named database, dropped when the value drops.
+struct My {
+    admin: Conn,
+    url: String,
+    name: String,
+}
+
+impl TestDb for My {
+    type Conn = Conn;
+
+    fn create() -> Option<Self> {
+        let (url, mut admin) = conformance::reachable(URL_VAR, DEFAULT_URL, |url| Conn::new(url))?;
+        let name = conformance::unique_name();
+        admin
+            .query_drop(format!("CREATE DATABASE `{name}`"))
+            .expect("create the test database");
+        let (base, _) = url.rsplit_once('/').expect("a URL with a database");
+        let url = format!("{base}/{name}");
+        Some(My { admin, url, name })
+    }
+
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    fn open(url: &str) -> Conn {
+        Conn::new(url).expect("connect to the test database")
+    }
+
+    fn count(conn: &mut Conn, table: &str) -> Option<i64> {
+        conn.query_first(format!("SELECT COUNT(*) FROM `{table}`"))
+            .ok()
+            .flatten()
+    }
+}
+
+impl Drop for My {
+    fn drop(&mut self) {
+        if let Err(e) = self
+            .admin
+            .query_drop(format!("DROP DATABASE IF EXISTS `{}`", self.name))
+        {
+            eprintln!("could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+conformance_suite!(My);
+
+#[test]
+#[ignore = "a child process of the concurrency tests"]
+fn child_boot() -> TestResult {
+    conformance::child_boot::<My>()
+}
+
+/// 8 processes and 8 threads boot at once against one database, `STRATA_TEST_ROUNDS` times
+/// (CI: 20).
+#[test]
+fn concurrent_boots_apply_each_migration_once() -> TestResult {
+    for round in 0..conformance::rounds() {
+        let Some(db) = My::create() else {
+            return Ok(());
+        };
+        let mode = if round % 2 == 0 {
+            Mode::AllOrNothing
+        } else {
+            Mode::PerMigration
+        };
+        conformance::concurrent_boots(&db, &db.url(), mode, 8, 1, 8)?;
+    }
+    Ok(())
+}
+
+/// DDL commits implicitly: a migration that fails half-way leaves a dirty row with the count of
+/// committed statements, the error says so, and the next run is blocked until repaired.
+#[test]
+fn a_half_applied_migration_leaves_a_dirty_row_until_repaired() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    let broken = "CREATE TABLE accounts (id INT PRIMARY KEY);\nALTER TABLE accounts ADD COLUMN email VARCHAR(100);\nALTER TABLE acounts ADD INDEX accounts_email (email);\nALTER TABLE accounts ADD COLUMN name VARCHAR(100);\n";
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(1, "accounts", broken)?)?;
+    let m = Migrations::new([set])?;
+    let mut conn = db.connect();
+    let err = conn.migrate(&m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "failed to apply migration `app@1_accounts` (statement 3 of 4, line 3) on {}; 2 statements of it stayed committed",
+            conn.database()
+        )
+    );
+    assert_eq!(
+        conn.status(&m)?.entries()[0].state,
+        State::Dirty { completed: 2 }
+    );
+    // Every later boot is refused at once (GET_LOCK is held through the run, so a dirty row
+    // is never a migration still running elsewhere).
+    let err = conn.migrate(&m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "migration `app@1_accounts` is dirty: it stopped after 2 statements and must be repaired before migrating"
+    );
+    let mut other = db.connect();
+    assert!(matches!(
+        other.migrate(&m).unwrap_err().kind(),
+        ErrorKind::Dirty { completed: 2, .. }
+    ));
+    // The operator finishes the fix by hand (or undoes the partial work), repairs, migrates.
+    conn.query_drop("DROP TABLE accounts")?;
+    let mut fixed = Set::new("app", "1.0.1")?;
+    fixed.add(Migration::sql(
+        1,
+        "accounts",
+        broken.replace("acounts", "accounts"),
+    )?)?;
+    let fixed = Migrations::new([fixed])?;
+    let repair = conn.repair(&fixed)?;
+    assert_eq!(repair.steps()[0].action, Action::DirtyCleared);
+    assert_eq!(conn.migrate(&fixed)?.applied().len(), 1);
+    assert!(conn.status(&fixed)?.is_up_to_date());
+    Ok(())
+}
+
+#[test]
+fn pooled_connections_migrate_too() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    let pool = Pool::new(Opts::from_url(&db.url())?)?;
+    let m = Migrations::new([tables("app", 3)])?;
+    let mut conn = pool.get_conn()?;
+    assert_eq!(conn.migrate(&m)?.applied().len(), 3);
+    drop(conn);
+    let mut again = pool.get_conn()?;
+    assert!(again.migrate(&m)?.is_empty());
+    assert_eq!(again.history(&m)?.len(), 3);
+    let opts = OptsBuilder::from_opts(Opts::from_url(&db.url())?);
+    let mut plain = Conn::new(opts)?;
+    assert!(plain.status(&m)?.is_up_to_date());
+    Ok(())
+}
+
+#[test]
+fn syntax_error_line_points_into_the_statement() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    let sql = "CREATE TABLE pos_a (id INT PRIMARY KEY);\n\nCREATE TABLE pos_b (\n    id INT PRIMARY KEY,\n    name VARCHAR(10) NOT NULL DEFALT 'x'\n);\n";
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(1, "bad", sql)?)?;
+    let mut conn = db.connect();
+    let err = conn.migrate(&Migrations::new([set])?).unwrap_err();
+    let pos = err.position().expect("a position");
+    assert_eq!((pos.statement, pos.line), (2, 5), "{err}");
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! The conformance suite on PostgreSQL (a fresh database per test), plus PostgreSQL's own
+//! cases: many replicas booting at once (directly and through PgBouncer), a hot standby,
+//! `CREATE INDEX CONCURRENTLY`, schema-qualified history tables, error positions.
+//!
+//! Server: `STRATA_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
+//! Skipped, with a note, when it cannot be reached, except under `CI=true`.
+
+#![cfg(feature = "postgres")]
+
+mod conformance;
+
+use conformance::{TestDb, TestResult, tables};
+use postgres::{Client, Config, NoTls};
+use strata::{Adapter, ErrorKind, Migration, Migrations, Migrator, Mode, Set};
+
+const URL_VAR: &str = "STRATA_TEST_POSTGRES_URL";
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A uniquely named database, dropped (with its connections) when the value drops.
+struct Pg {
+    admin: Client,
+    config: Config,
+    name: String,
+}
+
+fn connect(config: &Config) -> Client {
+    config.connect(NoTls).expect("connect to the test database")
+}
+
+impl Pg {
+    /// The same database reached through another server URL (PgBouncer).
+    fn url_via(&self, url: &str) -> String {
+        let (base, _) = url.rsplit_once('/').expect("a URL with a database");
+        format!("{base}/{}", self.name)
+    }
+}
+
+impl TestDb for Pg {
+    type Conn = Client;
+
+    fn create() -> Option<Self> {
+        let (url, mut admin) =
+            conformance::reachable(URL_VAR, DEFAULT_URL, |url| Client::connect(url, NoTls))?;
+        let name = conformance::unique_name();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create the test database");
+        let mut config: Config = url.parse().expect("a valid URL");
+        config.dbname(&name);
+        Some(Pg {
+            admin,
+            config,
+            name,
+        })
+    }
+
+    fn url(&self) -> String {
+        let url = std::env::var(URL_VAR).unwrap_or_else(|_| DEFAULT_URL.to_owned());
+        self.url_via(&url)
+    }
+
+    fn open(url: &str) -> Client {
+        Client::connect(url, NoTls).expect("connect to the test database")
+    }
+
+    fn connect(&self) -> Client {
+        connect(&self.config)
+    }
+
+    fn count(conn: &mut Client, table: &str) -> Option<i64> {
+        conn.query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+            .ok()
+            .map(|row| row.get(0))
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let dropped = self.admin.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+        if let Err(e) = dropped {
+            eprintln!("could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+conformance_suite!(Pg);
+
+#[test]
+#[ignore = "a child process of the concurrency tests"]
+fn child_boot() -> TestResult {
+    conformance::child_boot::<Pg>()
+}
+
+/// 8 processes and 8 threads boot at once against one database, `STRATA_TEST_ROUNDS` times
+/// (CI: 20), alternating the commit mode.
+#[test]
+fn concurrent_boots_apply_each_migration_once() -> TestResult {
+    for round in 0..conformance::rounds() {
+        let Some(db) = Pg::create() else {
+            return Ok(());
+        };
+        let mode = if round % 2 == 0 {
+            Mode::AllOrNothing
+        } else {
+            Mode::PerMigration
+        };
+        conformance::concurrent_boots(&db, &db.url(), mode, 8, 1, 8)?;
+    }
+    Ok(())
+}
+
+/// The same through PgBouncer in transaction pooling (`STRATA_TEST_PGBOUNCER_URL`, set by
+/// `.ci/run`), where session advisory locks and named prepared statements break.
+#[test]
+fn concurrent_boots_through_pgbouncer_transaction_pooling() -> TestResult {
+    let Ok(bouncer) = std::env::var("STRATA_TEST_PGBOUNCER_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true needs STRATA_TEST_PGBOUNCER_URL (.ci/run starts PgBouncer)"
+        );
+        eprintln!("skipping: STRATA_TEST_PGBOUNCER_URL is not set (.ci/run starts PgBouncer)");
+        return Ok(());
+    };
+    for round in 0..conformance::rounds() {
+        let Some(db) = Pg::create() else {
+            return Ok(());
+        };
+        let mode = if round % 2 == 0 {
+            Mode::AllOrNothing
+        } else {
+            Mode::PerMigration
+        };
+        conformance::concurrent_boots(&db, &db.url_via(&bouncer), mode, 8, 1, 8)?;
+    }
+    Ok(())
+}
+
+/// A hot standby (`STRATA_TEST_STANDBY_URL`, set by `.ci/run`) is refused before anything runs.
+#[test]
+fn a_hot_standby_is_refused_before_anything_runs() -> TestResult {
+    let Ok(url) = std::env::var("STRATA_TEST_STANDBY_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true needs STRATA_TEST_STANDBY_URL (.ci/run starts a standby)"
+        );
+        eprintln!("skipping: STRATA_TEST_STANDBY_URL is not set (.ci/run starts a standby)");
+        return Ok(());
+    };
+    let mut conn = Client::connect(&url, NoTls)?;
+    let name = conn.database();
+    let err = conn
+        .migrate(&Migrations::new([tables("app", 2)])?)
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::ReadOnly { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{name} is read-only (a hot standby): run migrations against the primary; nothing was run"
+        )
+    );
+    // The connection is usable afterwards: no transaction was left open.
+    conn.batch_execute("SELECT 1")?;
+    Ok(())
+}
+
+#[test]
+fn create_index_concurrently_runs_outside_a_transaction() -> TestResult {
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(
+        1,
+        "users",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);",
+    )?)?;
+    set.add(
+        Migration::sql(
+            2,
+            "users_email",
+            "-- strata:no-transaction\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n",
+        )?
+        .with_down("-- strata:no-transaction\nDROP INDEX CONCURRENTLY users_email;\n")?,
+    )?;
+    set.add(
+        Migration::sql(3, "more", "ALTER TABLE users ADD COLUMN name TEXT;")?
+            .with_down("ALTER TABLE users DROP COLUMN name;")?,
+    )?;
+    let m = Migrations::new([set])?;
+    let mut conn = db.connect();
+    assert_eq!(conn.migrate(&m)?.applied().len(), 3);
+    let index: i64 = conn
+        .query_one(
+            "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'users_email'",
+            &[],
+        )?
+        .get(0);
+    assert_eq!(index, 1);
+    assert_eq!(conn.downgrade(&m, "1")?.reverted().len(), 2);
+    let index: i64 = conn
+        .query_one(
+            "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'users_email'",
+            &[],
+        )?
+        .get(0);
+    assert_eq!(index, 0);
+    Ok(())
+}
+
+#[test]
+fn history_table_in_its_own_schema() -> TestResult {
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    let m = Migrations::new([tables("app", 2)])?.table("ops.Schema_History")?;
+    let mut conn = db.connect();
+    assert_eq!(conn.migrate(&m)?.applied().len(), 2);
+    assert!(conn.migrate(&m)?.is_empty());
+    assert_eq!(Pg::count(&mut conn, "ops.\"Schema_History\""), Some(2));
+    assert_eq!(Pg::count(&mut conn, "strata_migrations"), None);
+    assert_eq!(conn.history(&m)?.len(), 2);
+    Ok(())
+}
+
+#[test]
+fn error_position_points_at_the_line() -> TestResult {
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    let sql = "CREATE TABLE pos_a (\n    id INTEGER PRIMARY KEY,\n    name TEXT\n);\n\nSELECT id,\n       nme\n  FROM pos_a;\n";
+    let m = Migrations::new([conformance_one("app", 1, "bad", sql)])?;
+    let mut conn = db.connect();
+    let err = conn.migrate(&m).unwrap_err();
+    let pos = err.position().expect("a position");
+    assert_eq!((pos.statement, pos.line), (2, 7), "{err}");
+    Ok(())
+}
+
+fn conformance_one(set: &str, version: u64, name: &str, sql: &str) -> Set {
+    let mut s = Set::new(set, "1.0.0").unwrap();
+    s.add(Migration::sql(version, name, sql.to_owned()).unwrap())
+        .unwrap();
+    s
+}
