@@ -41,7 +41,12 @@
 //!
 //! | feature    | adapter for                 | transactional DDL | lock                          |
 //! |------------|-----------------------------|-------------------|-------------------------------|
-//! | `rusqlite` | [`rusqlite::Connection`]    | yes               | `BEGIN IMMEDIATE`, busy timeout |
+//! | `rusqlite` | `rusqlite::Connection`      | yes               | `BEGIN IMMEDIATE`, busy timeout |
+//! | `postgres` | `postgres::Client`          | yes               | `pg_advisory_xact_lock`; hot standbys refused |
+//! | `mysql`    | `mysql::Conn`, `mysql::PooledConn` | no: progress per statement, `dirty` row on failure | `GET_LOCK`; a lease row on Galera |
+//!
+//! The `postgres` crate panics when it is called inside a Tokio runtime: migrate before the
+//! runtime starts, or inside `spawn_blocking`.
 //!
 //! Features only add adapters; they never change a type, a checksum or the table format.
 //! Other databases plug in through the [`Adapter`] trait.
@@ -52,7 +57,8 @@
 //! transaction: a boot reaches the target or leaves the database as the previous binary knew
 //! it. [`Mode::PerMigration`] commits each migration with its row. A migration starting with
 //! `-- strata:no-transaction` runs statement by statement outside any transaction, behind a
-//! `dirty` history row that becomes `applied` when it completes.
+//! `dirty` history row that becomes `applied` when it completes. On MySQL/MariaDB, where DDL
+//! commits implicitly, every SQL migration runs that way.
 //!
 //! The lock is taken before the history is read and held through the run, so processes that
 //! boot together apply each migration once; whoever waited finds the work done.

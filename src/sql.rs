@@ -19,6 +19,8 @@ pub struct Syntax {
     pub backtick_identifiers: bool,
     /// `#` starts a line comment (MySQL).
     pub hash_comments: bool,
+    /// `E'...'` strings, where a backslash escapes the next character (PostgreSQL).
+    pub escape_strings: bool,
 }
 
 impl Syntax {
@@ -30,6 +32,7 @@ impl Syntax {
         bracket_identifiers: true,
         backtick_identifiers: true,
         hash_comments: false,
+        escape_strings: false,
     };
 
     /// PostgreSQL's lexer.
@@ -40,6 +43,7 @@ impl Syntax {
         bracket_identifiers: false,
         backtick_identifiers: false,
         hash_comments: false,
+        escape_strings: true,
     };
 
     /// MySQL's and MariaDB's lexer.
@@ -50,6 +54,7 @@ impl Syntax {
         bracket_identifiers: false,
         backtick_identifiers: true,
         hash_comments: true,
+        escape_strings: false,
     };
 }
 
@@ -151,7 +156,13 @@ impl<'a> Splitter<'a> {
                     self.pos += 1;
                     continue;
                 }
-                b'\'' => self.skip_quoted(b'\'', self.syntax.backslash_escapes),
+                b'\'' => {
+                    let escape_string = self.syntax.escape_strings
+                        && at > 0
+                        && matches!(self.bytes[at - 1], b'E' | b'e')
+                        && (at < 2 || !is_word_byte(self.bytes[at - 2]));
+                    self.skip_quoted(b'\'', self.syntax.backslash_escapes || escape_string);
+                }
                 b'"' => self.skip_quoted(b'"', self.syntax.backslash_escapes),
                 b'`' if self.syntax.backtick_identifiers => self.skip_quoted(b'`', false),
                 b'[' if self.syntax.bracket_identifiers => self.skip_quoted(b']', false),
@@ -369,9 +380,27 @@ impl<'a> Splitter<'a> {
     }
 }
 
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_escape_strings_take_backslash_escapes() {
+        let sql = "INSERT INTO t VALUES (E'it\\'s; fine', e'\\\\');\nSELECT 'a\\'; SELECT 2;\nSELECT node';x'";
+        assert_eq!(
+            texts(sql, Syntax::POSTGRES),
+            [
+                "INSERT INTO t VALUES (E'it\\'s; fine', e'\\\\')",
+                "SELECT 'a\\'",
+                "SELECT 2",
+                "SELECT node';x'"
+            ]
+        );
+    }
 
     fn texts(sql: &str, syntax: Syntax) -> Vec<&str> {
         split(sql, syntax).into_iter().map(|s| s.text).collect()

@@ -28,14 +28,8 @@ impl TestDb for My {
     type Conn = Conn;
 
     fn create() -> Option<Self> {
-        let (url, mut admin) = conformance::reachable(URL_VAR, DEFAULT_URL, |url| Conn::new(url))?;
-        let name = conformance::unique_name();
-        admin
-            .query_drop(format!("CREATE DATABASE `{name}`"))
-            .expect("create the test database");
-        let (base, _) = url.rsplit_once('/').expect("a URL with a database");
-        let url = format!("{base}/{name}");
-        Some(My { admin, url, name })
+        let (url, admin) = conformance::reachable(URL_VAR, DEFAULT_URL, |url| Conn::new(url))?;
+        Some(My::create_with(admin, &url))
     }
 
     fn url(&self) -> String {
@@ -64,6 +58,23 @@ impl Drop for My {
     }
 }
 
+impl My {
+    fn create_with(mut admin: Conn, url: &str) -> My {
+        let name = conformance::unique_name();
+        admin
+            .query_drop(format!("CREATE DATABASE `{name}`"))
+            .expect("create the test database");
+        let url = My::url_via(url, &name);
+        My { admin, url, name }
+    }
+
+    /// `url` with its database replaced by `name`.
+    fn url_via(url: &str, name: &str) -> String {
+        let (base, _) = url.rsplit_once('/').expect("a URL with a database");
+        format!("{base}/{name}")
+    }
+}
+
 conformance_suite!(My);
 
 #[test]
@@ -85,7 +96,7 @@ fn concurrent_boots_apply_each_migration_once() -> TestResult {
         } else {
             Mode::PerMigration
         };
-        conformance::concurrent_boots(&db, &db.url(), mode, 8, 1, 8)?;
+        conformance::concurrent_boots(&db, &[db.url()], mode, 8, 1, 8)?;
     }
     Ok(())
 }
@@ -173,5 +184,29 @@ fn syntax_error_line_points_into_the_statement() -> TestResult {
     let err = conn.migrate(&Migrations::new([set])?).unwrap_err();
     let pos = err.position().expect("a position");
     assert_eq!((pos.statement, pos.line), (2, 5), "{err}");
+    Ok(())
+}
+
+/// The same on a 3-node MariaDB Galera cluster (`STRATA_TEST_GALERA_URLS`, set by `.ci/run`),
+/// booters spread over the nodes: `GET_LOCK` is node-local there, so strata takes a lease row.
+#[test]
+fn concurrent_boots_on_a_galera_cluster() -> TestResult {
+    let Some(urls) = conformance::setup_url("STRATA_TEST_GALERA_URLS", "a Galera cluster") else {
+        return Ok(());
+    };
+    let urls: Vec<&str> = urls.split(',').collect();
+    for round in 0..conformance::rounds() {
+        let db = My::create_with(Conn::new(urls[0])?, urls[0]);
+        let nodes: Vec<String> = urls.iter().map(|u| My::url_via(u, &db.name)).collect();
+        let mode = if round % 2 == 0 {
+            Mode::AllOrNothing
+        } else {
+            Mode::PerMigration
+        };
+        conformance::concurrent_boots(&db, &nodes, mode, 8, 1, 8)?;
+        // Every lease was released.
+        let mut conn = db.connect();
+        assert_eq!(My::count(&mut conn, "strata_locks"), Some(0));
+    }
     Ok(())
 }

@@ -107,7 +107,7 @@ fn concurrent_boots_apply_each_migration_once() -> TestResult {
         } else {
             Mode::PerMigration
         };
-        conformance::concurrent_boots(&db, &db.url(), mode, 8, 1, 8)?;
+        conformance::concurrent_boots(&db, &[db.url()], mode, 8, 1, 8)?;
     }
     Ok(())
 }
@@ -116,12 +116,7 @@ fn concurrent_boots_apply_each_migration_once() -> TestResult {
 /// `.ci/run`), where session advisory locks and named prepared statements break.
 #[test]
 fn concurrent_boots_through_pgbouncer_transaction_pooling() -> TestResult {
-    let Ok(bouncer) = std::env::var("STRATA_TEST_PGBOUNCER_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true needs STRATA_TEST_PGBOUNCER_URL (.ci/run starts PgBouncer)"
-        );
-        eprintln!("skipping: STRATA_TEST_PGBOUNCER_URL is not set (.ci/run starts PgBouncer)");
+    let Some(bouncer) = conformance::setup_url("STRATA_TEST_PGBOUNCER_URL", "PgBouncer") else {
         return Ok(());
     };
     for round in 0..conformance::rounds() {
@@ -133,7 +128,7 @@ fn concurrent_boots_through_pgbouncer_transaction_pooling() -> TestResult {
         } else {
             Mode::PerMigration
         };
-        conformance::concurrent_boots(&db, &db.url_via(&bouncer), mode, 8, 1, 8)?;
+        conformance::concurrent_boots(&db, &[db.url_via(&bouncer)], mode, 8, 1, 8)?;
     }
     Ok(())
 }
@@ -141,12 +136,7 @@ fn concurrent_boots_through_pgbouncer_transaction_pooling() -> TestResult {
 /// A hot standby (`STRATA_TEST_STANDBY_URL`, set by `.ci/run`) is refused before anything runs.
 #[test]
 fn a_hot_standby_is_refused_before_anything_runs() -> TestResult {
-    let Ok(url) = std::env::var("STRATA_TEST_STANDBY_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true needs STRATA_TEST_STANDBY_URL (.ci/run starts a standby)"
-        );
-        eprintln!("skipping: STRATA_TEST_STANDBY_URL is not set (.ci/run starts a standby)");
+    let Some(url) = conformance::setup_url("STRATA_TEST_STANDBY_URL", "a standby") else {
         return Ok(());
     };
     let mut conn = Client::connect(&url, NoTls)?;

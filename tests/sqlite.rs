@@ -68,7 +68,7 @@ fn concurrent_processes_apply_each_migration_once() -> TestResult {
                         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
                 assert_eq!(mode, "wal");
             }
-            conformance::concurrent_boots(&db, &db.url(), mode, 4, 4, 4)?;
+            conformance::concurrent_boots(&db, &[db.url()], mode, 4, 4, 4)?;
         }
     }
     Ok(())

@@ -62,6 +62,20 @@ pub fn reachable<C, E: std::fmt::Display>(
     }
 }
 
+/// The value of `var`, which `.ci/run` sets for a setup it starts (`what`); `None` with a note on
+/// stderr when it is not set, except under `CI=true`, where that fails the test.
+pub fn setup_url(var: &str, what: &str) -> Option<String> {
+    if let Ok(value) = std::env::var(var) {
+        return Some(value);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true needs {var} (.ci/run starts {what})"
+    );
+    eprintln!("skipping: {var} is not set (.ci/run starts {what})");
+    None
+}
+
 /// A database name no other test (or test process) uses: `strata_<pid>_<n>_<nanos>`.
 pub fn unique_name() -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -105,9 +119,9 @@ fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
-/// `threads` threads, each migrating `counted(50)` on its own connection to `url`.
+/// `threads` threads, each migrating `counted(50)` on its own connection to one of `urls`.
 fn boot_threads<D: TestDb>(
-    url: &str,
+    urls: &[String],
     mode: Mode,
     threads: usize,
 ) -> Vec<std::thread::JoinHandle<Result<usize, String>>>
@@ -115,8 +129,8 @@ where
     D::Conn: 'static,
 {
     (0..threads)
-        .map(|_| {
-            let url = url.to_owned();
+        .map(|i| {
+            let url = urls[i % urls.len()].clone();
             std::thread::spawn(move || {
                 let m = counted(50).mode(mode);
                 let mut conn = D::open(&url);
@@ -140,33 +154,33 @@ where
         _ => Mode::AllOrNothing,
     };
     let threads = std::env::var(CHILD_THREADS)?.parse()?;
-    for t in boot_threads::<D>(&url, mode, threads) {
+    for t in boot_threads::<D>(&[url], mode, threads) {
         t.join().map_err(|_| "thread panicked")??;
     }
     Ok(())
 }
 
 /// Many replicas booting at once: `processes` child processes (each with `threads_per_child`
-/// threads) and `threads` threads of this process migrate `counted(50)` at `url`, all started
-/// together. Every one returns Ok, every migration ran exactly once, the history has 50 rows.
-/// Returns how many migrations each booter applied (they add up to 50).
+/// threads) and `threads` threads of this process migrate `counted(50)`, each connected to one
+/// of `urls` (round robin: the nodes of a cluster), all started together. Every one returns
+/// Ok, every migration ran exactly once, the history has 50 rows.
 pub fn concurrent_boots<D: TestDb>(
     db: &D,
-    url: &str,
+    urls: &[String],
     mode: Mode,
     processes: usize,
     threads_per_child: usize,
     threads: usize,
-) -> Result<Vec<usize>, Box<dyn std::error::Error>>
+) -> TestResult
 where
     D::Conn: 'static,
 {
     let exe = std::env::current_exe()?;
     let children: Vec<_> = (0..processes)
-        .map(|_| {
+        .map(|i| {
             Command::new(&exe)
                 .args(["--ignored", "--exact", "child_boot", "--test-threads=1"])
-                .env(CHILD_URL, url)
+                .env(CHILD_URL, &urls[i % urls.len()])
                 .env(CHILD_MODE, mode_name(mode))
                 .env(CHILD_THREADS, threads_per_child.to_string())
                 .stdout(Stdio::piped())
@@ -174,9 +188,8 @@ where
                 .spawn()
         })
         .collect::<Result<_, _>>()?;
-    let mut applied = Vec::new();
-    for t in boot_threads::<D>(url, mode, threads) {
-        applied.push(t.join().map_err(|_| "thread panicked")??);
+    for t in boot_threads::<D>(urls, mode, threads) {
+        t.join().map_err(|_| "thread panicked")??;
     }
     for child in children {
         let out = child.wait_with_output()?;
@@ -198,7 +211,7 @@ where
     assert_eq!(history.len(), 50);
     assert!(history.iter().all(|r| r.state == RecordState::Applied));
     assert!(conn.migrate(&counted(50))?.is_empty());
-    Ok(applied)
+    Ok(())
 }
 
 /// How many rounds the concurrency tests run: `STRATA_TEST_ROUNDS`, default 1 (CI runs 20).
