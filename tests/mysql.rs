@@ -198,6 +198,14 @@ fn concurrent_boots_on_a_galera_cluster() -> TestResult {
     for round in 0..conformance::rounds() {
         let db = My::create_with(Conn::new(urls[0])?, urls[0]);
         let nodes: Vec<String> = urls.iter().map(|u| My::url_via(u, &db.name)).collect();
+        // CREATE DATABASE reaches the other nodes a moment later.
+        for node in &nodes {
+            let start = std::time::Instant::now();
+            while let Err(e) = Conn::new(node.as_str()) {
+                assert!(start.elapsed().as_secs() < 10, "{node}: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
         let mode = if round % 2 == 0 {
             Mode::AllOrNothing
         } else {

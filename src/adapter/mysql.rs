@@ -219,41 +219,17 @@ fn lock(conn: &mut Conn, table: &Table, timeout: Duration) -> Result<Option<Lock
 /// Galera: a row in [`LEASES`] is the lock, since a conflicting insert of one key on two nodes
 /// fails on one of them (error 1062 or 1213) while `GET_LOCK` would be granted on both.
 fn lease(conn: &mut Conn, table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError> {
-    conn.query_drop(format!(
-        "CREATE TABLE IF NOT EXISTS {LEASES} (
-            name VARCHAR(64) NOT NULL PRIMARY KEY,
-            owner VARCHAR(64) NOT NULL,
-            expires_at DATETIME(6) NOT NULL
-        ) ENGINE=InnoDB"
-    ))?;
     // The owner token lives in the session, so that renew and unlock find it.
     conn.query_drop("SET @strata_lease_owner = COALESCE(@strata_lease_owner, UUID())")?;
     let start = Instant::now();
     let mut pause = Duration::from_millis(10);
     loop {
-        let taken = conn.exec_drop(
-            format!(
-                "INSERT INTO {LEASES} (name, owner, expires_at) \
-                 VALUES (?, @strata_lease_owner, NOW(6) + INTERVAL {LEASE_SECONDS} SECOND)"
-            ),
-            (table.name(),),
-        );
-        match taken {
-            Ok(()) => break,
+        match try_lease(conn, table) {
+            Ok(true) => break,
+            Ok(false) => {}
+            // Another node's write to the lease row won certification: busy.
             Err(e) if matches!(server_code(&e), Some(ER_DUP_ENTRY | ER_LOCK_DEADLOCK)) => {}
             Err(e) => return Err(e.into()),
-        }
-        // Someone holds it: take it over only once it has expired.
-        conn.exec_drop(
-            format!("DELETE FROM {LEASES} WHERE name = ? AND expires_at < NOW(6)"),
-            (table.name(),),
-        )?;
-        if conn.affected_rows() > 0 {
-            log::warn!(
-                "took over the expired migration lock lease of `{table}` on {}",
-                database(conn)
-            );
-            continue;
         }
         if start.elapsed() >= timeout {
             return Ok(None);
@@ -274,6 +250,47 @@ fn lease(conn: &mut Conn, table: &Table, timeout: Duration) -> Result<Option<Loc
          SESSION wsrep_sync_wait = @@SESSION.wsrep_sync_wait | 1",
     )?;
     Ok(Some(Lock::Lease))
+}
+
+/// Inserts the lease row; when it exists and has expired, deletes it and inserts again.
+/// `Ok(false)` when someone else holds a live lease.
+fn try_lease(conn: &mut Conn, table: &Table) -> mysql::Result<bool> {
+    let insert = format!(
+        "INSERT INTO {LEASES} (name, owner, expires_at) \
+         VALUES (?, @strata_lease_owner, NOW(6) + INTERVAL {LEASE_SECONDS} SECOND)"
+    );
+    match conn.exec_drop(&insert, (table.name(),)) {
+        Ok(()) => return Ok(true),
+        Err(e) if server_code(&e) == Some(ER_DUP_ENTRY) => {}
+        Err(e) if server_code(&e) == Some(ER_NO_SUCH_TABLE) => {
+            // Only when missing: DDL runs in total order on every node and would abort the
+            // lease holder's open statements on the table (error 1213), so no
+            // `CREATE TABLE IF NOT EXISTS` on every attempt.
+            conn.query_drop(format!(
+                "CREATE TABLE IF NOT EXISTS {LEASES} (
+                    name VARCHAR(64) NOT NULL PRIMARY KEY,
+                    owner VARCHAR(64) NOT NULL,
+                    expires_at DATETIME(6) NOT NULL
+                ) ENGINE=InnoDB"
+            ))?;
+            conn.exec_drop(&insert, (table.name(),))?;
+            return Ok(true);
+        }
+        Err(e) => return Err(e),
+    }
+    conn.exec_drop(
+        format!("DELETE FROM {LEASES} WHERE name = ? AND expires_at < NOW(6)"),
+        (table.name(),),
+    )?;
+    if conn.affected_rows() == 0 {
+        return Ok(false);
+    }
+    log::warn!(
+        "took over the expired migration lock lease of `{table}` on {}",
+        database(conn)
+    );
+    conn.exec_drop(&insert, (table.name(),))?;
+    Ok(true)
 }
 
 fn renew(conn: &mut Conn, table: &Table) -> Result<(), BoxError> {

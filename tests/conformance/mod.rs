@@ -111,6 +111,88 @@ pub fn counted(n: u64) -> Migrations {
 const CHILD_URL: &str = "STRATA_TEST_CHILD_URL";
 const CHILD_MODE: &str = "STRATA_TEST_CHILD_MODE";
 const CHILD_THREADS: &str = "STRATA_TEST_CHILD_THREADS";
+const CHILD_HANG: &str = "STRATA_TEST_CHILD_HANG";
+const HOLDING: &str = "strata-test: holding the migration lock";
+
+/// Migration 1 creates a table, migration 2 is a Rust function running `body`, migration 3
+/// creates another table.
+fn hanging(body: fn()) -> Migrations {
+    let mut set = Set::new("app", "1.0.0").unwrap();
+    set.add(Migration::sql(1, "a", "CREATE TABLE hang_a (id INTEGER PRIMARY KEY);").unwrap())
+        .unwrap();
+    set.add(
+        Migration::function(2, "data", move |_| {
+            body();
+            Ok(())
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    set.add(Migration::sql(3, "b", "CREATE TABLE hang_b (id INTEGER PRIMARY KEY);").unwrap())
+        .unwrap();
+    Migrations::new([set]).unwrap()
+}
+
+/// A process killed (SIGKILL) while it holds the lock in the middle of a run: the database
+/// releases the lock with the connection, the run's transaction is rolled back, and the next
+/// boot applies everything.
+pub fn killed_process_releases_the_lock<D: TestDb>(db: &D) -> TestResult
+where
+    D::Conn: 'static,
+{
+    use std::io::BufRead;
+    let mut child = Command::new(std::env::current_exe()?)
+        .args([
+            "--ignored",
+            "--exact",
+            "child_boot",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_URL, db.url())
+        .env(CHILD_HANG, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let holding = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains(HOLDING));
+    assert!(holding, "the child reached migration 2");
+    child.kill()?;
+    child.wait()?;
+    let m = hanging(|| {}).lock_timeout(std::time::Duration::from_secs(20));
+    let mut conn = db.connect();
+    let report = conn.migrate(&m)?;
+    let expected: &[&str] = if conn.dialect().transactional_ddl {
+        &["app@1_a", "app@2_data", "app@3_b"]
+    } else {
+        // Migration 1's DDL had committed by itself before the kill.
+        &["app@2_data", "app@3_b"]
+    };
+    assert_eq!(report.applied(), expected);
+    assert!(conn.status(&m)?.is_up_to_date());
+    Ok(())
+}
+
+/// A Rust-function migration that panics: the run is rolled back and the lock released as the
+/// panic unwinds, so the next boot (on another connection) goes ahead.
+pub fn panicking_migration_releases_the_lock<D: TestDb>(db: &D) -> TestResult
+where
+    D::Conn: 'static,
+{
+    let m = hanging(|| panic!("a bug in a data migration"));
+    let url = db.url();
+    let panicked = std::thread::spawn(move || D::open(&url).migrate(&m)).join();
+    assert!(panicked.is_err(), "the panic reached the caller");
+    let m = hanging(|| {}).lock_timeout(std::time::Duration::from_secs(5));
+    let mut conn = db.connect();
+    let report = conn.migrate(&m)?;
+    assert_eq!(report.applied().last().copied(), Some("app@3_b"));
+    assert!(conn.status(&m)?.is_up_to_date());
+    Ok(())
+}
 
 fn mode_name(mode: Mode) -> &'static str {
     match mode {
@@ -132,6 +214,8 @@ where
         .map(|i| {
             let url = urls[i % urls.len()].clone();
             std::thread::spawn(move || {
+                // `RUST_LOG=strata=debug` shows what each booter did.
+                let _ = env_logger::builder().format_timestamp_micros().try_init();
                 let m = counted(50).mode(mode);
                 let mut conn = D::open(&url);
                 conn.migrate(&m)
@@ -149,6 +233,19 @@ where
     D::Conn: 'static,
 {
     let url = std::env::var(CHILD_URL)?;
+    if std::env::var(CHILD_HANG).is_ok() {
+        // Holds the lock in migration 2 until killed.
+        let hang = hanging(|| {
+            use std::io::Write;
+            println!("{HOLDING}");
+            let _ = std::io::stdout().flush();
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            }
+        });
+        D::open(&url).migrate(&hang)?;
+        return Ok(());
+    }
     let mode = match std::env::var(CHILD_MODE).as_deref() {
         Ok("per-migration") => Mode::PerMigration,
         _ => Mode::AllOrNothing,
@@ -251,6 +348,8 @@ macro_rules! conformance_suite {
             no_transaction_migration_completes,
             failed_no_transaction_down_repairs_to_applied,
             waiting_for_the_lock_times_out_or_finds_the_work_done,
+            killed_process_releases_the_lock,
+            panicking_migration_releases_the_lock,
         );
     };
 }
