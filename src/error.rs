@@ -238,6 +238,11 @@ pub enum ErrorKind {
         /// still running in another process from a stopped one (transaction-scoped locks).
         waited: Option<Duration>,
     },
+    /// An offline script would contain a Rust-function migration, which only strata can run.
+    FunctionInScript {
+        /// The migration.
+        migration: String,
+    },
     /// A downgrade needs to revert a migration that has no down migration.
     Irreversible {
         /// The migration.
@@ -330,6 +335,7 @@ impl Error {
             | ErrorKind::ChecksumMismatch { migration: m, .. }
             | ErrorKind::Dirty { migration: m, .. }
             | ErrorKind::Irreversible { migration: m }
+            | ErrorKind::FunctionInScript { migration: m }
             | ErrorKind::Migration { migration: m, .. }
             | ErrorKind::TransactionEnded { migration: m, .. } => Some(m),
             _ => None,
@@ -571,6 +577,10 @@ impl fmt::Display for ErrorKind {
                 "migration `{migration}` is still dirty after waiting {:.1}s: it stopped after {}, or another process is still running it; repair it only once no process runs it",
                 waited.as_secs_f64(),
                 plural(*completed as usize, "statement", "statements")
+            ),
+            ErrorKind::FunctionInScript { migration } => write!(
+                f,
+                "migration `{migration}` is a Rust function: an offline script cannot contain it; run it with strata, or script the steps before and after it"
             ),
             ErrorKind::Irreversible { migration } => write!(
                 f,
@@ -938,6 +948,12 @@ mod tests {
                 "timed out after 2.5s waiting for the migration lock on sqlite database `app.db`",
             ),
             (
+                ErrorKind::FunctionInScript {
+                    migration: s("app@2_seed"),
+                },
+                "migration `app@2_seed` is a Rust function: an offline script cannot contain it; run it with strata, or script the steps before and after it",
+            ),
+            (
                 ErrorKind::LockLost { database: db() },
                 "lost the migration lock on sqlite database `app.db`: its lease expired and another process took it; the run stopped before its next step",
             ),
@@ -978,6 +994,7 @@ mod tests {
                 | ErrorKind::ChecksumMismatch { .. }
                 | ErrorKind::Dirty { .. }
                 | ErrorKind::Irreversible { .. }
+                | ErrorKind::FunctionInScript { .. }
                 | ErrorKind::Migration { .. }
                 | ErrorKind::TransactionEnded { .. }
                 | ErrorKind::Database { .. }

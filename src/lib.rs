@@ -77,6 +77,7 @@ mod migration;
 mod migrator;
 mod plan;
 mod report;
+pub mod script;
 mod source;
 pub mod sql;
 
@@ -86,8 +87,9 @@ pub use migration::{
     Checksum, Dependency, Migration, MigrationFn, NORMALIZATION, Set, Transaction,
 };
 pub use migrator::{DEFAULT_TABLE, Migrations, Migrator, Mode};
-pub use plan::Target;
+pub use plan::{PlannedStep, Target};
 pub use report::{Action, Report, ReportStep, State, Status, StatusEntry};
+pub use script::Flavor;
 pub use source::Embedded;
 
 // The README's examples run as doctests, so the README cannot drift from the API.

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::adapter::{Adapter, Lock, Record, RecordState, Table};
 use crate::error::{BoxError, Database, Direction, Error, ErrorKind, Position, Result};
 use crate::migration::{Body, Migration, MigrationFn, NORMALIZATION, Set, Transaction};
-use crate::plan::{self, Applied, Graph, Node, Operation, Policy, Step, Target};
+use crate::plan::{self, Applied, Graph, Node, Operation, PlannedStep, Policy, Step, Target};
 use crate::report::{Action, Report, ReportStep, Status, status};
+use crate::script::{self, Flavor};
 use crate::sql;
 
 /// How a run commits.
@@ -141,6 +142,95 @@ impl Migrations {
     #[must_use]
     pub fn history_table(&self) -> &Table {
         &self.table
+    }
+
+    /// The steps [`Migrator::upgrade`] to `target` would run against a database whose history
+    /// is `history`, in order, without touching a database (a dry run; `history` may come from
+    /// [`Migrator::history`] or [`Migrations::history_at`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Migrator::upgrade`], minus the database: an invalid target, a dirty, unknown or
+    /// changed applied migration, an out-of-order migration.
+    pub fn plan_upgrade(&self, history: &[Record], target: &str) -> Result<Vec<PlannedStep>> {
+        self.plan(history, target, Operation::Upgrade)
+    }
+
+    /// The steps [`Migrator::downgrade`] to `target` would run, children first, without
+    /// touching a database.
+    ///
+    /// # Errors
+    ///
+    /// As [`Migrator::downgrade`], minus the database.
+    pub fn plan_downgrade(&self, history: &[Record], target: &str) -> Result<Vec<PlannedStep>> {
+        self.plan(history, target, Operation::Downgrade)
+    }
+
+    fn plan(
+        &self,
+        history: &[Record],
+        target: &str,
+        operation: Operation,
+    ) -> Result<Vec<PlannedStep>> {
+        let target: Target = target.parse()?;
+        let steps = plan::plan(&self.sets, history, &target, operation, self.policy)?;
+        Ok(steps.iter().map(PlannedStep::from).collect())
+    }
+
+    /// The complete SQL script of an upgrade from `from` (the target the database is at now:
+    /// `base` for an empty one) to `to`, in `flavor`'s dialect, history-table statements
+    /// included: for a DBA to review and run by hand (Alembic's `--sql`). Transactions and the
+    /// migration lock are spelled out where the database has them.
+    ///
+    /// # Errors
+    ///
+    /// An invalid target, an upgrade error of [`Migrations::plan_upgrade`], or a Rust-function
+    /// migration in the plan ([`ErrorKind::FunctionInScript`]).
+    pub fn upgrade_script(&self, flavor: Flavor, from: &str, to: &str) -> Result<String> {
+        self.script(flavor, from, to, Operation::Upgrade)
+    }
+
+    /// The complete SQL script of a downgrade from `from` to `to` (see
+    /// [`upgrade_script`](Migrations::upgrade_script)).
+    ///
+    /// # Errors
+    ///
+    /// As [`upgrade_script`](Migrations::upgrade_script), and a migration without down
+    /// migration in the plan.
+    pub fn downgrade_script(&self, flavor: Flavor, from: &str, to: &str) -> Result<String> {
+        self.script(flavor, from, to, Operation::Downgrade)
+    }
+
+    fn script(&self, flavor: Flavor, from: &str, to: &str, operation: Operation) -> Result<String> {
+        let history = self.history_at(from)?;
+        let target: Target = to.parse()?;
+        let steps = plan::plan(&self.sets, &history, &target, operation, self.policy)?;
+        let verb = match operation {
+            Operation::Downgrade => "downgrade",
+            _ => "upgrade",
+        };
+        script::render(
+            flavor,
+            &self.table,
+            &steps,
+            &format!("{verb} from `{from}` to `{to}`"),
+        )
+    }
+
+    /// The history a database has once it is at `target` (`base`, `heads`, a version, ...):
+    /// the rows [`Migrator::stamp`] would write into an empty history, with `applied_at` now.
+    /// The starting point of a plan or an offline script for a database that is not at hand.
+    ///
+    /// # Errors
+    ///
+    /// An invalid target.
+    pub fn history_at(&self, target: &str) -> Result<Vec<Record>> {
+        let target: Target = target.parse()?;
+        let steps = plan::plan(&self.sets, &[], &target, Operation::Stamp, self.policy)?;
+        Ok(steps
+            .iter()
+            .filter_map(|step| Runner::applied_record(step, Duration::ZERO, RecordState::Applied))
+            .collect())
     }
 }
 

@@ -184,6 +184,34 @@ impl<'a> Node<'a> {
     }
 }
 
+/// One step of a plan made without a database ([`Migrations::plan_upgrade`],
+/// [`Migrations::plan_downgrade`]).
+///
+/// [`Migrations::plan_upgrade`]: crate::Migrations::plan_upgrade
+/// [`Migrations::plan_downgrade`]: crate::Migrations::plan_downgrade
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedStep {
+    /// The migration, as `set@version_name`.
+    pub migration: String,
+    /// Its set.
+    pub set: String,
+    /// Its version.
+    pub version: u64,
+    /// Applying (`Up`) or reverting (`Down`).
+    pub direction: Direction,
+}
+
+impl From<&Step<'_>> for PlannedStep {
+    fn from(step: &Step<'_>) -> PlannedStep {
+        PlannedStep {
+            migration: step.node.id(),
+            set: step.node.set().to_owned(),
+            version: step.node.version(),
+            direction: step.direction,
+        }
+    }
+}
+
 /// One step of a plan.
 #[derive(Clone, Copy)]
 pub(crate) struct Step<'a> {

@@ -177,6 +177,11 @@ impl Status {
     pub fn is_up_to_date(&self) -> bool {
         self.entries.iter().all(|e| e.state == State::Applied)
     }
+
+    /// The entries of one set, in its version order (each set keeps its own order).
+    pub fn set<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a StatusEntry> + 'a {
+        self.entries.iter().filter(move |e| e.set == name)
+    }
 }
 
 impl fmt::Display for Status {

@@ -10,6 +10,7 @@ use mysql::{Conn, PooledConn, Row};
 
 use super::{Adapter, Dialect, Lock, Record, RecordState, Table};
 use crate::error::{BoxError, Database, Error, ErrorKind};
+use crate::script::{COLUMNS, Flavor};
 use crate::sql::Syntax;
 
 const DIALECT: Dialect = Dialect {
@@ -18,9 +19,6 @@ const DIALECT: Dialect = Dialect {
     transactional_ddl: false,
     schemas: false,
 };
-
-const COLUMNS: &str = "set_name, version, name, checksum, normalization, down_sql, set_version, \
-                       applied_at, duration_ms, state, completed";
 
 /// The table that holds lease rows on Galera, one per history table.
 const LEASES: &str = "strata_locks";
@@ -97,24 +95,7 @@ fn read_history(conn: &mut Conn, table: &Table) -> Result<Option<Vec<Record>>, B
 }
 
 fn create_history(conn: &mut Conn, table: &Table) -> Result<(), BoxError> {
-    conn.query_drop(format!(
-        "CREATE TABLE IF NOT EXISTS {} (
-            id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
-            set_name VARCHAR(255) NOT NULL,
-            version BIGINT UNSIGNED NOT NULL,
-            name VARCHAR(255) NOT NULL,
-            checksum VARCHAR(64) NOT NULL,
-            normalization INT UNSIGNED NOT NULL,
-            down_sql LONGTEXT NULL,
-            set_version VARCHAR(255) NOT NULL,
-            applied_at VARCHAR(32) NOT NULL,
-            duration_ms BIGINT UNSIGNED NOT NULL,
-            state VARCHAR(16) NOT NULL,
-            completed INT UNSIGNED NULL,
-            UNIQUE KEY strata_set_version (set_name, version)
-        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
-        table.quoted('`')
-    ))?;
+    conn.query_drop(Flavor::Mysql.create_history(table))?;
     Ok(())
 }
 
@@ -141,14 +122,7 @@ fn error_offset(error: &BoxError, statement: &str) -> Option<usize> {
 }
 
 fn write_record(conn: &mut Conn, table: &Table, r: &Record) -> Result<(), BoxError> {
-    let sql = format!(
-        "INSERT INTO {} ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON DUPLICATE KEY UPDATE name = VALUES(name), checksum = VALUES(checksum), \
-         normalization = VALUES(normalization), down_sql = VALUES(down_sql), \
-         set_version = VALUES(set_version), applied_at = VALUES(applied_at), \
-         duration_ms = VALUES(duration_ms), state = VALUES(state), completed = VALUES(completed)",
-        table.quoted('`')
-    );
+    let sql = Flavor::Mysql.upsert(table, &std::array::from_fn(|_| "?".to_owned()));
     conn.exec_drop(
         sql,
         (
@@ -169,10 +143,7 @@ fn write_record(conn: &mut Conn, table: &Table, r: &Record) -> Result<(), BoxErr
 }
 
 fn delete_record(conn: &mut Conn, table: &Table, set: &str, version: u64) -> Result<(), BoxError> {
-    let sql = format!(
-        "DELETE FROM {} WHERE set_name = ? AND version = ?",
-        table.quoted('`')
-    );
+    let sql = Flavor::Mysql.delete(table, "?", "?");
     conn.exec_drop(sql, (set, version))?;
     Ok(())
 }

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use postgres::types::{ToSql, Type};
 use postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
-use sha2::{Digest, Sha256};
 
 use super::{Adapter, Dialect, Lock, Record, RecordState, Table};
 use crate::error::{BoxError, Database, Error, ErrorKind};
+use crate::script::{COLUMNS, Flavor, advisory_key};
 use crate::sql::Syntax;
 
 const DIALECT: Dialect = Dialect {
@@ -24,18 +24,6 @@ const DIALECT: Dialect = Dialect {
     transactional_ddl: true,
     schemas: true,
 };
-
-const COLUMNS: &str = "set_name, version, name, checksum, normalization, down_sql, set_version, \
-                       applied_at, duration_ms, state, completed";
-
-/// The advisory lock key: the first 8 bytes of SHA-256 over the history table's name. Advisory
-/// locks are per database already.
-fn key(table: &Table) -> i64 {
-    let digest = Sha256::digest(format!("strata:{table}").as_bytes());
-    let mut bytes = [0; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(bytes)
-}
 
 /// `table` as a string literal for `to_regclass` (valid names hold no quotes).
 fn regclass(table: &Table) -> String {
@@ -77,28 +65,7 @@ fn select(table: &Table) -> String {
 }
 
 fn create(table: &Table) -> String {
-    let schema = table
-        .schema()
-        .map(|s| format!("CREATE SCHEMA IF NOT EXISTS \"{s}\"; "))
-        .unwrap_or_default();
-    format!(
-        "{schema}CREATE TABLE IF NOT EXISTS {} (
-            id BIGINT GENERATED ALWAYS AS IDENTITY,
-            set_name TEXT NOT NULL,
-            version BIGINT NOT NULL,
-            name TEXT NOT NULL,
-            checksum TEXT NOT NULL,
-            normalization INTEGER NOT NULL,
-            down_sql TEXT,
-            set_version TEXT NOT NULL,
-            applied_at TEXT NOT NULL,
-            duration_ms BIGINT NOT NULL,
-            state TEXT NOT NULL,
-            completed INTEGER,
-            PRIMARY KEY (set_name, version)
-        )",
-        table.quoted('"')
-    )
+    Flavor::Postgres.create_history(table)
 }
 
 fn i64_of(value: u64, what: &str) -> Result<i64, BoxError> {
@@ -189,15 +156,8 @@ impl Adapter for Client {
     }
 
     fn write_record(&mut self, table: &Table, r: &Record) -> Result<(), BoxError> {
-        let sql = format!(
-            "INSERT INTO {} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-             ON CONFLICT (set_name, version) DO UPDATE SET name = excluded.name, \
-             checksum = excluded.checksum, normalization = excluded.normalization, \
-             down_sql = excluded.down_sql, set_version = excluded.set_version, \
-             applied_at = excluded.applied_at, duration_ms = excluded.duration_ms, \
-             state = excluded.state, completed = excluded.completed",
-            table.quoted('"')
-        );
+        let placeholders: [String; 11] = std::array::from_fn(|i| format!("${}", i + 1));
+        let sql = Flavor::Postgres.upsert(table, &placeholders);
         let version = i64_of(r.version, "version")?;
         let normalization = i32::try_from(r.normalization)?;
         let duration = i64::try_from(r.duration_ms).unwrap_or(i64::MAX);
@@ -220,17 +180,14 @@ impl Adapter for Client {
     }
 
     fn delete_record(&mut self, table: &Table, set: &str, version: u64) -> Result<(), BoxError> {
-        let sql = format!(
-            "DELETE FROM {} WHERE set_name = $1 AND version = $2",
-            table.quoted('"')
-        );
+        let sql = Flavor::Postgres.delete(table, "$1", "$2");
         let version = i64_of(version, "version")?;
         self.execute_typed(&sql, &[(&set, Type::TEXT), (&version, Type::INT8)])?;
         Ok(())
     }
 
     fn lock(&mut self, table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError> {
-        let key = key(table);
+        let key = advisory_key(table);
         // One round trip: begin, refuse a hot standby, try the lock without waiting.
         let first = self
             .simple_query(&format!(

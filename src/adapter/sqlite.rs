@@ -7,6 +7,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::{Adapter, Dialect, Lock, Record, RecordState, Table};
 use crate::error::{BoxError, Database};
+use crate::script::Flavor;
 use crate::sql::Syntax;
 
 const DIALECT: Dialect = Dialect {
@@ -15,6 +16,10 @@ const DIALECT: Dialect = Dialect {
     transactional_ddl: true,
     schemas: false,
 };
+
+/// `?1` to `?11`.
+static PARAMS: std::sync::LazyLock<[String; 11]> =
+    std::sync::LazyLock::new(|| std::array::from_fn(|i| format!("?{}", i + 1)));
 
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
@@ -86,24 +91,7 @@ impl Adapter for Connection {
     }
 
     fn create_history(&mut self, table: &Table) -> Result<(), BoxError> {
-        self.execute_batch(&format!(
-            "CREATE TABLE IF NOT EXISTS {} (
-                set_name TEXT NOT NULL,
-                version INTEGER NOT NULL,
-                name TEXT NOT NULL,
-                checksum TEXT NOT NULL,
-                normalization INTEGER NOT NULL,
-                down_sql TEXT,
-                set_version TEXT NOT NULL,
-                applied_at TEXT NOT NULL,
-                duration_ms INTEGER NOT NULL,
-                state TEXT NOT NULL,
-                completed INTEGER,
-                PRIMARY KEY (set_name, version)
-            )",
-            table.quoted('"')
-        ))?;
-        Ok(())
+        Ok(self.execute_batch(&Flavor::Sqlite.create_history(table))?)
     }
 
     fn execute(&mut self, statement: &str) -> Result<(), BoxError> {
@@ -134,17 +122,7 @@ impl Adapter for Connection {
     }
 
     fn write_record(&mut self, table: &Table, r: &Record) -> Result<(), BoxError> {
-        let sql = format!(
-            "INSERT INTO {} (set_name, version, name, checksum, normalization, down_sql, \
-             set_version, applied_at, duration_ms, state, completed) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-             ON CONFLICT (set_name, version) DO UPDATE SET name = excluded.name, \
-             checksum = excluded.checksum, normalization = excluded.normalization, \
-             down_sql = excluded.down_sql, set_version = excluded.set_version, \
-             applied_at = excluded.applied_at, duration_ms = excluded.duration_ms, \
-             state = excluded.state, completed = excluded.completed",
-            table.quoted('"')
-        );
+        let sql = Flavor::Sqlite.upsert(table, &PARAMS);
         self.prepare_cached(&sql)?.execute(params![
             r.set,
             version_param(r.version)?,
@@ -162,10 +140,7 @@ impl Adapter for Connection {
     }
 
     fn delete_record(&mut self, table: &Table, set: &str, version: u64) -> Result<(), BoxError> {
-        let sql = format!(
-            "DELETE FROM {} WHERE set_name = ?1 AND version = ?2",
-            table.quoted('"')
-        );
+        let sql = Flavor::Sqlite.delete(table, "?1", "?2");
         self.prepare_cached(&sql)?
             .execute(params![set, version_param(version)?])?;
         Ok(())

@@ -10,7 +10,8 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use strata::{
-    Action, Adapter, ErrorKind, Migration, Migrations, Migrator, Mode, RecordState, Set, State,
+    Action, Adapter, ErrorKind, Flavor, Migration, Migrations, Migrator, Mode, RecordState, Set,
+    State,
 };
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -350,6 +351,9 @@ macro_rules! conformance_suite {
             waiting_for_the_lock_times_out_or_finds_the_work_done,
             killed_process_releases_the_lock,
             panicking_migration_releases_the_lock,
+            plugin_sets_follow_cross_set_dependencies_both_ways,
+            stamp_per_set_adopts_an_existing_schema,
+            offline_scripts_do_what_a_run_does,
         );
     };
 }
@@ -1124,5 +1128,194 @@ where
     gate.wait();
     assert_eq!(first.join().map_err(|_| "panicked")??, 2);
     assert_eq!(patient.join().map_err(|_| "panicked")??, 0);
+    Ok(())
+}
+
+/// A host set `core` and a plugin set `billing` whose first migration uses core's `accounts`
+/// table.
+fn core_and_billing() -> Result<Migrations, strata::Error> {
+    let mut core = Set::new("core", "2.1.0")?;
+    core.add(
+        Migration::sql(
+            1,
+            "users",
+            "CREATE TABLE core_users (id INTEGER PRIMARY KEY);",
+        )?
+        .with_down("DROP TABLE core_users;")?,
+    )?;
+    core.add(
+        Migration::sql(
+            2,
+            "accounts",
+            "CREATE TABLE core_accounts (id INTEGER PRIMARY KEY);",
+        )?
+        .with_down("DROP TABLE core_accounts;")?,
+    )?;
+    core.add(
+        Migration::sql(
+            3,
+            "audit",
+            "CREATE TABLE core_audit (id INTEGER PRIMARY KEY);",
+        )?
+        .with_down("DROP TABLE core_audit;")?,
+    )?;
+    let mut billing = Set::new("billing", "0.3.0")?;
+    billing.require("core", "^2.1")?;
+    billing.add(
+        Migration::sql(
+            1,
+            "invoices",
+            "CREATE TABLE billing_invoices (id INTEGER PRIMARY KEY, account INTEGER REFERENCES core_accounts (id));",
+        )?
+        .with_down("DROP TABLE billing_invoices;")?
+        .depends_on("core", 2),
+    )?;
+    billing.add(
+        Migration::sql(
+            2,
+            "lines",
+            "CREATE TABLE billing_lines (id INTEGER PRIMARY KEY);",
+        )?
+        .with_down("DROP TABLE billing_lines;")?,
+    )?;
+    Migrations::new([core, billing])
+}
+
+pub fn plugin_sets_follow_cross_set_dependencies_both_ways<D: TestDb>(db: &D) -> TestResult {
+    let m = core_and_billing()?;
+    let mut conn = db.connect();
+    // Upgrading the plugin applies the core migration it depends on first.
+    assert_eq!(
+        ids(&conn.upgrade(&m, "billing@1")?.applied()),
+        ["core@1_users", "core@2_accounts", "billing@1_invoices"]
+    );
+    assert_eq!(
+        ids(&conn.migrate(&m)?.applied()),
+        ["core@3_audit", "billing@2_lines"]
+    );
+    // Downgrading core below it reverts the plugin's migrations first.
+    assert_eq!(
+        ids(&conn.downgrade(&m, "core@1")?.reverted()),
+        [
+            "billing@2_lines",
+            "billing@1_invoices",
+            "core@3_audit",
+            "core@2_accounts"
+        ]
+    );
+    assert_eq!(D::count(&mut conn, "billing_invoices"), None);
+    assert_eq!(D::count(&mut conn, "core_users"), Some(0));
+    // Each set has its own order and history in one table.
+    let report = conn.status(&m)?;
+    let entries: Vec<(String, &State)> = report
+        .entries()
+        .iter()
+        .map(|e| (e.id(), &e.state))
+        .collect();
+    assert_eq!(entries.len(), 5);
+    let billing: Vec<&State> = report.set("billing").map(|e| &e.state).collect();
+    assert_eq!(billing, [&State::Pending, &State::Pending]);
+    assert!(entries.contains(&("core@1_users".to_owned(), &State::Applied)));
+    assert!(entries.contains(&("billing@1_invoices".to_owned(), &State::Pending)));
+    assert_eq!(
+        ids(&conn.upgrade(&m, "billing@head")?.applied()),
+        ["core@2_accounts", "billing@1_invoices", "billing@2_lines"]
+    );
+    assert_eq!(
+        ids(&conn.downgrade(&m, "billing@base")?.reverted()),
+        ["billing@2_lines", "billing@1_invoices"]
+    );
+    assert_eq!(D::count(&mut conn, "strata_migrations"), Some(2));
+    Ok(())
+}
+
+pub fn stamp_per_set_adopts_an_existing_schema<D: TestDb>(db: &D) -> TestResult {
+    let m = core_and_billing()?;
+    let mut conn = db.connect();
+    // The core schema was made by hand (or by another tool) before strata.
+    for table in ["core_users", "core_accounts", "core_audit"] {
+        conn.execute(&format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY)"))
+            .map_err(|e| e.to_string())?;
+    }
+    let report = conn.stamp(&m, "core@head")?;
+    assert_eq!(report.steps().len(), 3);
+    assert!(report.steps().iter().all(|s| s.action == Action::Stamped));
+    // Only the plugin's migrations run.
+    assert_eq!(
+        ids(&conn.migrate(&m)?.applied()),
+        ["billing@1_invoices", "billing@2_lines"]
+    );
+    // Unstamping core below the plugin's dependency unstamps the plugin first.
+    let report = conn.stamp(&m, "core@1")?;
+    let unstamped: Vec<&str> = report
+        .steps()
+        .iter()
+        .map(|s| s.migration.as_str())
+        .collect();
+    assert_eq!(
+        unstamped,
+        [
+            "billing@2_lines",
+            "billing@1_invoices",
+            "core@3_audit",
+            "core@2_accounts"
+        ]
+    );
+    assert_eq!(
+        D::count(&mut conn, "billing_lines"),
+        Some(0),
+        "stamp runs nothing"
+    );
+    Ok(())
+}
+
+fn flavor<C: Adapter>(conn: &C) -> Flavor {
+    match conn.dialect().backend {
+        "postgres" => Flavor::Postgres,
+        "mysql" => Flavor::Mysql,
+        _ => Flavor::Sqlite,
+    }
+}
+
+pub fn offline_scripts_do_what_a_run_does<D: TestDb>(db: &D) -> TestResult {
+    let m = core_and_billing()?;
+    let mut conn = db.connect();
+    let flavor = flavor(&conn);
+    // A DBA runs the upgrade script by hand: the database is then exactly as a run leaves it.
+    let up = m.upgrade_script(flavor, "base", "billing@1")?;
+    assert!(up.contains("-- apply core@2_accounts"), "{up}");
+    conn.execute(&up).map_err(|e| e.to_string())?;
+    assert_eq!(D::count(&mut conn, "billing_invoices"), Some(0));
+    let history = conn.history(&m)?;
+    assert_eq!(history.len(), 3);
+    assert!(
+        history
+            .iter()
+            .all(|r| r.state == RecordState::Applied && r.applied_at.len() == 24)
+    );
+    assert_eq!(
+        ids(&conn.migrate(&m)?.applied()),
+        ["core@3_audit", "billing@2_lines"],
+        "strata takes over from the script"
+    );
+    // And back down to base, from where the database is now.
+    let down = m.downgrade_script(flavor, "heads", "base")?;
+    conn.execute(&down).map_err(|e| e.to_string())?;
+    assert!(conn.history(&m)?.is_empty());
+    assert_eq!(D::count(&mut conn, "core_users"), None);
+    // Nothing to do is a script that says so; a Rust function cannot be scripted.
+    assert!(
+        m.upgrade_script(flavor, "heads", "heads")?
+            .contains("-- nothing to do")
+    );
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::function(1, "seed", |_| Ok(()))?)?;
+    let err = Migrations::new([set])?
+        .upgrade_script(flavor, "base", "heads")
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::FunctionInScript { .. }),
+        "{err}"
+    );
     Ok(())
 }

@@ -1,0 +1,451 @@
+//! Offline SQL: the complete script of a plan, history-table statements included, for a DBA to
+//! review and run by hand (Alembic's `--sql`). No database and no driver feature is needed.
+//!
+//! ```
+//! # fn main() -> Result<(), strata::Error> {
+//! use strata::{Flavor, Migration, Migrations, Set};
+//!
+//! let mut set = Set::new("app", "1.0.0")?;
+//! set.add(Migration::sql(1, "users", "CREATE TABLE users (id BIGINT PRIMARY KEY);")?)?;
+//! let migrations = Migrations::new([set])?;
+//! let script = migrations.upgrade_script(Flavor::Postgres, "base", "heads")?;
+//! assert!(script.contains("CREATE TABLE users (id BIGINT PRIMARY KEY);"));
+//! assert!(script.contains("INSERT INTO \"strata_migrations\""));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The history-table SQL that the built-in adapters run lives here too, so that a script writes
+//! exactly the rows a run would.
+
+use std::fmt::Write as _;
+
+use sha2::{Digest, Sha256};
+
+use crate::adapter::Table;
+use crate::error::{Direction, Error, ErrorKind, Result};
+use crate::migration::{Body, Migration};
+use crate::plan::{Node, Step};
+use crate::sql::{self, Syntax};
+
+/// The SQL dialect of an offline script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Flavor {
+    /// SQLite: run it with `sqlite3 app.db < script.sql`.
+    Sqlite,
+    /// PostgreSQL: run it with `psql -v ON_ERROR_STOP=1 -f script.sql`.
+    Postgres,
+    /// MySQL and MariaDB: run it with `mysql --database=app < script.sql`.
+    Mysql,
+}
+
+/// The history table's columns, in the order of every `INSERT`.
+pub(crate) const COLUMNS: &str = "set_name, version, name, checksum, normalization, down_sql, \
+                                  set_version, applied_at, duration_ms, state, completed";
+
+impl Flavor {
+    fn name(self) -> &'static str {
+        match self {
+            Flavor::Sqlite => "sqlite",
+            Flavor::Postgres => "postgres",
+            Flavor::Mysql => "mysql",
+        }
+    }
+
+    fn syntax(self) -> Syntax {
+        match self {
+            Flavor::Sqlite => Syntax::SQLITE,
+            Flavor::Postgres => Syntax::POSTGRES,
+            Flavor::Mysql => Syntax::MYSQL,
+        }
+    }
+
+    fn transactional_ddl(self) -> bool {
+        self != Flavor::Mysql
+    }
+
+    /// The history table name, quoted.
+    pub(crate) fn table(self, table: &Table) -> String {
+        table.quoted(if self == Flavor::Mysql { '`' } else { '"' })
+    }
+
+    /// A string literal.
+    fn literal(self, text: &str) -> String {
+        let escaped = text.replace('\'', "''");
+        match self {
+            // MySQL reads backslashes as escapes (unless NO_BACKSLASH_ESCAPES is set).
+            Flavor::Mysql => format!("'{}'", escaped.replace('\\', "\\\\")),
+            Flavor::Sqlite | Flavor::Postgres => format!("'{escaped}'"),
+        }
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS` for the history table.
+    pub(crate) fn create_history(self, table: &Table) -> String {
+        let name = self.table(table);
+        match self {
+            Flavor::Sqlite => format!(
+                "CREATE TABLE IF NOT EXISTS {name} (
+    set_name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    normalization INTEGER NOT NULL,
+    down_sql TEXT,
+    set_version TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    completed INTEGER,
+    PRIMARY KEY (set_name, version)
+)"
+            ),
+            Flavor::Postgres => {
+                let schema = table
+                    .schema()
+                    .map(|s| format!("CREATE SCHEMA IF NOT EXISTS \"{s}\";\n"))
+                    .unwrap_or_default();
+                format!(
+                    "{schema}CREATE TABLE IF NOT EXISTS {name} (
+    id BIGINT GENERATED ALWAYS AS IDENTITY,
+    set_name TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    normalization INTEGER NOT NULL,
+    down_sql TEXT,
+    set_version TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    duration_ms BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    completed INTEGER,
+    PRIMARY KEY (set_name, version)
+)"
+                )
+            }
+            Flavor::Mysql => format!(
+                "CREATE TABLE IF NOT EXISTS {name} (
+    id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+    set_name VARCHAR(255) NOT NULL,
+    version BIGINT UNSIGNED NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    checksum VARCHAR(64) NOT NULL,
+    normalization INT UNSIGNED NOT NULL,
+    down_sql LONGTEXT NULL,
+    set_version VARCHAR(255) NOT NULL,
+    applied_at VARCHAR(32) NOT NULL,
+    duration_ms BIGINT UNSIGNED NOT NULL,
+    state VARCHAR(16) NOT NULL,
+    completed INT UNSIGNED NULL,
+    UNIQUE KEY strata_set_version (set_name, version)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+            ),
+        }
+    }
+
+    /// The one-statement upsert of a history row, with `values` (placeholders or literals) in
+    /// [`COLUMNS`] order.
+    pub(crate) fn upsert(self, table: &Table, values: &[String; 11]) -> String {
+        let name = self.table(table);
+        let values = values.join(", ");
+        let update = |f: &dyn Fn(&str) -> String| {
+            [
+                "name",
+                "checksum",
+                "normalization",
+                "down_sql",
+                "set_version",
+            ]
+            .into_iter()
+            .chain(["applied_at", "duration_ms", "state", "completed"])
+            .map(|c| format!("{c} = {}", f(c)))
+            .collect::<Vec<_>>()
+            .join(", ")
+        };
+        match self {
+            Flavor::Mysql => format!(
+                "INSERT INTO {name} ({COLUMNS}) VALUES ({values}) ON DUPLICATE KEY UPDATE {}",
+                update(&|c| format!("VALUES({c})"))
+            ),
+            Flavor::Sqlite | Flavor::Postgres => format!(
+                "INSERT INTO {name} ({COLUMNS}) VALUES ({values}) \
+                 ON CONFLICT (set_name, version) DO UPDATE SET {}",
+                update(&|c| format!("excluded.{c}"))
+            ),
+        }
+    }
+
+    /// `DELETE` of one history row, with `set` and `version` as placeholders or literals.
+    pub(crate) fn delete(self, table: &Table, set: &str, version: &str) -> String {
+        format!(
+            "DELETE FROM {} WHERE set_name = {set} AND version = {version}",
+            self.table(table)
+        )
+    }
+
+    /// The server's UTC time in the history's `applied_at` format.
+    fn now(self) -> &'static str {
+        match self {
+            Flavor::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            Flavor::Postgres => {
+                "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+            }
+            Flavor::Mysql => {
+                "CONCAT(DATE_FORMAT(UTC_TIMESTAMP(3), '%Y-%m-%dT%H:%i:%s.'), \
+                 LPAD(FLOOR(MICROSECOND(UTC_TIMESTAMP(3)) / 1000), 3, '0'), 'Z')"
+            }
+        }
+    }
+
+    /// The statement that begins a transaction holding the migration lock, if the flavor has
+    /// one that a script can take.
+    fn begin(self, table: &Table) -> String {
+        match self {
+            Flavor::Sqlite => "BEGIN IMMEDIATE;\n".to_owned(),
+            Flavor::Postgres => format!(
+                "BEGIN;\nSELECT pg_advisory_xact_lock({});\n",
+                advisory_key(table)
+            ),
+            Flavor::Mysql => String::new(),
+        }
+    }
+}
+
+/// PostgreSQL's advisory lock key for a history table: the first 8 bytes of SHA-256 over
+/// `strata:<table>`.
+pub(crate) fn advisory_key(table: &Table) -> i64 {
+    let digest = Sha256::digest(format!("strata:{table}").as_bytes());
+    let mut bytes = [0; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+/// Builds the script of `steps` (planned by the caller).
+pub(crate) fn render(
+    flavor: Flavor,
+    table: &Table,
+    steps: &[Step<'_>],
+    title: &str,
+) -> Result<String> {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "-- strata offline script: {title}, {} dialect, history table {table}\n\
+         -- {} step(s). Generated by strata {}; review it, then run it as a whole.",
+        flavor.name(),
+        steps.len(),
+        env!("CARGO_PKG_VERSION")
+    );
+    if steps.is_empty() {
+        out.push_str("-- nothing to do\n");
+        return Ok(out);
+    }
+    if flavor == Flavor::Mysql {
+        out.push_str(
+            "-- MySQL commits DDL implicitly: a failure stops the script part-way; the history\n\
+             -- rows written so far say how far it got.\n",
+        );
+    }
+    let transactional = flavor.transactional_ddl();
+    let mut in_tx = false;
+    let mut created = false;
+    for step in steps {
+        let (text, no_transaction) = sql_of(step)?;
+        let outside = no_transaction || !transactional;
+        if outside && in_tx {
+            out.push_str("COMMIT;\n");
+            in_tx = false;
+        }
+        if !outside && !in_tx {
+            out.push('\n');
+            out.push_str(&flavor.begin(table));
+            in_tx = true;
+        }
+        if !created {
+            let _ = writeln!(out, "{};", flavor.create_history(table));
+            created = true;
+        }
+        let verb = match step.direction {
+            Direction::Up => "apply",
+            Direction::Down => "revert",
+        };
+        let outside_note = if no_transaction {
+            " (no transaction)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "\n-- {verb} {}{outside_note}", step.node.id());
+        for statement in sql::split(&text, flavor.syntax()) {
+            push_statement(&mut out, flavor, statement.text);
+        }
+        let bookkeeping = match (step.direction, step.node) {
+            (Direction::Up, Node::Known(m, set)) => {
+                flavor.upsert(table, &applied_values(flavor, m, set.version()))
+            }
+            (Direction::Up, Node::Unknown(_)) => continue,
+            (Direction::Down, reverted) => flavor.delete(
+                table,
+                &flavor.literal(reverted.set()),
+                &reverted.version().to_string(),
+            ),
+        };
+        let _ = writeln!(out, "{bookkeeping};");
+    }
+    if in_tx {
+        out.push_str("COMMIT;\n");
+    }
+    Ok(out)
+}
+
+/// One statement, terminated so that the database's command-line client runs it whole.
+fn push_statement(out: &mut String, flavor: Flavor, statement: &str) {
+    if flavor == Flavor::Mysql && statement.contains(';') {
+        // A compound body: the `mysql` client would split it at its inner semicolons.
+        let _ = writeln!(out, "DELIMITER $$\n{statement}$$\nDELIMITER ;");
+    } else {
+        let _ = writeln!(out, "{statement};");
+    }
+}
+
+/// The SQL a step runs and whether it is a no-transaction migration.
+fn sql_of(step: &Step<'_>) -> Result<(String, bool)> {
+    let body = match (step.node, step.direction) {
+        (Node::Known(m, _), Direction::Up) => Some(&m.up),
+        (Node::Known(m, _), Direction::Down) => m.down.as_ref(),
+        (Node::Unknown(r), Direction::Down) => {
+            let down = r.down_sql.as_deref().ok_or_else(|| irreversible(step))?;
+            let no_transaction =
+                crate::source::directives(&r.id(), down, false).is_ok_and(|d| d.no_transaction);
+            return Ok((down.to_owned(), no_transaction));
+        }
+        (Node::Unknown(_), Direction::Up) => None,
+    };
+    match body {
+        Some(Body::Sql {
+            text,
+            no_transaction,
+        }) => Ok((text.to_string(), *no_transaction)),
+        Some(Body::Function(_)) => Err(Error::new(ErrorKind::FunctionInScript {
+            migration: step.node.id(),
+        })),
+        None => Err(irreversible(step)),
+    }
+}
+
+fn irreversible(step: &Step<'_>) -> Error {
+    Error::new(ErrorKind::Irreversible {
+        migration: step.node.id(),
+    })
+}
+
+/// The literal values of the `applied` history row of `m`, applied now by set version
+/// `set_version`, in [`COLUMNS`] order.
+fn applied_values(flavor: Flavor, m: &Migration, set_version: &semver::Version) -> [String; 11] {
+    [
+        flavor.literal(&m.set),
+        m.version.to_string(),
+        flavor.literal(&m.name),
+        flavor.literal(&m.checksum.to_string()),
+        crate::migration::NORMALIZATION.to_string(),
+        m.down_sql()
+            .map_or_else(|| "NULL".to_owned(), |d| flavor.literal(d)),
+        flavor.literal(&set_version.to_string()),
+        flavor.now().to_owned(),
+        "0".to_owned(),
+        flavor.literal(crate::adapter::RecordState::Applied.as_str()),
+        "NULL".to_owned(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Migration, Migrations, Set};
+
+    fn migrations() -> Result<Migrations> {
+        let mut set = Set::new("app", "1.2.0")?;
+        set.add(
+            Migration::sql(
+                1,
+                "users",
+                "CREATE TABLE users (id INT PRIMARY KEY, note TEXT);\n",
+            )?
+            .with_down("DROP TABLE users;")?,
+        )?;
+        set.add(Migration::sql(
+            2,
+            "users_note",
+            "-- strata:no-transaction\nCREATE INDEX users_note ON users (note);\n",
+        )?)?;
+        set.add(Migration::sql(
+            3,
+            "bump",
+            "CREATE PROCEDURE bump() BEGIN UPDATE users SET note = 'it''s \\\\ done'; END;\n",
+        )?)?;
+        Migrations::new([set])
+    }
+
+    #[test]
+    fn postgres_script_has_transactions_lock_and_history() -> Result<()> {
+        let script = migrations()?.upgrade_script(Flavor::Postgres, "base", "2")?;
+        let key = advisory_key(&Table::parse("strata_migrations")?);
+        let expected_start = format!(
+            "-- strata offline script: upgrade from `base` to `2`, postgres dialect, history table strata_migrations\n\
+             -- 2 step(s). Generated by strata {}; review it, then run it as a whole.\n\
+             \nBEGIN;\nSELECT pg_advisory_xact_lock({key});\nCREATE TABLE IF NOT EXISTS \"strata_migrations\" (",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert!(script.starts_with(&expected_start), "{script}");
+        assert!(
+            script.contains(
+                "\n-- apply app@1_users\nCREATE TABLE users (id INT PRIMARY KEY, note TEXT);\nINSERT INTO \"strata_migrations\" (set_name, version, name, checksum, normalization, down_sql, set_version, applied_at, duration_ms, state, completed) VALUES ('app', 1, 'users', '"
+            ),
+            "{script}"
+        );
+        assert!(
+            script.contains("'DROP TABLE users;', '1.2.0', to_char("),
+            "{script}"
+        );
+        // The no-transaction migration runs after a COMMIT, outside any transaction.
+        assert!(
+            script.contains("COMMIT;\n\n-- apply app@2_users_note (no transaction)\nCREATE INDEX users_note ON users (note);\nINSERT INTO"),
+            "{script}"
+        );
+        assert!(!script.trim_end().ends_with("COMMIT;"), "{script}");
+        Ok(())
+    }
+
+    #[test]
+    fn mysql_script_escapes_and_keeps_compound_statements_whole() -> Result<()> {
+        let script = migrations()?.upgrade_script(Flavor::Mysql, "2", "heads")?;
+        assert!(
+            script.contains("DELIMITER $$\nCREATE PROCEDURE bump() BEGIN UPDATE users SET note = 'it''s \\\\ done'; END$$\nDELIMITER ;\n"),
+            "{script}"
+        );
+        assert!(!script.contains("BEGIN;"), "no transactions: {script}");
+        assert_eq!(Flavor::Mysql.literal("a'b\\c"), "'a''b\\\\c'");
+        assert_eq!(Flavor::Postgres.literal("a'b\\c"), "'a''b\\c'");
+        Ok(())
+    }
+
+    #[test]
+    fn downgrade_script_deletes_rows_children_first() -> Result<()> {
+        let mut set = Set::new("app", "1.0.0")?;
+        for v in 1..=2 {
+            set.add(
+                Migration::sql(v, &format!("t{v}"), format!("CREATE TABLE t{v} (id INT);"))?
+                    .with_down(format!("DROP TABLE t{v};"))?,
+            )?;
+        }
+        let script = Migrations::new([set])?.downgrade_script(Flavor::Sqlite, "heads", "base")?;
+        let t2 = script.find("DROP TABLE t2;").expect("t2 reverted");
+        let t1 = script.find("DROP TABLE t1;").expect("t1 reverted");
+        assert!(t2 < t1, "{script}");
+        assert!(
+            script.contains("DROP TABLE t2;\nDELETE FROM \"strata_migrations\" WHERE set_name = 'app' AND version = 2;"),
+            "{script}"
+        );
+        assert!(script.contains("BEGIN IMMEDIATE;"), "{script}");
+        Ok(())
+    }
+}
