@@ -703,7 +703,13 @@ impl<'a> Runner<'a> {
             if outside && self.uncommitted > 0 {
                 self.commit()?;
             }
-            if self.session.begin(timeout)? && self.others_may_have_committed() {
+            // Under a lock held by the connection, a step outside any transaction writes its
+            // history rows as single autocommit upserts: no transaction to open.
+            let held = matches!(self.session.lock, Some(Lock::Session | Lock::Lease));
+            if !(outside && held)
+                && self.session.begin(timeout)?
+                && self.others_may_have_committed()
+            {
                 // A transaction-scoped lock was taken again: other processes may have moved on.
                 self.refresh(&mut queue, timeout)?;
                 continue;
@@ -902,7 +908,10 @@ impl<'a> Runner<'a> {
             return Err(self.migration_error(step, failure, false));
         }
         let duration = start.elapsed();
-        self.session.begin(self.migrations.lock_timeout)?;
+        if self.session.lock == Some(Lock::Transaction) {
+            // Re-take the lock (it was released while the statements ran) for the final row.
+            self.session.begin(self.migrations.lock_timeout)?;
+        }
         self.bookkeep(step, duration)?;
         // Other connections may have committed while the lock was free: make the next
         // transaction re-read the history.

@@ -451,8 +451,14 @@ pub(crate) fn unknown_records<'r>(sets: &[Set], records: &'r [Record]) -> Vec<&'
 pub(crate) fn checksum_mismatch(m: &Migration, r: &Record) -> Option<(String, Checksum)> {
     if r.normalization == NORMALIZATION && m.checksum.matches_hex(&r.checksum) {
         None
-    } else {
+    } else if r.normalization == NORMALIZATION {
         Some((r.checksum.clone(), m.checksum))
+    } else {
+        // Taken under another normalisation: say so, the digits alone may even be equal.
+        Some((
+            format!("{} (normalisation {})", r.checksum, r.normalization),
+            m.checksum,
+        ))
     }
 }
 
@@ -713,6 +719,14 @@ fn plan_up<'a>(
                         .filter(|(_, ids)| !pending(ids).is_empty())
                         .map(|(n, _)| *n)
                         .collect();
+                    if moving.is_empty() {
+                        // No set can move: not ambiguous, just out of range.
+                        return Err(Error::new(ErrorKind::RelativeOutOfRange {
+                            target: text.to_owned(),
+                            available: 0,
+                            direction: Direction::Up,
+                        }));
+                    }
                     only_set(graph, &moving, text)?
                 }
             };
@@ -807,6 +821,14 @@ fn plan_down<'a>(
                         .filter(|(_, ids)| ids.iter().any(|&n| is_applied(n)))
                         .map(|(n, _)| *n)
                         .collect();
+                    if moving.is_empty() {
+                        // No set can move: not ambiguous, just out of range.
+                        return Err(Error::new(ErrorKind::RelativeOutOfRange {
+                            target: text.to_owned(),
+                            available: 0,
+                            direction: Direction::Down,
+                        }));
+                    }
                     only_set(graph, &moving, text)?
                 }
             };

@@ -48,27 +48,27 @@ fn lock_name(table: &Table) -> String {
     )
 }
 
-fn get<T: FromValue>(row: &Row, i: usize) -> Result<T, BoxError> {
-    match row.get_opt::<T, usize>(i) {
+fn take<T: FromValue>(row: &mut Row, i: usize) -> Result<T, BoxError> {
+    match row.take_opt::<T, usize>(i) {
         Some(Ok(v)) => Ok(v),
         Some(Err(e)) => Err(format!("column {i} of the history table: {e}").into()),
         None => Err(format!("column {i} missing from the history table").into()),
     }
 }
 
-fn record(row: &Row) -> Result<Record, BoxError> {
-    let state: String = get(row, 9)?;
+fn record(mut row: Row) -> Result<Record, BoxError> {
+    let state: String = take(&mut row, 9)?;
     Ok(Record {
-        set: get(row, 0)?,
-        version: get(row, 1)?,
-        name: get(row, 2)?,
-        checksum: get(row, 3)?,
-        normalization: get(row, 4)?,
-        down_sql: get(row, 5)?,
-        set_version: get(row, 6)?,
-        applied_at: get(row, 7)?,
-        duration_ms: get(row, 8)?,
-        state: RecordState::from_columns(&state, get(row, 10)?)?,
+        set: take(&mut row, 0)?,
+        version: take(&mut row, 1)?,
+        name: take(&mut row, 2)?,
+        checksum: take(&mut row, 3)?,
+        normalization: take(&mut row, 4)?,
+        down_sql: take(&mut row, 5)?,
+        set_version: take(&mut row, 6)?,
+        applied_at: take(&mut row, 7)?,
+        duration_ms: take(&mut row, 8)?,
+        state: RecordState::from_columns(&state, take(&mut row, 10)?)?,
     })
 }
 
@@ -88,7 +88,11 @@ fn database(conn: &mut Conn) -> Database {
 fn read_history(conn: &mut Conn, table: &Table) -> Result<Option<Vec<Record>>, BoxError> {
     let sql = format!("SELECT {COLUMNS} FROM {} ORDER BY id", table.quoted('`'));
     match conn.query::<Row, _>(sql) {
-        Ok(rows) => rows.iter().map(record).collect::<Result<_, _>>().map(Some),
+        Ok(rows) => rows
+            .into_iter()
+            .map(record)
+            .collect::<Result<_, _>>()
+            .map(Some),
         Err(e) if server_code(&e) == Some(ER_NO_SUCH_TABLE) => Ok(None),
         Err(e) => Err(e.into()),
     }

@@ -1,0 +1,1 @@
+ALTER TABLE accounts_users DROP COLUMN display_name;

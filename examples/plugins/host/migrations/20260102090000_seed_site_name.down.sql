@@ -1,0 +1,1 @@
+DELETE FROM app_settings WHERE name = 'site_name';

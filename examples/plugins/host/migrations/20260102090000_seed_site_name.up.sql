@@ -1,0 +1,1 @@
+INSERT INTO app_settings (name, content) VALUES ('site_name', 'Example shop');
