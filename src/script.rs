@@ -16,7 +16,8 @@
 //! ```
 //!
 //! The history-table SQL that the built-in adapters run lives here too, so that a script writes
-//! exactly the rows a run would.
+//! the same `applied` rows a run would (a script writes no `dirty` rows: a failure stops it at
+//! the failing statement, and the rows written so far say how far it got).
 
 use std::fmt::Write as _;
 
@@ -80,8 +81,22 @@ impl Flavor {
         }
     }
 
-    /// `CREATE TABLE IF NOT EXISTS` for the history table.
+    /// `CREATE TABLE IF NOT EXISTS` for the history table, after `CREATE SCHEMA IF NOT EXISTS`
+    /// for a schema-qualified one.
     pub(crate) fn create_history(self, table: &Table) -> String {
+        match (self, table.schema()) {
+            (Flavor::Postgres, Some(s)) => {
+                format!(
+                    "CREATE SCHEMA IF NOT EXISTS \"{s}\";\n{}",
+                    self.create_table(table)
+                )
+            }
+            _ => self.create_table(table),
+        }
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS` for the history table.
+    pub(crate) fn create_table(self, table: &Table) -> String {
         let name = self.table(table);
         match self {
             Flavor::Sqlite => format!(
@@ -101,12 +116,8 @@ impl Flavor {
 )"
             ),
             Flavor::Postgres => {
-                let schema = table
-                    .schema()
-                    .map(|s| format!("CREATE SCHEMA IF NOT EXISTS \"{s}\";\n"))
-                    .unwrap_or_default();
                 format!(
-                    "{schema}CREATE TABLE IF NOT EXISTS {name} (
+                    "CREATE TABLE IF NOT EXISTS {name} (
     id BIGINT GENERATED ALWAYS AS IDENTITY,
     set_name TEXT NOT NULL,
     version BIGINT NOT NULL,
@@ -220,6 +231,15 @@ pub(crate) fn advisory_key(table: &Table) -> i64 {
     i64::from_be_bytes(bytes)
 }
 
+/// The SQL expression of MySQL's `GET_LOCK` name: per database and history table, within the
+/// 64-character limit.
+pub(crate) fn mysql_lock_name(table: &Table) -> String {
+    format!(
+        "CONCAT('strata:', LEFT(SHA2(CONCAT(IFNULL(DATABASE(), ''), '.', '{}'), 256), 48))",
+        table.name()
+    )
+}
+
 /// Builds the script of `steps` (planned by the caller).
 pub(crate) fn render(
     flavor: Flavor,
@@ -241,9 +261,12 @@ pub(crate) fn render(
         return Ok(out);
     }
     if flavor == Flavor::Mysql {
-        out.push_str(
+        let _ = writeln!(
+            out,
             "-- MySQL commits DDL implicitly: a failure stops the script part-way; the history\n\
-             -- rows written so far say how far it got.\n",
+             -- rows written so far say how far it got (no dirty rows: check the last migration).\n\
+             SELECT GET_LOCK({}, 1000000000);",
+            mysql_lock_name(table)
         );
     }
     let transactional = flavor.transactional_ddl();
@@ -293,6 +316,9 @@ pub(crate) fn render(
     }
     if in_tx {
         out.push_str("COMMIT;\n");
+    }
+    if flavor == Flavor::Mysql {
+        let _ = writeln!(out, "DO RELEASE_LOCK({});", mysql_lock_name(table));
     }
     Ok(out)
 }

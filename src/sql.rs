@@ -21,6 +21,9 @@ pub struct Syntax {
     pub hash_comments: bool,
     /// `E'...'` strings, where a backslash escapes the next character (PostgreSQL).
     pub escape_strings: bool,
+    /// `/*! ... */` and `/*M! ... */` are executable code, and `--` starts a comment only when
+    /// followed by whitespace or the end of the text (MySQL, MariaDB).
+    pub mysql_comments: bool,
 }
 
 impl Syntax {
@@ -33,6 +36,7 @@ impl Syntax {
         backtick_identifiers: true,
         hash_comments: false,
         escape_strings: false,
+        mysql_comments: false,
     };
 
     /// PostgreSQL's lexer.
@@ -44,6 +48,7 @@ impl Syntax {
         backtick_identifiers: false,
         hash_comments: false,
         escape_strings: true,
+        mysql_comments: false,
     };
 
     /// MySQL's and MariaDB's lexer.
@@ -55,6 +60,7 @@ impl Syntax {
         backtick_identifiers: true,
         hash_comments: true,
         escape_strings: false,
+        mysql_comments: true,
     };
 }
 
@@ -140,13 +146,24 @@ impl<'a> Splitter<'a> {
                     self.pos += 1;
                     continue;
                 }
-                b'-' if self.peek(1) == Some(b'-') => {
+                b'-' if self.peek(1) == Some(b'-')
+                    && (!self.syntax.mysql_comments
+                        || self.peek(2).is_none_or(|c| c.is_ascii_whitespace())) =>
+                {
                     self.skip_line();
                     continue;
                 }
                 b'#' if self.syntax.hash_comments => {
                     self.skip_line();
                     continue;
+                }
+                b'/' if self.peek(1) == Some(b'*')
+                    && self.syntax.mysql_comments
+                    && (self.peek(2) == Some(b'!')
+                        || (self.peek(2) == Some(b'M') && self.peek(3) == Some(b'!'))) =>
+                {
+                    // Executable: part of the statement.
+                    self.skip_block_comment();
                 }
                 b'/' if self.peek(1) == Some(b'*') => {
                     self.skip_block_comment();
@@ -387,6 +404,19 @@ fn is_word_byte(b: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mysql_executable_comments_and_double_dash() {
+        let sql = "/*!40014 SET FOREIGN_KEY_CHECKS=0 */;\n/* plain */ SELECT 1--1;\nSELECT 2 -- note; here\n;";
+        assert_eq!(
+            texts(sql, Syntax::MYSQL),
+            [
+                "/*!40014 SET FOREIGN_KEY_CHECKS=0 */",
+                "SELECT 1--1",
+                "SELECT 2"
+            ]
+        );
+    }
 
     #[test]
     fn postgres_escape_strings_take_backslash_escapes() {

@@ -218,3 +218,55 @@ fn concurrent_boots_on_a_galera_cluster() -> TestResult {
     }
     Ok(())
 }
+
+/// A migration that switches database with `USE` (don't): the lock is still released under the
+/// name it was taken with.
+#[test]
+fn use_in_a_migration_does_not_leak_the_lock() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    let Some(other) = My::create() else {
+        return Ok(());
+    };
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(
+        1,
+        "elsewhere",
+        format!(
+            "USE `{}`;\nCREATE TABLE moved (id INT PRIMARY KEY);\n",
+            other.name
+        ),
+    )?)?;
+    let mut conn = db.connect();
+    // Whatever the migration did to the session, the lock taken for it was released.
+    let _ = conn.migrate(&Migrations::new([set])?);
+    let mut next = db.connect();
+    let quick = Migrations::new([tables("app", 1)])?
+        .table("other_history")?
+        .lock_timeout(std::time::Duration::from_secs(2));
+    assert_eq!(next.migrate(&quick)?.applied().len(), 1);
+    Ok(())
+}
+
+/// A Rust-function migration whose DDL commits implicitly ended the run's transaction: it is
+/// stopped and named, not reported as rolled back.
+#[test]
+fn a_function_migration_with_ddl_is_caught_ending_the_transaction() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::function(1, "ddl_in_function", |tx| {
+        tx.execute("CREATE TABLE made_by_function (id INT PRIMARY KEY)")?;
+        tx.execute("INSERT INTO made_by_function VALUES (1)")
+    })?)?;
+    let mut conn = db.connect();
+    let err = conn.migrate(&Migrations::new([set])?).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::TransactionEnded { .. }),
+        "{err}"
+    );
+    assert_eq!(err.migration(), Some("app@1_ddl_in_function"));
+    Ok(())
+}

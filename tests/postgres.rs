@@ -235,3 +235,16 @@ fn conformance_one(set: &str, version: u64, name: &str, sql: &str) -> Set {
         .unwrap();
     s
 }
+
+#[test]
+fn syntax_error_at_end_of_input_points_at_the_last_line() -> TestResult {
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    let sql = "CREATE TABLE eoi (\n    id INTEGER PRIMARY KEY,\n    name TEXT,\n";
+    let m = Migrations::new([conformance_one("app", 1, "cut_short", sql)])?;
+    let err = db.connect().migrate(&m).unwrap_err();
+    let pos = err.position().expect("a position");
+    assert_eq!((pos.statement, pos.line), (1, 3), "{err}");
+    Ok(())
+}

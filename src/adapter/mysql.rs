@@ -10,7 +10,7 @@ use mysql::{Conn, PooledConn, Row};
 
 use super::{Adapter, Dialect, Lock, Record, RecordState, Table};
 use crate::error::{BoxError, Database, Error, ErrorKind};
-use crate::script::{COLUMNS, Flavor};
+use crate::script::{COLUMNS, Flavor, mysql_lock_name};
 use crate::sql::Syntax;
 
 const DIALECT: Dialect = Dialect {
@@ -38,14 +38,6 @@ fn server_code(e: &mysql::Error) -> Option<u16> {
         mysql::Error::MySqlError(e) => Some(e.code),
         _ => None,
     }
-}
-
-/// The `GET_LOCK` name: per database and history table, within the 64-character limit.
-fn lock_name(table: &Table) -> String {
-    format!(
-        "CONCAT('strata:', LEFT(SHA2(CONCAT(IFNULL(DATABASE(), ''), '.', '{}'), 256), 48))",
-        table.name()
-    )
 }
 
 fn take<T: FromValue>(row: &mut Row, i: usize) -> Result<T, BoxError> {
@@ -153,7 +145,7 @@ fn delete_record(conn: &mut Conn, table: &Table, set: &str, version: u64) -> Res
 }
 
 fn lock(conn: &mut Conn, table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError> {
-    let name = lock_name(table);
+    let name = format!("@strata_lock := {}", mysql_lock_name(table));
     // One round trip on MariaDB: Galera or not, and the lock without waiting when not.
     let galera_or_lock =
         format!("SELECT CASE WHEN @@GLOBAL.wsrep_on THEN -1 ELSE GET_LOCK({name}, 0) END");
@@ -173,22 +165,36 @@ fn lock(conn: &mut Conn, table: &Table, timeout: Duration) -> Result<Option<Lock
     if timeout.is_zero() {
         return Ok(None);
     }
-    let holder: Option<Option<u64>> = conn.query_first(format!("SELECT IS_USED_LOCK({name})"))?;
+    let holder: Option<Option<u64>> = conn.query_first("SELECT IS_USED_LOCK(@strata_lock)")?;
     log::info!(
         "waiting up to {:.1}s for the migration lock on {}, held by connection {}",
         timeout.as_secs_f64(),
         database(conn),
         holder.flatten().map_or("?".to_owned(), |id| id.to_string())
     );
-    // GET_LOCK takes whole seconds on every server version.
-    let seconds = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+    // GET_LOCK takes whole seconds on every server version. MariaDB answers NULL to a negative
+    // timeout and 0 at once to 1e11 s or more: "forever" is 1e9 s (31 years).
+    let seconds = timeout
+        .as_secs()
+        .saturating_add(u64::from(timeout.subsec_nanos() > 0))
+        .min(1_000_000_000);
     let got: Option<Option<i64>> =
-        conn.query_first(format!("SELECT GET_LOCK({name}, {seconds})"))?;
+        conn.query_first(format!("SELECT GET_LOCK(@strata_lock, {seconds})"))?;
     match got.flatten() {
         Some(1) => Ok(Some(Lock::Session)),
         Some(_) => Ok(None),
         None => Err("GET_LOCK returned NULL".into()),
     }
+}
+
+/// Only asked after a Rust-function migration (SQL migrations run outside transactions here):
+/// a function whose DDL committed implicitly, or that committed itself, ended the run's
+/// transaction. MariaDB's `@@in_transaction`; `None` where the server has no such variable.
+fn is_in_transaction(conn: &mut Conn) -> Option<bool> {
+    conn.query_first::<i64, _>("SELECT @@in_transaction")
+        .ok()
+        .flatten()
+        .map(|v| v != 0)
 }
 
 /// Galera: a row in [`LEASES`] is the lock, since a conflicting insert of one key on two nodes
@@ -232,7 +238,7 @@ fn lease(conn: &mut Conn, table: &Table, timeout: Duration) -> Result<Option<Loc
 fn try_lease(conn: &mut Conn, table: &Table) -> mysql::Result<bool> {
     let insert = format!(
         "INSERT INTO {LEASES} (name, owner, expires_at) \
-         VALUES (?, @strata_lease_owner, NOW(6) + INTERVAL {LEASE_SECONDS} SECOND)"
+         VALUES (?, @strata_lease_owner, UTC_TIMESTAMP(6) + INTERVAL {LEASE_SECONDS} SECOND)"
     );
     match conn.exec_drop(&insert, (table.name(),)) {
         Ok(()) => return Ok(true),
@@ -254,7 +260,7 @@ fn try_lease(conn: &mut Conn, table: &Table) -> mysql::Result<bool> {
         Err(e) => return Err(e),
     }
     conn.exec_drop(
-        format!("DELETE FROM {LEASES} WHERE name = ? AND expires_at < NOW(6)"),
+        format!("DELETE FROM {LEASES} WHERE name = ? AND expires_at < UTC_TIMESTAMP(6)"),
         (table.name(),),
     )?;
     if conn.affected_rows() == 0 {
@@ -271,7 +277,7 @@ fn try_lease(conn: &mut Conn, table: &Table) -> mysql::Result<bool> {
 fn renew(conn: &mut Conn, table: &Table) -> Result<(), BoxError> {
     conn.exec_drop(
         format!(
-            "UPDATE {LEASES} SET expires_at = NOW(6) + INTERVAL {LEASE_SECONDS} SECOND \
+            "UPDATE {LEASES} SET expires_at = UTC_TIMESTAMP(6) + INTERVAL {LEASE_SECONDS} SECOND \
              WHERE name = ? AND owner = @strata_lease_owner"
         ),
         (table.name(),),
@@ -292,7 +298,7 @@ fn unlock(conn: &mut Conn, table: &Table, lock: Lock) -> Result<(), BoxError> {
             )?;
             conn.query_drop("SET SESSION wsrep_sync_wait = @strata_sync_wait")?;
         }
-        Lock::Session => conn.query_drop(format!("DO RELEASE_LOCK({})", lock_name(table)))?,
+        Lock::Session => conn.query_drop("DO RELEASE_LOCK(@strata_lock)")?,
         Lock::Transaction => {}
     }
     Ok(())
@@ -353,6 +359,10 @@ macro_rules! mysql_adapter {
                 version: u64,
             ) -> Result<(), BoxError> {
                 delete_record($as_conn(self), table, set, version)
+            }
+
+            fn is_in_transaction(&mut self) -> Option<bool> {
+                is_in_transaction($as_conn(self))
             }
 
             fn lock(&mut self, table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError> {

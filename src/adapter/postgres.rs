@@ -10,6 +10,7 @@
 use std::any::Any;
 use std::time::Duration;
 
+use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
@@ -117,9 +118,14 @@ impl Adapter for Client {
         // One round trip: create the table when it is missing (no notice when it exists), then
         // read it.
         let sql = format!(
-            "DO $strata$ BEGIN IF to_regclass({}) IS NULL THEN {}; END IF; END $strata$; {}",
+            "DO $strata$ BEGIN IF to_regclass({}) IS NULL THEN {}{}; END IF; END $strata$; {}",
             regclass(table),
-            create(table),
+            // Only when missing: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even
+            // when the schema exists.
+            table.schema().map_or_else(String::new, |s| format!(
+                "IF to_regnamespace('\"{s}\"') IS NULL THEN CREATE SCHEMA \"{s}\"; END IF; "
+            )),
+            Flavor::Postgres.create_table(table),
             select(table)
         );
         rows(self.simple_query(&sql)?)
@@ -137,7 +143,12 @@ impl Adapter for Client {
             // A 1-based character position in the statement.
             postgres::error::ErrorPosition::Original(at) => {
                 let at = usize::try_from(*at).ok()?.checked_sub(1)?;
-                statement.char_indices().nth(at).map(|(offset, _)| offset)
+                // Just past the last character: "syntax error at end of input".
+                statement
+                    .char_indices()
+                    .nth(at)
+                    .map(|(offset, _)| offset)
+                    .or_else(|| (at == statement.chars().count()).then_some(statement.len()))
             }
             postgres::error::ErrorPosition::Internal { .. } => None,
         }
@@ -187,66 +198,74 @@ impl Adapter for Client {
     }
 
     fn lock(&mut self, table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError> {
-        let key = advisory_key(table);
-        // One round trip: begin, refuse a hot standby, try the lock without waiting.
-        let first = self
-            .simple_query(&format!(
-                "BEGIN; SELECT pg_is_in_recovery(), pg_try_advisory_xact_lock({key}), \
-                 current_setting('lock_timeout')"
-            ))
-            .inspect_err(|_| {
-                let _ = self.batch_execute("ROLLBACK");
-            })?;
-        let row = rows(first).next().ok_or("the lock query returned no row")?;
-        if row.get(0) == Some("t") {
-            self.batch_execute("ROLLBACK")?;
-            let database = self.database();
-            return Err(Box::new(Error::new(ErrorKind::ReadOnly { database })));
+        let result = lock_in_new_transaction(self, table, timeout);
+        if !matches!(result, Ok(Some(_))) {
+            // Not granted, a standby, or an error after BEGIN: leave no transaction open.
+            let _ = self.batch_execute("ROLLBACK");
         }
-        if row.get(1) == Some("t") {
-            return Ok(Some(Lock::Transaction));
-        }
-        let previous = row.get(2).unwrap_or("0").replace('\'', "");
-        if timeout.is_zero() {
-            self.batch_execute("ROLLBACK")?;
-            return Ok(None);
-        }
-        let holder = rows(self.simple_query(&format!(
-            "SELECT string_agg(l.pid::text || coalesce(' (' || nullif(a.application_name, '') || ')', ''), ', ') \
-             FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
-             WHERE l.locktype = 'advisory' AND l.granted AND l.database = \
-             (SELECT oid FROM pg_database WHERE datname = current_database()) \
-             AND ((l.classid::bigint << 32) | l.objid::bigint) = {key}"
-        ))?)
-        .next()
-        .and_then(|r| r.get(0).map(str::to_owned))
-        .unwrap_or_else(|| "another session".to_owned());
-        log::info!(
-            "waiting up to {:.1}s for the migration lock on {}, held by backend {holder}",
-            timeout.as_secs_f64(),
-            self.database()
-        );
-        // lock_timeout is in milliseconds, at most i32::MAX; 0 would mean "wait forever".
-        let millis = timeout.as_millis().clamp(1, i32::MAX as u128);
-        let waited = self.batch_execute(&format!(
-            "SET LOCAL lock_timeout = {millis}; SELECT pg_advisory_xact_lock({key}); \
-             SET LOCAL lock_timeout = '{previous}'"
-        ));
-        match waited {
-            Ok(()) => Ok(Some(Lock::Transaction)),
-            Err(e) => {
-                self.batch_execute("ROLLBACK")?;
-                if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
-                    Ok(None)
-                } else {
-                    Err(e.into())
-                }
-            }
-        }
+        result
     }
 
     fn unlock(&mut self, _table: &Table, _lock: Lock) -> Result<(), BoxError> {
         // The lock is transaction-scoped: committing or rolling back released it.
         Ok(())
+    }
+}
+
+/// `BEGIN`, then the lock; the caller rolls back unless it is granted.
+fn lock_in_new_transaction(
+    client: &mut Client,
+    table: &Table,
+    timeout: Duration,
+) -> Result<Option<Lock>, BoxError> {
+    let key = advisory_key(table);
+    // One round trip: begin, refuse a hot standby, try the lock without waiting.
+    let first = client.simple_query(&format!(
+        "BEGIN; SELECT pg_is_in_recovery(), pg_try_advisory_xact_lock({key}), \
+         current_setting('lock_timeout')"
+    ))?;
+    let row = rows(first).next().ok_or("the lock query returned no row")?;
+    if row.get(0) == Some("t") {
+        let database = client.database();
+        return Err(Box::new(Error::new(ErrorKind::ReadOnly { database })));
+    }
+    if row.get(1) == Some("t") {
+        return Ok(Some(Lock::Transaction));
+    }
+    if timeout.is_zero() {
+        return Ok(None);
+    }
+    let previous = row.get(2).unwrap_or("0").replace('\'', "");
+    let holder = rows(client.simple_query(&format!(
+        "SELECT string_agg(l.pid::text || coalesce(' (' || nullif(a.application_name, '') || ')', ''), ', ') \
+         FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.database = \
+         (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND ((l.classid::bigint << 32) | l.objid::bigint) = {key}"
+    ))?)
+    .next()
+    .and_then(|r| r.get(0).map(str::to_owned))
+    .unwrap_or_else(|| "another session".to_owned());
+    log::info!(
+        "waiting up to {:.1}s for the migration lock on {}, held by backend {holder}",
+        timeout.as_secs_f64(),
+        client.database()
+    );
+    // lock_timeout is in milliseconds, at most i32::MAX; 0 would mean "wait forever".
+    let millis = timeout.as_millis().clamp(1, i32::MAX as u128);
+    let waited = client.batch_execute(&format!(
+        "SET LOCAL lock_timeout = {millis}; SELECT pg_advisory_xact_lock({key}); \
+         SET LOCAL lock_timeout = '{previous}'"
+    ));
+    match waited {
+        Ok(()) => Ok(Some(Lock::Transaction)),
+        // The lock timeout, or a shorter statement_timeout of the session.
+        Err(e)
+            if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE)
+                || e.code() == Some(&SqlState::QUERY_CANCELED) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
     }
 }

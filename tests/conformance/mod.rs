@@ -1122,7 +1122,8 @@ where
     );
     // A patient booter waits, and finds the work done once the first one finishes.
     let mut patient = db.connect();
-    let m2 = m.clone();
+    // "Wait as long as it takes" must not overflow anywhere.
+    let m2 = m.clone().lock_timeout(Duration::MAX);
     let patient = std::thread::spawn(move || patient.migrate(&m2).map(|r| r.applied().len()));
     std::thread::sleep(Duration::from_millis(200));
     gate.wait();
