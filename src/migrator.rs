@@ -290,6 +290,15 @@ pub trait Migrator {
     ///
     /// The lock not granted in time, or a history write failed.
     fn repair(&mut self, migrations: &Migrations) -> Result<Report>;
+
+    /// [`repair`](Migrator::repair) for the rows of one set only, leaving the other sets'
+    /// dirty rows and changed checksums as they are (a plugin's operator repairs the plugin).
+    ///
+    /// # Errors
+    ///
+    /// As [`repair`](Migrator::repair), and [`ErrorKind::UnknownSet`] for a set that is not
+    /// registered.
+    fn repair_set(&mut self, migrations: &Migrations, set: &str) -> Result<Report>;
 }
 
 impl<A: Adapter> Migrator for A {
@@ -319,7 +328,16 @@ impl<A: Adapter> Migrator for A {
     }
 
     fn repair(&mut self, migrations: &Migrations) -> Result<Report> {
-        Runner::new(self, migrations)?.repair()
+        Runner::new(self, migrations)?.repair(None)
+    }
+
+    fn repair_set(&mut self, migrations: &Migrations, set: &str) -> Result<Report> {
+        if !migrations.sets.iter().any(|s| s.name() == set) {
+            return Err(Error::new(ErrorKind::UnknownSet {
+                set: set.to_owned(),
+            }));
+        }
+        Runner::new(self, migrations)?.repair(Some(set))
     }
 }
 
@@ -621,13 +639,15 @@ impl<'a> Runner<'a> {
         });
     }
 
-    fn repair(mut self) -> Result<Report> {
+    /// Repairs every set's rows, or those of `only` that set.
+    fn repair(mut self, only: Option<&str>) -> Result<Report> {
         let timeout = self.migrations.lock_timeout;
         self.session.lock(timeout)?;
         self.session.begin(timeout)?;
         let records = self.session.read()?;
         let applied = Applied::new(&records);
-        for r in &records {
+        let in_scope = |set: &str| only.is_none_or(|o| o == set);
+        for r in records.iter().filter(|r| in_scope(&r.set)) {
             match r.state {
                 RecordState::Applied => {}
                 // Stopped while applying: back to pending, so it runs again.
@@ -654,7 +674,7 @@ impl<'a> Runner<'a> {
                 }
             }
         }
-        for set in &self.migrations.sets {
+        for set in self.migrations.sets.iter().filter(|s| in_scope(s.name())) {
             for m in set.migrations() {
                 let Some(r) = applied.get(set.name(), m.version) else {
                     continue;

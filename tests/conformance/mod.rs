@@ -1135,12 +1135,20 @@ where
 /// A host set `core` and a plugin set `billing` whose first migration uses core's `accounts`
 /// table.
 fn core_and_billing() -> Result<Migrations, strata::Error> {
+    core_and_billing_edited("", "")
+}
+
+/// [`core_and_billing`] with `core_edit` appended to `core@1` and `billing_edit` to `billing@2`.
+fn core_and_billing_edited(
+    core_edit: &str,
+    billing_edit: &str,
+) -> Result<Migrations, strata::Error> {
     let mut core = Set::new("core", "2.1.0")?;
     core.add(
         Migration::sql(
             1,
             "users",
-            "CREATE TABLE core_users (id INTEGER PRIMARY KEY);",
+            format!("CREATE TABLE core_users (id INTEGER PRIMARY KEY);{core_edit}"),
         )?
         .with_down("DROP TABLE core_users;")?,
     )?;
@@ -1175,7 +1183,7 @@ fn core_and_billing() -> Result<Migrations, strata::Error> {
         Migration::sql(
             2,
             "lines",
-            "CREATE TABLE billing_lines (id INTEGER PRIMARY KEY);",
+            format!("CREATE TABLE billing_lines (id INTEGER PRIMARY KEY);{billing_edit}"),
         )?
         .with_down("DROP TABLE billing_lines;")?,
     )?;
@@ -1266,6 +1274,26 @@ pub fn stamp_per_set_adopts_an_existing_schema<D: TestDb>(db: &D) -> TestResult 
         D::count(&mut conn, "billing_lines"),
         Some(0),
         "stamp runs nothing"
+    );
+    // Repair per set: a changed checksum in each set, only billing's is accepted.
+    conn.stamp(&m, "heads")?;
+    let edited = core_and_billing_edited(" -- edited", " -- edited")?;
+    let report = conn.repair_set(&edited, "billing")?;
+    let accepted: Vec<&str> = report
+        .steps()
+        .iter()
+        .map(|s| s.migration.as_str())
+        .collect();
+    assert_eq!(accepted, ["billing@2_lines"]);
+    let err = conn.migrate(&edited).unwrap_err();
+    assert_eq!(
+        err.migration(),
+        Some("core@1_users"),
+        "core was left alone: {err}"
+    );
+    assert_eq!(
+        conn.repair_set(&edited, "nope").unwrap_err().to_string(),
+        "no set named `nope` is registered"
     );
     Ok(())
 }
