@@ -52,9 +52,9 @@
 //!
 //! After the criterion groups, the bench prints a table `case | strata | raw | ratio` of the
 //! median times of this run (from criterion's `<group>/<side>/<N>/new/estimates.json`) and
-//! lists the cases over the budgets of `benches/sqlite.rs` (apply 1.10x raw, no-op 1.20x). The
-//! servers are shared with whatever else runs on the machine: rerun a group alone before
-//! trusting a single ratio.
+//! lists the cases over the budgets it shares with `benches/sqlite.rs` (apply 1.10x raw, no-op
+//! 1.20x; `benches/common/mod.rs`). The servers are shared with whatever else runs on the
+//! machine: rerun a group alone before trusting a single ratio.
 //!
 //! # Running
 //!
@@ -64,12 +64,10 @@
 //! cargo bench --all-features --bench servers -- --test        # run each case once, no ratios
 //! ```
 
+mod common;
+
 use std::env;
 use std::fmt::Display;
-use std::fmt::Write as _;
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -79,86 +77,27 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder};
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Config, NoTls, SimpleQueryMessage, SimpleQueryRow};
-use strata::{Migration, Migrations, Migrator, Mode, NORMALIZATION, Set};
+use strata::{Migrator, Mode, NORMALIZATION};
+
+use common::{APPLIED_AT, Group, SET, SET_VERSION, mode_suffix};
 
 const APPLY_SIZES: [usize; 2] = [10, 100];
 const NOOP_SIZES: [usize; 2] = [10, 200];
 /// Measured time per apply case (an iteration takes up to half a second); 2 s for the others.
 const APPLY_TIME: Duration = Duration::from_secs(3);
-/// strata's time over raw beyond which a case is listed after the table (as `benches/sqlite.rs`).
-const APPLY_BUDGET: f64 = 1.10;
-const NOOP_BUDGET: f64 = 1.20;
-const SET: &str = "bench";
-const SET_VERSION: &str = "1.0.0";
-/// Stands for strata's `utc_now()`, computed per migration.
-const APPLIED_AT: &str = "2026-01-01T00:00:00.000Z";
 
-/// A history row as the raw side reads it: the columns strata decodes, as owned values.
-type RawRow = (
-    String,
-    u64,
-    String,
-    String,
-    u32,
-    Option<String>,
-    String,
-    String,
-    u64,
-    String,
-    Option<u32>,
-);
+/// A history row as the raw drivers read it.
+type RawRow = common::RawRow<u64>;
 
-/// One migration as the raw side runs it: everything strata would plan, precomputed.
-struct RawMigration {
-    version: u64,
-    name: String,
-    sql: String,
-    checksum: String,
-}
+/// One migration as the raw drivers run it.
+type RawMigration = common::RawMigration<u64>;
 
-/// N migrations, for both sides.
-struct Workload {
-    n: usize,
-    all_or_nothing: Migrations,
-    per_migration: Migrations,
-    raw: Vec<RawMigration>,
-}
+/// N migrations; the raw sides bind versions as `u64`.
+type Workload = common::Workload<u64>;
 
-impl Workload {
-    fn new(n: usize) -> Workload {
-        let mut set = Set::new(SET, SET_VERSION).expect("set");
-        let mut raw = Vec::with_capacity(n);
-        for i in 1..=n {
-            let name = format!("create_t_{i}");
-            let sql = format!(
-                "CREATE TABLE t_{i} (id INTEGER PRIMARY KEY);\nINSERT INTO t_{i} VALUES (1);\n"
-            );
-            let version = u64::try_from(i).expect("version");
-            let migration = Migration::sql(version, &name, sql.clone()).expect("migration");
-            raw.push(RawMigration {
-                version,
-                name,
-                sql,
-                checksum: migration.checksum().to_string(),
-            });
-            set.add(migration).expect("add");
-        }
-        let all_or_nothing = Migrations::new([set]).expect("migrations");
-        let per_migration = all_or_nothing.clone().mode(Mode::PerMigration);
-        Workload {
-            n,
-            all_or_nothing,
-            per_migration,
-            raw,
-        }
-    }
-
-    fn migrations(&self, mode: Mode) -> &Migrations {
-        match mode {
-            Mode::AllOrNothing => &self.all_or_nothing,
-            Mode::PerMigration => &self.per_migration,
-        }
-    }
+/// Migration `i` of the workload.
+fn migration_sql(i: usize) -> String {
+    format!("CREATE TABLE t_{i} (id INTEGER PRIMARY KEY);\nINSERT INTO t_{i} VALUES (1);\n")
 }
 
 /// What a hand-written migrator checks of the rows it read: each is one of its migrations,
@@ -809,13 +748,6 @@ fn bench_my_noop(c: &mut Criterion, server: &MyServer, workloads: &[Workload]) {
 // ---------------------------------------------------------------------------------------------
 // The ratio table.
 
-fn mode_suffix(mode: Mode) -> &'static str {
-    match mode {
-        Mode::AllOrNothing => "",
-        Mode::PerMigration => "_per_migration",
-    }
-}
-
 /// The raw side's benchmark name: `raw_grouped` against the all-or-nothing mode.
 fn raw_name(mode: Mode) -> &'static str {
     match mode {
@@ -824,200 +756,50 @@ fn raw_name(mode: Mode) -> &'static str {
     }
 }
 
-/// Where criterion writes its results: the same lookup as criterion's own.
-fn criterion_home() -> PathBuf {
-    if let Some(home) = env::var_os("CRITERION_HOME") {
-        return PathBuf::from(home);
-    }
-    if let Some(target) = env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(target).join("criterion");
-    }
-    let metadata = env::var_os("CARGO").and_then(|cargo| {
-        let output = Command::new(cargo)
-            .args(["metadata", "--format-version", "1", "--no-deps"])
-            .output()
-            .ok()?;
-        let json: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
-        Some(PathBuf::from(json.get("target_directory")?.as_str()?))
-    });
-    metadata
-        .unwrap_or_else(|| PathBuf::from("target"))
-        .join("criterion")
-}
-
-/// The median time in nanoseconds of one benchmark, if this run measured it (written since
-/// `since`: older files are from earlier runs).
-fn median_ns(home: &Path, group: &str, function: &str, n: usize, since: SystemTime) -> Option<f64> {
-    let path = home
-        .join(group)
-        .join(function)
-        .join(n.to_string())
-        .join("new")
-        .join("estimates.json");
-    let modified = fs::metadata(&path).and_then(|m| m.modified()).ok()?;
-    if modified < since {
-        return None;
-    }
-    let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).ok()?).ok()?;
-    json.get("median")?.get("point_estimate")?.as_f64()
-}
-
-fn human(ns: f64) -> String {
-    if ns >= 1e9 {
-        format!("{:.3} s", ns / 1e9)
-    } else if ns >= 1e6 {
-        format!("{:.3} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.2} µs", ns / 1e3)
-    } else {
-        format!("{ns:.0} ns")
-    }
-}
-
-/// A criterion group of the table: its name, its raw side, what its cases share, its sizes,
-/// and the ratio above which its cases are listed after the table.
-struct Group {
-    name: String,
-    raw: &'static str,
-    label: &'static str,
-    sizes: [usize; 2],
-    budget: f64,
-}
-
 fn groups() -> Vec<Group> {
     let mut groups = Vec::new();
     for db in ["postgres", "mysql"] {
         for mode in [Mode::AllOrNothing, Mode::PerMigration] {
-            groups.push(Group {
-                name: format!("apply_{db}{}", mode_suffix(mode)),
-                raw: raw_name(mode),
-                label: match mode {
-                    Mode::AllOrNothing => "all-or-nothing vs raw_grouped",
-                    Mode::PerMigration => "per-migration",
-                },
-                sizes: APPLY_SIZES,
-                budget: APPLY_BUDGET,
-            });
+            let label = match mode {
+                Mode::AllOrNothing => "all-or-nothing vs raw_grouped",
+                Mode::PerMigration => "per-migration",
+            };
+            let name = format!("apply_{db}{}", mode_suffix(mode));
+            groups.push(Group::apply(name, raw_name(mode), label, &APPLY_SIZES));
         }
-        groups.push(Group {
-            name: format!("noop_{db}"),
-            raw: "raw",
-            label: "reused connection",
-            sizes: NOOP_SIZES,
-            budget: NOOP_BUDGET,
-        });
+        groups.push(Group::noop(
+            format!("noop_{db}"),
+            "reused connection",
+            &NOOP_SIZES,
+        ));
     }
     groups
 }
 
-fn table(rows: &[[String; 4]]) -> String {
-    let mut widths = [0; 4];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut table = String::new();
-    for (i, row) in rows.iter().enumerate() {
-        let _ = writeln!(
-            table,
-            "{:<w0$} | {:>w1$} | {:>w2$} | {:>w3$}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2],
-            w3 = widths[3],
-        );
-        if i == 0 {
-            let _ = writeln!(
-                table,
-                "{}-|-{}-|-{}-|-{}",
-                "-".repeat(widths[0]),
-                "-".repeat(widths[1]),
-                "-".repeat(widths[2]),
-                "-".repeat(widths[3])
-            );
-        }
-    }
-    table
-}
-
-fn print_ratios(since: SystemTime) {
-    let home = criterion_home();
-    let mut rows = vec![[
-        "case".to_owned(),
-        "strata".to_owned(),
-        "raw".to_owned(),
-        "ratio".to_owned(),
-    ]];
-    let mut over = Vec::new();
-    for group in groups() {
-        for n in group.sizes {
-            let case = format!("{} N={n} ({})", group.name, group.label);
-            let strata = median_ns(&home, &group.name, "strata", n, since);
-            let raw = median_ns(&home, &group.name, group.raw, n, since);
-            let (Some(strata), Some(raw)) = (strata, raw) else {
-                continue;
-            };
-            let ratio = strata / raw;
-            if ratio > group.budget {
-                over.push(format!("{case}: {ratio:.3}x > {:.2}x", group.budget));
-            }
-            rows.push([case, human(strata), human(raw), format!("{ratio:.3}x")]);
-        }
-    }
-    println!();
-    if rows.len() == 1 {
-        println!(
-            "strata / raw: ratios unavailable: this run produced no estimates under {} \
-             (criterion's --test, --list or --profile-time mode, every case filtered out, or \
-             no server reachable)",
-            home.display()
-        );
-        return;
-    }
-    println!("strata / raw (median time per iteration, this run):\n");
-    print!("{}", table(&rows));
-    if !over.is_empty() {
-        println!("\nover budget (apply > {APPLY_BUDGET:.2}x, no-op > {NOOP_BUDGET:.2}x raw):");
-        for line in over {
-            println!("  {line}");
-        }
-    }
-}
-
 fn main() {
-    let since = SystemTime::now();
-    let mut c = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .nresamples(10_000)
-        .configure_from_args();
-
-    let apply: Vec<Workload> = APPLY_SIZES.into_iter().map(Workload::new).collect();
-    let noop: Vec<Workload> = NOOP_SIZES.into_iter().map(Workload::new).collect();
-
-    if let Some(mut pg) = PgServer::create() {
-        println!("PostgreSQL: {}", pg.version());
-        pg_check(&pg, &apply[0]);
-        for mode in [Mode::AllOrNothing, Mode::PerMigration] {
-            bench_pg_apply(&mut c, &pg, &apply, mode);
-        }
-        bench_pg_noop(&mut c, &pg, &noop);
-    }
-    if let Some(my) = MyServer::create() {
-        println!("MySQL: {}", my.version());
-        my_check(&my, &apply[0]);
-        for mode in [Mode::AllOrNothing, Mode::PerMigration] {
-            bench_my_apply(&mut c, &my, &apply, mode);
-        }
-        bench_my_noop(&mut c, &my, &noop);
-    }
-
-    c.final_summary();
-    print_ratios(since);
+    common::run(
+        &groups(),
+        "criterion's --test, --list or --profile-time mode, every case filtered out, or no \
+         server reachable",
+        |c| {
+            let apply = Workload::all(&APPLY_SIZES, migration_sql);
+            let noop = Workload::all(&NOOP_SIZES, migration_sql);
+            if let Some(mut pg) = PgServer::create() {
+                println!("PostgreSQL: {}", pg.version());
+                pg_check(&pg, &apply[0]);
+                for mode in [Mode::AllOrNothing, Mode::PerMigration] {
+                    bench_pg_apply(c, &pg, &apply, mode);
+                }
+                bench_pg_noop(c, &pg, &noop);
+            }
+            if let Some(my) = MyServer::create() {
+                println!("MySQL: {}", my.version());
+                my_check(&my, &apply[0]);
+                for mode in [Mode::AllOrNothing, Mode::PerMigration] {
+                    bench_my_apply(c, &my, &apply, mode);
+                }
+                bench_my_noop(c, &my, &noop);
+            }
+        },
+    );
 }

@@ -43,49 +43,43 @@
 //! cargo bench --all-features --bench sqlite -- --test          # run each case once, no ratios
 //! ```
 
+mod common;
+
 use std::cell::Cell;
-use std::env;
-use std::fmt::Write as _;
 use std::fs;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, SystemTime};
 
 use criterion::{BatchSize, BenchmarkId, Criterion};
 use rusqlite::{Connection, OptionalExtension, params};
-use strata::{Migration, Migrations, Migrator, Mode, NORMALIZATION, Set};
+use strata::{Migrator, Mode, NORMALIZATION};
+
+use common::{APPLIED_AT, Group, SET, SET_VERSION, mode_suffix};
 
 const SIZES: [usize; 3] = [10, 100, 1000];
-/// strata's time over raw beyond which a case is listed after the table.
-const APPLY_BUDGET: f64 = 1.10;
-const NOOP_BUDGET: f64 = 1.20;
-const SET: &str = "bench";
-const SET_VERSION: &str = "1.0.0";
 const TABLE: &str = "strata_migrations";
-/// Stands for strata's `utc_now()`, computed per migration.
-const APPLIED_AT: &str = "2026-01-01T00:00:00.000Z";
 
-// The statements of `src/adapter/sqlite.rs` for the default history table, verbatim: keep them
-// in step with it (`check` compares the history tables both sides create).
+// The statements of `src/adapter/sqlite.rs` for the default history table (its `CREATE TABLE` is
+// `Flavor::Sqlite` in `src/script.rs`), verbatim: keep them in step with it (`check` compares
+// the history tables both sides create).
 const EXISTS_SQL: &str =
     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE";
 const READ_SQL: &str = "SELECT set_name, version, name, checksum, normalization, down_sql, \
     set_version, applied_at, duration_ms, state, completed FROM \"strata_migrations\" ORDER BY rowid";
 const CREATE_SQL: &str = "CREATE TABLE IF NOT EXISTS \"strata_migrations\" (
-                set_name TEXT NOT NULL,
-                version INTEGER NOT NULL,
-                name TEXT NOT NULL,
-                checksum TEXT NOT NULL,
-                normalization INTEGER NOT NULL,
-                down_sql TEXT,
-                set_version TEXT NOT NULL,
-                applied_at TEXT NOT NULL,
-                duration_ms INTEGER NOT NULL,
-                state TEXT NOT NULL,
-                completed INTEGER,
-                PRIMARY KEY (set_name, version)
-            )";
+    set_name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    normalization INTEGER NOT NULL,
+    down_sql TEXT,
+    set_version TEXT NOT NULL,
+    applied_at TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    completed INTEGER,
+    PRIMARY KEY (set_name, version)
+)";
 const INSERT_SQL: &str = "INSERT INTO \"strata_migrations\" (set_name, version, name, checksum, \
     normalization, down_sql, set_version, applied_at, duration_ms, state, completed) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
@@ -95,72 +89,17 @@ const INSERT_SQL: &str = "INSERT INTO \"strata_migrations\" (set_name, version, 
     applied_at = excluded.applied_at, duration_ms = excluded.duration_ms, \
     state = excluded.state, completed = excluded.completed";
 
-/// A history row as the raw side reads it: the columns strata decodes, as owned values.
-type RawRow = (
-    String,
-    i64,
-    String,
-    String,
-    u32,
-    Option<String>,
-    String,
-    String,
-    i64,
-    String,
-    Option<u32>,
-);
+/// A history row as `rusqlite` reads it.
+type RawRow = common::RawRow<i64>;
 
-/// One migration as the raw side runs it: everything strata would plan, precomputed.
-struct RawMigration {
-    version: i64,
-    name: String,
-    sql: String,
-    checksum: String,
-}
+/// N migrations; the raw side binds versions as `i64`.
+type Workload = common::Workload<i64>;
 
-/// N migrations, for both sides.
-struct Workload {
-    n: usize,
-    all_or_nothing: Migrations,
-    per_migration: Migrations,
-    raw: Vec<RawMigration>,
-}
-
-impl Workload {
-    fn new(n: usize) -> Workload {
-        let mut set = Set::new(SET, SET_VERSION).expect("set");
-        let mut raw = Vec::with_capacity(n);
-        for i in 1..=n {
-            let name = format!("create_t_{i}");
-            let sql = format!(
-                "CREATE TABLE t_{i} (id INTEGER PRIMARY KEY, v TEXT);\nINSERT INTO t_{i} (v) VALUES ('row {i}');\n"
-            );
-            let version = u64::try_from(i).expect("version");
-            let migration = Migration::sql(version, &name, sql.clone()).expect("migration");
-            raw.push(RawMigration {
-                version: i64::try_from(i).expect("version"),
-                name,
-                sql,
-                checksum: migration.checksum().to_string(),
-            });
-            set.add(migration).expect("add");
-        }
-        let all_or_nothing = Migrations::new([set]).expect("migrations");
-        let per_migration = all_or_nothing.clone().mode(Mode::PerMigration);
-        Workload {
-            n,
-            all_or_nothing,
-            per_migration,
-            raw,
-        }
-    }
-
-    fn migrations(&self, mode: Mode) -> &Migrations {
-        match mode {
-            Mode::AllOrNothing => &self.all_or_nothing,
-            Mode::PerMigration => &self.per_migration,
-        }
-    }
+/// Migration `i` of the workload.
+fn migration_sql(i: usize) -> String {
+    format!(
+        "CREATE TABLE t_{i} (id INTEGER PRIMARY KEY, v TEXT);\nINSERT INTO t_{i} (v) VALUES ('row {i}');\n"
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -351,13 +290,6 @@ fn check(w: &Workload) {
     }
 }
 
-fn mode_suffix(mode: Mode) -> &'static str {
-    match mode {
-        Mode::AllOrNothing => "",
-        Mode::PerMigration => "_per_migration",
-    }
-}
-
 fn db_name(db: Db) -> &'static str {
     match db {
         Db::Memory => "memory",
@@ -470,76 +402,16 @@ fn bench_noop(c: &mut Criterion, dbs: &Databases, workloads: &[Workload]) {
 // ---------------------------------------------------------------------------------------------
 // The ratio table.
 
-/// Where criterion writes its results: the same lookup as criterion's own.
-fn criterion_home() -> PathBuf {
-    if let Some(home) = env::var_os("CRITERION_HOME") {
-        return PathBuf::from(home);
-    }
-    if let Some(target) = env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(target).join("criterion");
-    }
-    let metadata = env::var_os("CARGO").and_then(|cargo| {
-        let output = Command::new(cargo)
-            .args(["metadata", "--format-version", "1", "--no-deps"])
-            .output()
-            .ok()?;
-        let json: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
-        Some(PathBuf::from(json.get("target_directory")?.as_str()?))
-    });
-    metadata
-        .unwrap_or_else(|| PathBuf::from("target"))
-        .join("criterion")
-}
-
-/// The median time in nanoseconds of one benchmark, if this run measured it (written since
-/// `since`: older files are from earlier runs).
-fn median_ns(home: &Path, group: &str, function: &str, n: usize, since: SystemTime) -> Option<f64> {
-    let path = home
-        .join(group)
-        .join(function)
-        .join(n.to_string())
-        .join("new")
-        .join("estimates.json");
-    let modified = fs::metadata(&path).and_then(|m| m.modified()).ok()?;
-    if modified < since {
-        return None;
-    }
-    let json: serde_json::Value = serde_json::from_slice(&fs::read(&path).ok()?).ok()?;
-    json.get("median")?.get("point_estimate")?.as_f64()
-}
-
-fn human(ns: f64) -> String {
-    if ns >= 1e9 {
-        format!("{:.3} s", ns / 1e9)
-    } else if ns >= 1e6 {
-        format!("{:.3} ms", ns / 1e6)
-    } else if ns >= 1e3 {
-        format!("{:.2} µs", ns / 1e3)
-    } else {
-        format!("{ns:.0} ns")
-    }
-}
-
-/// A criterion group of the table: its name, what its cases share, and the ratio above which
-/// its cases are listed after the table.
-struct Group {
-    name: String,
-    label: &'static str,
-    budget: f64,
-}
-
 fn groups() -> Vec<Group> {
     let mut groups = Vec::new();
     for db in [Db::Memory, Db::File] {
         for mode in [Mode::AllOrNothing, Mode::PerMigration] {
-            groups.push(Group {
-                name: format!("apply_{}{}", db_name(db), mode_suffix(mode)),
-                label: match mode {
-                    Mode::AllOrNothing => "all-or-nothing",
-                    Mode::PerMigration => "per-migration",
-                },
-                budget: APPLY_BUDGET,
-            });
+            let label = match mode {
+                Mode::AllOrNothing => "all-or-nothing",
+                Mode::PerMigration => "per-migration",
+            };
+            let name = format!("apply_{}{}", db_name(db), mode_suffix(mode));
+            groups.push(Group::apply(name, "raw", label, &SIZES));
         }
     }
     for (name, label) in [
@@ -547,110 +419,27 @@ fn groups() -> Vec<Group> {
         ("noop_file_fresh", "new connection"),
         ("noop_file_reused", "reused connection"),
     ] {
-        groups.push(Group {
-            name: name.to_owned(),
-            label,
-            budget: NOOP_BUDGET,
-        });
+        groups.push(Group::noop(name.to_owned(), label, &SIZES));
     }
     groups
 }
 
-fn print_ratios(since: SystemTime) {
-    let home = criterion_home();
-    let mut rows = vec![[
-        "case".to_owned(),
-        "strata".to_owned(),
-        "raw".to_owned(),
-        "ratio".to_owned(),
-    ]];
-    let mut over = Vec::new();
-    for group in groups() {
-        for n in SIZES {
-            let case = format!("{} N={n} ({})", group.name, group.label);
-            let strata = median_ns(&home, &group.name, "strata", n, since);
-            let raw = median_ns(&home, &group.name, "raw", n, since);
-            let (Some(strata), Some(raw)) = (strata, raw) else {
-                continue;
-            };
-            let ratio = strata / raw;
-            if ratio > group.budget {
-                over.push(format!("{case}: {ratio:.3}x > {:.2}x", group.budget));
-            }
-            rows.push([case, human(strata), human(raw), format!("{ratio:.3}x")]);
-        }
-    }
-    println!();
-    if rows.len() == 1 {
-        println!(
-            "strata / raw: ratios unavailable: this run produced no estimates under {} \
-             (criterion's --test, --list or --profile-time mode, or every case filtered out)",
-            home.display()
-        );
-    } else {
-        let mut widths = [0; 4];
-        for row in &rows {
-            for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
-            }
-        }
-        let mut table = String::new();
-        for (i, row) in rows.iter().enumerate() {
-            let _ = writeln!(
-                table,
-                "{:<w0$} | {:>w1$} | {:>w2$} | {:>w3$}",
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                w0 = widths[0],
-                w1 = widths[1],
-                w2 = widths[2],
-                w3 = widths[3],
-            );
-            if i == 0 {
-                let _ = writeln!(
-                    table,
-                    "{}-|-{}-|-{}-|-{}",
-                    "-".repeat(widths[0]),
-                    "-".repeat(widths[1]),
-                    "-".repeat(widths[2]),
-                    "-".repeat(widths[3])
-                );
-            }
-        }
-        println!("strata / raw (median time per iteration, this run):\n");
-        print!("{table}");
-        if !over.is_empty() {
-            println!("\nover budget (apply > {APPLY_BUDGET:.2}x, no-op > {NOOP_BUDGET:.2}x raw):");
-            for line in over {
-                println!("  {line}");
-            }
-        }
-    }
-}
-
 fn main() {
-    let since = SystemTime::now();
-    let mut c = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .nresamples(10_000)
-        .configure_from_args();
-
-    let workloads: Vec<Workload> = SIZES.into_iter().map(Workload::new).collect();
-    for w in &workloads {
-        check(w);
-    }
-    let dbs = Databases::new();
-    for db in [Db::Memory, Db::File] {
-        for mode in [Mode::AllOrNothing, Mode::PerMigration] {
-            bench_apply(&mut c, &dbs, &workloads, db, mode);
-        }
-    }
-    bench_noop(&mut c, &dbs, &workloads);
-
-    c.final_summary();
-    print_ratios(since);
+    common::run(
+        &groups(),
+        "criterion's --test, --list or --profile-time mode, or every case filtered out",
+        |c| {
+            let workloads = Workload::all(&SIZES, migration_sql);
+            for w in &workloads {
+                check(w);
+            }
+            let dbs = Databases::new();
+            for db in [Db::Memory, Db::File] {
+                for mode in [Mode::AllOrNothing, Mode::PerMigration] {
+                    bench_apply(c, &dbs, &workloads, db, mode);
+                }
+            }
+            bench_noop(c, &dbs, &workloads);
+        },
+    );
 }
