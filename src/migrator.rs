@@ -928,6 +928,24 @@ impl<'a> Runner<'a> {
             return Err(self.migration_error(step, failure, false));
         }
         let duration = start.elapsed();
+        let reported = self.report.steps.len();
+        if let Err(e) = self.finish_outside(step, duration) {
+            // Every statement committed; only the bookkeeping after them failed. Say so: the
+            // row still says dirty, and the operator must not run the statements again.
+            self.report.steps.truncate(reported);
+            let failure = Failure {
+                position: None,
+                completed: dirty.state.completed().unwrap_or(0),
+                source: Box::new(e),
+                ended_transaction: false,
+            };
+            return Err(self.migration_error(step, failure, false));
+        }
+        Ok(())
+    }
+
+    /// After a step outside a transaction ran: its final history row, under the lock.
+    fn finish_outside(&mut self, step: &Step<'_>, duration: Duration) -> Result<()> {
         if self.session.lock == Some(Lock::Transaction) {
             // Re-take the lock (it was released while the statements ran) for the final row.
             self.session.begin(self.migrations.lock_timeout)?;

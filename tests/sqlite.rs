@@ -570,3 +570,46 @@ fn downgrade_failure_says_what_stays_reverted() -> TestResult {
     assert_eq!(Sqlite::count(&mut conn, "b"), None);
     Ok(())
 }
+
+/// Every statement of a no-transaction migration committed, then its final history write failed:
+/// the error says all of them stayed committed (the row is left dirty with that count).
+#[test]
+fn a_failed_final_history_write_says_every_statement_committed() -> TestResult {
+    let db = Sqlite::create().expect("sqlite");
+    let mut set = tables("app", 1);
+    set.add(Migration::sql(
+        2,
+        "outside",
+        "-- strata:no-transaction\nCREATE TABLE fw_a (id INTEGER);\nCREATE TABLE fw_b (id INTEGER);\n",
+    )?)?;
+    let m = Migrations::new([set])?;
+    let mut conn = db.connect();
+    conn.upgrade(&m, "1")?;
+    conn.execute_batch(
+        "CREATE TRIGGER refuse_applied BEFORE UPDATE ON strata_migrations \
+         WHEN NEW.state = 'applied' AND NEW.version = 2 \
+         BEGIN SELECT RAISE(ABORT, 'history write refused'); END;",
+    )?;
+    let err = conn.migrate(&m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "failed to apply migration `app@2_outside` on {}; 2 statements of it stayed committed",
+            strata::Adapter::database(&mut conn)
+        )
+    );
+    let source = std::error::Error::source(&err).map(ToString::to_string);
+    assert_eq!(
+        source.as_deref(),
+        Some(format!(
+            "failed to write to the history table on {}",
+            strata::Adapter::database(&mut conn)
+        ))
+        .as_deref()
+    );
+    assert_eq!(
+        conn.status(&m)?.entries()[1].state,
+        strata::State::Dirty { completed: 2 }
+    );
+    Ok(())
+}
