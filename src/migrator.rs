@@ -203,8 +203,54 @@ impl Migrations {
 
     fn script(&self, flavor: Flavor, from: &str, to: &str, operation: Operation) -> Result<String> {
         let history = self.history_at(from)?;
+        self.script_for(flavor, &history, &format!("from `{from}`"), to, operation)
+    }
+
+    /// The script of an upgrade to `to` of a database whose history is `history` (read with
+    /// [`Migrator::history`], for a DBA to apply by hand what a run would apply there).
+    ///
+    /// # Errors
+    ///
+    /// As [`upgrade_script`](Migrations::upgrade_script).
+    pub fn upgrade_script_for(
+        &self,
+        flavor: Flavor,
+        history: &[Record],
+        to: &str,
+    ) -> Result<String> {
+        self.script_for(flavor, history, "from its history", to, Operation::Upgrade)
+    }
+
+    /// The script of a downgrade to `to` of a database whose history is `history`.
+    ///
+    /// # Errors
+    ///
+    /// As [`downgrade_script`](Migrations::downgrade_script).
+    pub fn downgrade_script_for(
+        &self,
+        flavor: Flavor,
+        history: &[Record],
+        to: &str,
+    ) -> Result<String> {
+        self.script_for(
+            flavor,
+            history,
+            "from its history",
+            to,
+            Operation::Downgrade,
+        )
+    }
+
+    fn script_for(
+        &self,
+        flavor: Flavor,
+        history: &[Record],
+        from: &str,
+        to: &str,
+        operation: Operation,
+    ) -> Result<String> {
         let target: Target = to.parse()?;
-        let steps = plan::plan(&self.sets, &history, &target, operation, self.policy)?;
+        let steps = plan::plan(&self.sets, history, &target, operation, self.policy)?;
         let verb = match operation {
             Operation::Downgrade => "downgrade",
             _ => "upgrade",
@@ -213,7 +259,7 @@ impl Migrations {
             flavor,
             &self.table,
             &steps,
-            &format!("{verb} from `{from}` to `{to}`"),
+            &format!("{verb} {from} to `{to}`"),
         )
     }
 

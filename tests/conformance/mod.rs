@@ -1322,6 +1322,10 @@ pub fn offline_scripts_do_what_a_run_does<D: TestDb>(db: &D) -> TestResult {
             .iter()
             .all(|r| r.state == RecordState::Applied && r.applied_at.len() == 24)
     );
+    // A script made from the database's own history covers exactly what a run would apply.
+    let rest = m.upgrade_script_for(flavor, &conn.history(&m)?, "heads")?;
+    assert!(rest.contains("-- apply core@3_audit"), "{rest}");
+    assert!(!rest.contains("-- apply core@1_users"), "{rest}");
     assert_eq!(
         ids(&conn.migrate(&m)?.applied()),
         ["core@3_audit", "billing@2_lines"],
