@@ -159,29 +159,23 @@ impl Flavor {
     pub(crate) fn upsert(self, table: &Table, values: &[String; 11]) -> String {
         let name = self.table(table);
         let values = values.join(", ");
-        let update = |f: &dyn Fn(&str) -> String| {
-            [
-                "name",
-                "checksum",
-                "normalization",
-                "down_sql",
-                "set_version",
-            ]
-            .into_iter()
-            .chain(["applied_at", "duration_ms", "state", "completed"])
-            .map(|c| format!("{c} = {}", f(c)))
-            .collect::<Vec<_>>()
-            .join(", ")
-        };
         match self {
             Flavor::Mysql => format!(
-                "INSERT INTO {name} ({COLUMNS}) VALUES ({values}) ON DUPLICATE KEY UPDATE {}",
-                update(&|c| format!("VALUES({c})"))
+                "INSERT INTO {name} ({COLUMNS}) VALUES ({values}) ON DUPLICATE KEY UPDATE \
+                 name = VALUES(name), checksum = VALUES(checksum), \
+                 normalization = VALUES(normalization), down_sql = VALUES(down_sql), \
+                 set_version = VALUES(set_version), applied_at = VALUES(applied_at), \
+                 duration_ms = VALUES(duration_ms), state = VALUES(state), \
+                 completed = VALUES(completed)"
             ),
             Flavor::Sqlite | Flavor::Postgres => format!(
                 "INSERT INTO {name} ({COLUMNS}) VALUES ({values}) \
-                 ON CONFLICT (set_name, version) DO UPDATE SET {}",
-                update(&|c| format!("excluded.{c}"))
+                 ON CONFLICT (set_name, version) DO UPDATE SET \
+                 name = excluded.name, checksum = excluded.checksum, \
+                 normalization = excluded.normalization, down_sql = excluded.down_sql, \
+                 set_version = excluded.set_version, applied_at = excluded.applied_at, \
+                 duration_ms = excluded.duration_ms, state = excluded.state, \
+                 completed = excluded.completed"
             ),
         }
     }
