@@ -739,9 +739,9 @@ mod tests {
                 ErrorKind::InvalidName {
                     what: "set",
                     name: s("a b"),
-                    expected: "ASCII letters, digits, `_` and `-`",
+                    expected: "ASCII letters, digits, `_` and `-` (at most 255)",
                 },
-                "invalid set name `a b`: expected ASCII letters, digits, `_` and `-`",
+                "invalid set name `a b`: expected ASCII letters, digits, `_` and `-` (at most 255)",
             ),
             (
                 ErrorKind::InvalidSetVersion {

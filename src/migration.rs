@@ -393,7 +393,9 @@ pub(crate) fn id(set: &str, version: u64, name: &str) -> String {
 }
 
 pub(crate) fn validate_name(name: &str) -> Result<()> {
+    // At most 255 bytes: the history tables store names in `VARCHAR(255)` on MySQL.
     if !name.is_empty()
+        && name.len() <= 255
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
@@ -403,7 +405,7 @@ pub(crate) fn validate_name(name: &str) -> Result<()> {
         Err(Error::new(ErrorKind::InvalidName {
             what: "migration",
             name: name.to_owned(),
-            expected: "lowercase letters, digits and `_`",
+            expected: "lowercase letters, digits and `_` (at most 255)",
         }))
     }
 }
@@ -426,6 +428,7 @@ impl Set {
     /// A name that is not `[A-Za-z0-9_-]+`, or a version that is not semver.
     pub fn new(name: &str, version: &str) -> Result<Set> {
         if name.is_empty()
+            || name.len() > 255
             || !name
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
@@ -433,7 +436,7 @@ impl Set {
             return Err(Error::new(ErrorKind::InvalidName {
                 what: "set",
                 name: name.to_owned(),
-                expected: "ASCII letters, digits, `_` and `-`",
+                expected: "ASCII letters, digits, `_` and `-` (at most 255)",
             }));
         }
         let version = semver::Version::parse(version).map_err(|e| {
@@ -528,6 +531,25 @@ impl Set {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_fit_the_history_columns() {
+        let long = "a".repeat(256);
+        assert!(Migration::sql(1, &long[..255], "SELECT 1").is_ok());
+        assert_eq!(
+            Migration::sql(1, &long, "SELECT 1")
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "invalid migration name `{long}`: expected lowercase letters, digits and `_` (at most 255)"
+            )
+        );
+        assert!(Set::new(&long[..255], "1.0.0").is_ok());
+        assert!(matches!(
+            Set::new(&long, "1.0.0").unwrap_err().kind(),
+            ErrorKind::InvalidName { what: "set", .. }
+        ));
+    }
 
     #[test]
     fn checksum_ignores_line_endings_and_bom() {

@@ -215,6 +215,9 @@ fn parse_file_name(file: &str) -> Option<Result<(u64, &str, Part)>> {
             "the name must be lowercase letters, digits and `_`",
         ));
     }
+    if name.len() > 255 {
+        return Some(invalid("the name is longer than 255 characters"));
+    }
     Some(Ok((version, name, part)))
 }
 
