@@ -3,15 +3,17 @@
 //! MariaDB Galera cluster, where `GET_LOCK` is node-local.
 
 use std::any::Any;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mysql::prelude::{FromValue, Queryable};
 use mysql::{Conn, PooledConn, Row};
 
 use super::{Adapter, Dialect, Lock, Record, RecordState, Table};
-use crate::error::{BoxError, Database, Error, ErrorKind};
+use crate::error::{BoxError, Database};
 use crate::script::{COLUMNS, Flavor, mysql_lock_name};
 use crate::sql::Syntax;
+
+mod galera;
 
 const DIALECT: Dialect = Dialect {
     backend: "mysql",
@@ -19,14 +21,6 @@ const DIALECT: Dialect = Dialect {
     transactional_ddl: false,
     schemas: false,
 };
-
-/// The table that holds lease rows on Galera, one per history table.
-const LEASES: &str = "strata_locks";
-
-/// How long a lease lasts without renewal. The core renews it before every statement, so only
-/// a single statement running longer than this lets another process take the lock over (and
-/// that process then finds the statement's migration dirty instead of running it again).
-const LEASE_SECONDS: u32 = 60;
 
 const ER_NO_SUCH_TABLE: u16 = 1146;
 const ER_UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
@@ -158,7 +152,7 @@ fn lock(conn: &mut Conn, table: &Table, timeout: Duration) -> Result<Option<Lock
     };
     match got.flatten() {
         Some(1) => return Ok(Some(Lock::Session)),
-        Some(-1) => return lease(conn, table, timeout),
+        Some(-1) => return galera::lease(conn, table, timeout),
         Some(_) => {}
         None => return Err("GET_LOCK returned NULL".into()),
     }
@@ -197,107 +191,9 @@ fn is_in_transaction(conn: &mut Conn) -> Option<bool> {
         .map(|v| v != 0)
 }
 
-/// Galera: a row in [`LEASES`] is the lock, since a conflicting insert of one key on two nodes
-/// fails on one of them (error 1062 or 1213) while `GET_LOCK` would be granted on both.
-fn lease(conn: &mut Conn, table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError> {
-    // The owner token lives in the session, so that renew and unlock find it.
-    conn.query_drop("SET @strata_lease_owner = COALESCE(@strata_lease_owner, UUID())")?;
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(10);
-    loop {
-        match try_lease(conn, table) {
-            Ok(true) => break,
-            Ok(false) => {}
-            // Another node's write to the lease row won certification: busy.
-            Err(e) if matches!(server_code(&e), Some(ER_DUP_ENTRY | ER_LOCK_DEADLOCK)) => {}
-            Err(e) => return Err(e.into()),
-        }
-        if start.elapsed() >= timeout {
-            return Ok(None);
-        }
-        if pause == Duration::from_millis(10) {
-            log::info!(
-                "waiting up to {:.1}s for the migration lock lease of `{table}` on {} (Galera)",
-                timeout.as_secs_f64(),
-                database(conn)
-            );
-        }
-        std::thread::sleep(pause.min(timeout.saturating_sub(start.elapsed())));
-        pause = (pause * 2).min(Duration::from_millis(200));
-    }
-    // Reads must see every write the cluster committed before the lease was granted.
-    conn.query_drop(
-        "SET @strata_sync_wait = @@SESSION.wsrep_sync_wait, \
-         SESSION wsrep_sync_wait = @@SESSION.wsrep_sync_wait | 1",
-    )?;
-    Ok(Some(Lock::Lease))
-}
-
-/// Inserts the lease row; when it exists and has expired, deletes it and inserts again.
-/// `Ok(false)` when someone else holds a live lease.
-fn try_lease(conn: &mut Conn, table: &Table) -> mysql::Result<bool> {
-    let insert = format!(
-        "INSERT INTO {LEASES} (name, owner, expires_at) \
-         VALUES (?, @strata_lease_owner, UTC_TIMESTAMP(6) + INTERVAL {LEASE_SECONDS} SECOND)"
-    );
-    match conn.exec_drop(&insert, (table.name(),)) {
-        Ok(()) => return Ok(true),
-        Err(e) if server_code(&e) == Some(ER_DUP_ENTRY) => {}
-        Err(e) if server_code(&e) == Some(ER_NO_SUCH_TABLE) => {
-            // Only when missing: DDL runs in total order on every node and would abort the
-            // lease holder's open statements on the table (error 1213), so no
-            // `CREATE TABLE IF NOT EXISTS` on every attempt.
-            conn.query_drop(format!(
-                "CREATE TABLE IF NOT EXISTS {LEASES} (
-                    name VARCHAR(64) NOT NULL PRIMARY KEY,
-                    owner VARCHAR(64) NOT NULL,
-                    expires_at DATETIME(6) NOT NULL
-                ) ENGINE=InnoDB"
-            ))?;
-            conn.exec_drop(&insert, (table.name(),))?;
-            return Ok(true);
-        }
-        Err(e) => return Err(e),
-    }
-    conn.exec_drop(
-        format!("DELETE FROM {LEASES} WHERE name = ? AND expires_at < UTC_TIMESTAMP(6)"),
-        (table.name(),),
-    )?;
-    if conn.affected_rows() == 0 {
-        return Ok(false);
-    }
-    log::warn!(
-        "took over the expired migration lock lease of `{table}` on {}",
-        database(conn)
-    );
-    conn.exec_drop(&insert, (table.name(),))?;
-    Ok(true)
-}
-
-fn renew(conn: &mut Conn, table: &Table) -> Result<(), BoxError> {
-    conn.exec_drop(
-        format!(
-            "UPDATE {LEASES} SET expires_at = UTC_TIMESTAMP(6) + INTERVAL {LEASE_SECONDS} SECOND \
-             WHERE name = ? AND owner = @strata_lease_owner"
-        ),
-        (table.name(),),
-    )?;
-    if conn.affected_rows() == 0 {
-        let database = database(conn);
-        return Err(Box::new(Error::new(ErrorKind::LockLost { database })));
-    }
-    Ok(())
-}
-
 fn unlock(conn: &mut Conn, table: &Table, lock: Lock) -> Result<(), BoxError> {
     match lock {
-        Lock::Lease => {
-            conn.exec_drop(
-                format!("DELETE FROM {LEASES} WHERE name = ? AND owner = @strata_lease_owner"),
-                (table.name(),),
-            )?;
-            conn.query_drop("SET SESSION wsrep_sync_wait = @strata_sync_wait")?;
-        }
+        Lock::Lease => galera::release(conn, table)?,
         Lock::Session => conn.query_drop("DO RELEASE_LOCK(@strata_lock)")?,
         Lock::Transaction => {}
     }
@@ -370,7 +266,7 @@ macro_rules! mysql_adapter {
             }
 
             fn renew(&mut self, table: &Table) -> Result<(), BoxError> {
-                renew($as_conn(self), table)
+                galera::renew($as_conn(self), table)
             }
 
             fn unlock(&mut self, table: &Table, lock: Lock) -> Result<(), BoxError> {
