@@ -12,7 +12,7 @@ mod conformance;
 use conformance::{TestDb, TestResult, tables};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, Pool};
-use strata::{Action, Adapter, ErrorKind, Migration, Migrations, Migrator, Mode, Set, State};
+use strata::{Action, Adapter, ErrorKind, Migration, Migrations, Migrator, Set, State};
 
 const URL_VAR: &str = "STRATA_TEST_MYSQL_URL";
 const DEFAULT_URL: &str = "mysql://root@127.0.0.1:3306/test";
@@ -87,18 +87,7 @@ fn child_boot() -> TestResult {
 /// (CI: 20).
 #[test]
 fn concurrent_boots_apply_each_migration_once() -> TestResult {
-    for round in 0..conformance::rounds() {
-        let Some(db) = My::create() else {
-            return Ok(());
-        };
-        let mode = if round % 2 == 0 {
-            Mode::AllOrNothing
-        } else {
-            Mode::PerMigration
-        };
-        conformance::concurrent_boots(&db, &[db.url()], mode, 8, 1, 8)?;
-    }
-    Ok(())
+    conformance::boot_rounds::<My>(|db| vec![db.url()])
 }
 
 /// DDL commits implicitly: a migration that fails half-way leaves a dirty row with the count of
@@ -206,12 +195,7 @@ fn concurrent_boots_on_a_galera_cluster() -> TestResult {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
         }
-        let mode = if round % 2 == 0 {
-            Mode::AllOrNothing
-        } else {
-            Mode::PerMigration
-        };
-        conformance::concurrent_boots(&db, &nodes, mode, 8, 1, 8)?;
+        conformance::concurrent_boots(&db, &nodes, conformance::round_mode(round), 8, 1, 8)?;
         // Every lease was released.
         let mut conn = db.connect();
         assert_eq!(My::count(&mut conn, "strata_locks"), Some(0));

@@ -11,7 +11,7 @@ mod conformance;
 
 use conformance::{TestDb, TestResult, tables};
 use postgres::{Client, Config, NoTls};
-use strata::{Adapter, ErrorKind, Migration, Migrations, Migrator, Mode, Set};
+use strata::{Adapter, ErrorKind, Migration, Migrations, Migrator, Set};
 
 const URL_VAR: &str = "STRATA_TEST_POSTGRES_URL";
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -98,18 +98,7 @@ fn child_boot() -> TestResult {
 /// (CI: 20), alternating the commit mode.
 #[test]
 fn concurrent_boots_apply_each_migration_once() -> TestResult {
-    for round in 0..conformance::rounds() {
-        let Some(db) = Pg::create() else {
-            return Ok(());
-        };
-        let mode = if round % 2 == 0 {
-            Mode::AllOrNothing
-        } else {
-            Mode::PerMigration
-        };
-        conformance::concurrent_boots(&db, &[db.url()], mode, 8, 1, 8)?;
-    }
-    Ok(())
+    conformance::boot_rounds::<Pg>(|db| vec![db.url()])
 }
 
 /// The same through PgBouncer in transaction pooling (`STRATA_TEST_PGBOUNCER_URL`, set by
@@ -119,18 +108,7 @@ fn concurrent_boots_through_pgbouncer_transaction_pooling() -> TestResult {
     let Some(bouncer) = conformance::setup_url("STRATA_TEST_PGBOUNCER_URL", "PgBouncer") else {
         return Ok(());
     };
-    for round in 0..conformance::rounds() {
-        let Some(db) = Pg::create() else {
-            return Ok(());
-        };
-        let mode = if round % 2 == 0 {
-            Mode::AllOrNothing
-        } else {
-            Mode::PerMigration
-        };
-        conformance::concurrent_boots(&db, &[db.url_via(&bouncer)], mode, 8, 1, 8)?;
-    }
-    Ok(())
+    conformance::boot_rounds::<Pg>(|db| vec![db.url_via(&bouncer)])
 }
 
 /// A hot standby (`STRATA_TEST_STANDBY_URL`, set by `.ci/run`) is refused before anything runs.
@@ -221,19 +199,12 @@ fn error_position_points_at_the_line() -> TestResult {
         return Ok(());
     };
     let sql = "CREATE TABLE pos_a (\n    id INTEGER PRIMARY KEY,\n    name TEXT\n);\n\nSELECT id,\n       nme\n  FROM pos_a;\n";
-    let m = Migrations::new([conformance_one("app", 1, "bad", sql)])?;
+    let m = Migrations::new([conformance::one("app", 1, "bad", sql)])?;
     let mut conn = db.connect();
     let err = conn.migrate(&m).unwrap_err();
     let pos = err.position().expect("a position");
     assert_eq!((pos.statement, pos.line), (2, 7), "{err}");
     Ok(())
-}
-
-fn conformance_one(set: &str, version: u64, name: &str, sql: &str) -> Set {
-    let mut s = Set::new(set, "1.0.0").unwrap();
-    s.add(Migration::sql(version, name, sql.to_owned()).unwrap())
-        .unwrap();
-    s
 }
 
 #[test]
@@ -242,7 +213,7 @@ fn syntax_error_at_end_of_input_points_at_the_last_line() -> TestResult {
         return Ok(());
     };
     let sql = "CREATE TABLE eoi (\n    id INTEGER PRIMARY KEY,\n    name TEXT,\n";
-    let m = Migrations::new([conformance_one("app", 1, "cut_short", sql)])?;
+    let m = Migrations::new([conformance::one("app", 1, "cut_short", sql)])?;
     let err = db.connect().migrate(&m).unwrap_err();
     let pos = err.position().expect("a position");
     assert_eq!((pos.statement, pos.line), (1, 3), "{err}");

@@ -65,10 +65,6 @@ fn select(table: &Table) -> String {
     format!("SELECT {COLUMNS} FROM {} ORDER BY id", table.quoted('"'))
 }
 
-fn create(table: &Table) -> String {
-    Flavor::Postgres.create_history(table)
-}
-
 fn i64_of(value: u64, what: &str) -> Result<i64, BoxError> {
     i64::try_from(value)
         .map_err(|_| format!("{what} {value} does not fit PostgreSQL's BIGINT").into())
@@ -111,7 +107,7 @@ impl Adapter for Client {
     }
 
     fn create_history(&mut self, table: &Table) -> Result<(), BoxError> {
-        Ok(self.batch_execute(&create(table))?)
+        Ok(self.batch_execute(&Flavor::Postgres.create_history(table))?)
     }
 
     fn read_or_create_history(&mut self, table: &Table) -> Result<Vec<Record>, BoxError> {

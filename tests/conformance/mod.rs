@@ -312,6 +312,30 @@ where
     Ok(())
 }
 
+/// The commit mode of a concurrency round: the two modes alternate.
+pub fn round_mode(round: usize) -> Mode {
+    if round.is_multiple_of(2) {
+        Mode::AllOrNothing
+    } else {
+        Mode::PerMigration
+    }
+}
+
+/// [`rounds`] rounds of [`concurrent_boots`] with 8 processes and 8 threads, each on a fresh
+/// database reached at `urls(&db)`, alternating the commit mode.
+pub fn boot_rounds<D: TestDb>(urls: impl Fn(&D) -> Vec<String>) -> TestResult
+where
+    D::Conn: 'static,
+{
+    for round in 0..rounds() {
+        let Some(db) = D::create() else {
+            return Ok(());
+        };
+        concurrent_boots(&db, &urls(&db), round_mode(round), 8, 1, 8)?;
+    }
+    Ok(())
+}
+
 /// How many rounds the concurrency tests run: `STRATA_TEST_ROUNDS`, default 1 (CI runs 20).
 pub fn rounds() -> usize {
     std::env::var("STRATA_TEST_ROUNDS")
@@ -590,7 +614,8 @@ pub fn stamp_records_without_running<D: TestDb>(db: &D) -> TestResult {
     Ok(())
 }
 
-fn one(set: &str, version: u64, name: &str, sql: &'static str) -> Set {
+/// A set of one migration.
+pub fn one(set: &str, version: u64, name: &str, sql: &'static str) -> Set {
     let mut s = Set::new(set, "1.0.0").unwrap();
     s.add(Migration::sql(version, name, sql).unwrap()).unwrap();
     s
