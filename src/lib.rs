@@ -72,6 +72,8 @@
 
 pub mod adapter;
 pub mod build;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod error;
 mod migration;
 mod migrator;
@@ -88,7 +90,7 @@ pub use migration::{
 };
 pub use migrator::{DEFAULT_TABLE, Migrations, Migrator, Mode};
 pub use plan::{PlannedStep, Target};
-pub use report::{Action, Report, ReportStep, State, Status, StatusEntry};
+pub use report::{Action, Progress, Report, ReportStep, State, Status, StatusEntry};
 pub use script::Flavor;
 pub use source::Embedded;
 

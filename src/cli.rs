@@ -1,0 +1,373 @@
+//! The host application's `migrate` subcommands (feature `cli`): `status`, `up`, `down`,
+//! `current`, `history`, `stamp`, `repair` and `sql`, as a [clap](https://docs.rs/clap) type
+//! that an application puts into its own parser, and [`run`], which runs one on any connection
+//! strata migrates.
+//!
+//! ```no_run
+//! use clap::{Parser, Subcommand};
+//!
+//! static MIGRATIONS: &strata::Embedded = strata::embed_migrations!("examples/quickstart/migrations");
+//!
+//! #[derive(Parser)]
+//! struct App {
+//!     #[command(subcommand)]
+//!     command: AppCommand,
+//! }
+//!
+//! #[derive(Subcommand)]
+//! enum AppCommand {
+//!     /// Serves the application.
+//!     Serve,
+//!     /// Migrates the database.
+//!     Migrate(strata::cli::Migrate),
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     match App::parse().command {
+//!         AppCommand::Serve => std::process::ExitCode::SUCCESS,
+//!         AppCommand::Migrate(cmd) => strata::cli::exit_code((|| {
+//!             let migrations = strata::Migrations::new([MIGRATIONS.to_set()?])?;
+//! #           #[cfg(feature = "rusqlite")]
+//!             let mut conn = rusqlite::Connection::open("app.db").map_err(|e| {
+//!                 strata::Error::with_source(
+//!                     strata::ErrorKind::Database {
+//!                         operation: "open",
+//!                         database: strata::Database { backend: "sqlite", name: "app.db".into() },
+//!                     },
+//!                     Box::new(e),
+//!                 )
+//!             })?;
+//! #           #[cfg(feature = "rusqlite")]
+//!             strata::cli::run(&mut conn, &migrations, &cmd, &mut std::io::stdout())?;
+//!             Ok(())
+//!         })()),
+//!     }
+//! }
+//! ```
+//!
+//! With clap's builder API, [`Migrate`] adds its arguments and subcommands to a command, and
+//! reads them back from the matches:
+//!
+//! ```
+//! use clap::{Args, Command, FromArgMatches};
+//!
+//! let app = Command::new("app")
+//!     .subcommand(Command::new("serve"))
+//!     .subcommand(strata::cli::Migrate::augment_args(Command::new("migrate")));
+//! let matches = app.get_matches_from(["app", "migrate", "down", "-1"]);
+//! if let Some(("migrate", sub)) = matches.subcommand() {
+//!     let cmd = strata::cli::Migrate::from_arg_matches(sub)?;
+//!     assert!(matches!(cmd.command, strata::cli::Command::Down { ref target, .. } if target == "-1"));
+//! }
+//! # Ok::<(), clap::Error>(())
+//! ```
+//!
+//! Output: tables and summaries go to `out` (normally standard output); progress lines, one
+//! per migration with its duration, go to standard error. Colours only when the stream is a
+//! terminal and `NO_COLOR` is not set (or with `--color always`).
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{ColorChoice, Subcommand};
+
+use crate::adapter::Adapter;
+use crate::error::{Error, ErrorKind, Result};
+use crate::migrator::{Migrations, Migrator};
+use crate::script::Flavor;
+
+mod new;
+mod output;
+mod url;
+
+pub use new::{new_migration, package_of};
+pub use url::{DatabaseUrl, redact};
+
+use output::{Paint, Printer};
+
+/// The `migrate` command: a subcommand and the output options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Migrate {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// How to print.
+    #[command(flatten)]
+    pub options: Options,
+}
+
+/// Output options of every subcommand.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Options {
+    /// When to use colours: `auto` (when the stream is a terminal and `NO_COLOR` is not set),
+    /// `always`, `never`.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+    /// No progress lines on standard error.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+}
+
+impl Options {
+    /// Whether to colour a stream that is (or is not) a terminal: `--color always`, or `auto`
+    /// on a terminal with `NO_COLOR` unset or empty.
+    #[must_use]
+    pub fn colors(&self, is_terminal: bool) -> bool {
+        Paint::new(self.color, is_terminal).is_on()
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Every migration with its state, set by set, and a summary line.
+    Status,
+    /// Applies pending migrations up to a target (default: `heads`, everything).
+    Up {
+        /// `heads`, `<set>@head`, a version, `<set>@<version>`, `+N`.
+        target: Option<String>,
+        /// Prints the plan and changes nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Reverts applied migrations down to a target (required: `-1`, `base`, a version...).
+    Down {
+        /// `-N`, `base`, `<set>@base`, a version, `<set>@<version>`.
+        #[arg(allow_hyphen_values = true)]
+        target: String,
+        /// Prints the plan and changes nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The latest applied migration of each set.
+    Current,
+    /// The history table's rows in the order they were written.
+    History,
+    /// Records the database as being at a target without running anything.
+    Stamp {
+        /// Any target.
+        #[arg(allow_hyphen_values = true)]
+        target: String,
+    },
+    /// Accepts changed checksums and clears dirty rows (after cleaning up by hand).
+    Repair {
+        /// Repairs this set only.
+        #[arg(long)]
+        set: Option<String>,
+    },
+    /// Prints the SQL script of an upgrade or downgrade, to review and run by hand.
+    #[command(subcommand)]
+    Sql(Sql),
+}
+
+/// The scripts of `sql`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Sql {
+    /// The script of an upgrade (default target: `heads`).
+    Up {
+        /// The target.
+        target: Option<String>,
+        /// The target the database is at (default: read its history).
+        #[arg(long, allow_hyphen_values = true)]
+        from: Option<String>,
+    },
+    /// The script of a downgrade.
+    Down {
+        /// The target.
+        #[arg(allow_hyphen_values = true)]
+        target: String,
+        /// The target the database is at (default: read its history).
+        #[arg(long, allow_hyphen_values = true)]
+        from: Option<String>,
+    },
+}
+
+/// Runs `cmd` on `conn`: tables, summaries and scripts to `out`, progress to standard error.
+///
+/// # Errors
+///
+/// The error of the strata call the subcommand makes, [`ErrorKind::NoScriptFlavor`] for `sql`
+/// on a database strata cannot write scripts for, or [`ErrorKind::Io`] when `out` fails.
+pub fn run<C: Adapter>(
+    conn: &mut C,
+    migrations: &Migrations,
+    cmd: &Migrate,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let paint = Paint::new(cmd.options.color, io::stdout().is_terminal());
+    let mut text = String::new();
+    match &cmd.command {
+        Command::Status => {
+            let database = conn.database();
+            let status = conn.status(migrations)?;
+            output::status(&mut text, &database, &status, paint);
+        }
+        Command::Up { target, dry_run } => {
+            let target = target.as_deref().unwrap_or("heads");
+            if *dry_run {
+                let history = conn.history(migrations)?;
+                output::plan(&mut text, &migrations.plan_upgrade(&history, target)?);
+            } else {
+                let printer = Printer::stderr(&cmd.options);
+                let report = conn.upgrade(&printer.hook(migrations), target);
+                printer.end_line();
+                output::summary(&mut text, &report?, paint);
+            }
+        }
+        Command::Down { target, dry_run } => {
+            if *dry_run {
+                let history = conn.history(migrations)?;
+                output::plan(&mut text, &migrations.plan_downgrade(&history, target)?);
+            } else {
+                let printer = Printer::stderr(&cmd.options);
+                let report = conn.downgrade(&printer.hook(migrations), target);
+                printer.end_line();
+                output::summary(&mut text, &report?, paint);
+            }
+        }
+        Command::Current => output::current(&mut text, &conn.status(migrations)?),
+        Command::History => output::history(&mut text, &conn.history(migrations)?, paint),
+        Command::Stamp { target } => text = conn.stamp(migrations, target)?.to_string(),
+        Command::Repair { set } => {
+            let report = match set {
+                Some(set) => conn.repair_set(migrations, set)?,
+                None => conn.repair(migrations)?,
+            };
+            text = report.to_string();
+        }
+        Command::Sql(sql) => text = script(conn, migrations, sql)?,
+    }
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| {
+            Error::with_source(
+                ErrorKind::Io {
+                    operation: "write",
+                    path: "the output".to_owned(),
+                },
+                Box::new(e),
+            )
+        })
+}
+
+fn script<C: Adapter>(conn: &mut C, migrations: &Migrations, sql: &Sql) -> Result<String> {
+    let dialect = conn.dialect();
+    let flavor = Flavor::of(&dialect).ok_or_else(|| {
+        Error::new(ErrorKind::NoScriptFlavor {
+            backend: dialect.backend,
+        })
+    })?;
+    match sql {
+        Sql::Up { target, from } => {
+            let target = target.as_deref().unwrap_or("heads");
+            match from {
+                Some(from) => migrations.upgrade_script(flavor, from, target),
+                None => migrations.upgrade_script_for(flavor, &conn.history(migrations)?, target),
+            }
+        }
+        Sql::Down { target, from } => match from {
+            Some(from) => migrations.downgrade_script(flavor, from, target),
+            None => migrations.downgrade_script_for(flavor, &conn.history(migrations)?, target),
+        },
+    }
+}
+
+/// `error: <message>` and one `  caused by: <source>` line per source, each ending in a
+/// newline; `error:` in bold red when `color`.
+#[must_use]
+pub fn error_report(error: &dyn std::error::Error, color: bool) -> String {
+    let paint = Paint::with(color);
+    let mut text = format!("{} {error}\n", paint.error("error:"));
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(&format!("  caused by: {c}\n"));
+        cause = c.source();
+    }
+    text
+}
+
+/// The process's exit code for `result`: success, or failure (1) after printing the error
+/// and its causes to standard error ([`error_report`]). Command-line usage errors exit with 2
+/// (clap's code) before any of this runs.
+#[must_use]
+pub fn exit_code(result: Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let color = Paint::new(ColorChoice::Auto, io::stderr().is_terminal()).is_on();
+            let _ = io::stderr().write_all(error_report(&e, color).as_bytes());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Parser)]
+    struct App {
+        #[command(subcommand)]
+        command: AppCommand,
+    }
+
+    #[derive(clap::Subcommand)]
+    enum AppCommand {
+        Serve,
+        Migrate(Migrate),
+    }
+
+    fn parse(args: &[&str]) -> std::result::Result<Migrate, clap::Error> {
+        let app = App::try_parse_from(std::iter::once("app").chain(args.iter().copied()))?;
+        match app.command {
+            AppCommand::Migrate(m) => Ok(m),
+            AppCommand::Serve => {
+                Err(App::command().error(clap::error::ErrorKind::InvalidValue, "serve"))
+            }
+        }
+    }
+
+    #[test]
+    fn subcommands_parse_inside_an_application_parser() -> std::result::Result<(), clap::Error> {
+        App::command().debug_assert();
+        let m = parse(&["migrate", "down", "-1", "--dry-run"])?;
+        assert!(matches!(m.command, Command::Down { ref target, dry_run: true } if target == "-1"));
+        let m = parse(&["migrate", "--color", "never", "up"])?;
+        assert!(matches!(
+            m.command,
+            Command::Up {
+                target: None,
+                dry_run: false
+            }
+        ));
+        assert_eq!(m.options.color, ColorChoice::Never);
+        let m = parse(&["migrate", "sql", "down", "base", "--from", "heads", "-q"])?;
+        assert!(m.options.quiet);
+        assert!(matches!(
+            m.command,
+            Command::Sql(Sql::Down { ref target, from: Some(ref from) }) if target == "base" && from == "heads"
+        ));
+        let m = parse(&["migrate", "repair", "--set", "billing"])?;
+        assert!(matches!(m.command, Command::Repair { set: Some(ref s) } if s == "billing"));
+        assert!(parse(&["migrate", "down"]).is_err(), "down needs a target");
+        assert!(matches!(parse(&["serve"]), Err(_)));
+        Ok(())
+    }
+
+    #[test]
+    fn the_error_report_lists_the_causes_without_colour_unless_asked() {
+        let error = Error::with_source(
+            ErrorKind::Io {
+                operation: "read",
+                path: "migrations".to_owned(),
+            },
+            Box::new(io::Error::new(io::ErrorKind::NotFound, "no such directory")),
+        );
+        assert_eq!(
+            error_report(&error, false),
+            "error: failed to read `migrations`\n  caused by: no such directory\n"
+        );
+        assert!(error_report(&error, true).contains('\u{1b}'));
+    }
+}
