@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use strata::{Database, Error, ErrorKind, Migrations, Migrator, Result};
 
-static MIGRATIONS: &strata::Embedded = strata::embed_migrations!("migrations");
+static MIGRATIONS: &strata::Embedded = strata::embed_migrations!("migrations", name = "notes");
 
 /// A tiny notes service.
 #[derive(Parser)]
