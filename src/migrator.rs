@@ -162,9 +162,7 @@ impl Migrations {
 
     /// The hook set with [`on_progress`](Migrations::on_progress), if any.
     #[cfg(feature = "cli")]
-    pub(crate) fn progress_hook(
-        &self,
-    ) -> Option<std::sync::Arc<dyn Fn(&Progress<'_>) + Send + Sync>> {
+    pub(crate) fn progress_hook(&self) -> Option<std::sync::Arc<crate::report::HookFn>> {
         self.progress.as_ref().map(|h| std::sync::Arc::clone(&h.0))
     }
 

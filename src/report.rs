@@ -127,7 +127,10 @@ pub struct Progress<'a> {
 
 /// The progress hook: shared, callable from the migrating thread.
 #[derive(Clone)]
-pub(crate) struct ProgressHook(pub(crate) Arc<dyn Fn(&Progress<'_>) + Send + Sync>);
+pub(crate) struct ProgressHook(pub(crate) Arc<HookFn>);
+
+/// The type of a progress hook.
+pub(crate) type HookFn = dyn Fn(&Progress<'_>) + Send + Sync;
 
 impl fmt::Debug for ProgressHook {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -115,6 +115,10 @@ fn migrations(cli: &Cli) -> Result<Migrations> {
     }
 }
 
+#[cfg_attr(
+    not(any(feature = "rusqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
 fn connect_error(backend: &'static str, name: String, source: strata::BoxError) -> Error {
     Error::with_source(
         ErrorKind::Database {
@@ -125,6 +129,11 @@ fn connect_error(backend: &'static str, name: String, source: strata::BoxError) 
     )
 }
 
+// Built without any driver feature, every URL is refused.
+#[cfg_attr(
+    not(any(feature = "rusqlite", feature = "postgres", feature = "mysql")),
+    allow(unused_variables)
+)]
 fn migrate(cli: &Cli, command: &Command, url: &DatabaseUrl) -> Result<()> {
     let migrations = migrations(cli)?;
     let cmd = Migrate {

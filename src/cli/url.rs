@@ -173,11 +173,11 @@ fn percent_decode(text: &str) -> Cow<'_, str> {
 #[must_use]
 pub fn redact(url: &str) -> String {
     let mut out = url.to_owned();
-    if let Some((user, pass)) = userinfo(url).and_then(|u| u.split_once(':')) {
-        if let Some(start) = url.find("://") {
-            let start = start + 3 + user.len() + 1;
-            out.replace_range(start..start + pass.len(), "***");
-        }
+    if let Some((user, pass)) = userinfo(url).and_then(|u| u.split_once(':'))
+        && let Some(start) = url.find("://")
+    {
+        let start = start + 3 + user.len() + 1;
+        out.replace_range(start..start + pass.len(), "***");
     }
     let mut from = 0;
     while let Some(i) = out[from..].to_ascii_lowercase().find("password=") {
