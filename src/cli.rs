@@ -72,7 +72,7 @@ use std::process::ExitCode;
 use clap::{ColorChoice, Subcommand};
 
 use crate::adapter::Adapter;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Direction, Error, ErrorKind, Result};
 use crate::migrator::{Migrations, Migrator};
 use crate::script::Flavor;
 
@@ -204,26 +204,24 @@ pub fn run<C: Adapter>(
         }
         Command::Up { target, dry_run } => {
             let target = target.as_deref().unwrap_or("heads");
-            if *dry_run {
-                let history = conn.history(migrations)?;
-                output::plan(&mut text, &migrations.plan_upgrade(&history, target)?);
-            } else {
-                let printer = Printer::stderr(&cmd.options);
-                let report = conn.upgrade(&printer.hook(migrations), target);
-                printer.end_line();
-                output::summary(&mut text, &report?, paint);
-            }
+            text = move_to(
+                conn,
+                migrations,
+                &cmd.options,
+                target,
+                *dry_run,
+                Direction::Up,
+            )?;
         }
         Command::Down { target, dry_run } => {
-            if *dry_run {
-                let history = conn.history(migrations)?;
-                output::plan(&mut text, &migrations.plan_downgrade(&history, target)?);
-            } else {
-                let printer = Printer::stderr(&cmd.options);
-                let report = conn.downgrade(&printer.hook(migrations), target);
-                printer.end_line();
-                output::summary(&mut text, &report?, paint);
-            }
+            text = move_to(
+                conn,
+                migrations,
+                &cmd.options,
+                target,
+                *dry_run,
+                Direction::Down,
+            )?;
         }
         Command::Current => output::current(&mut text, &conn.status(migrations)?),
         Command::History => output::history(&mut text, &conn.history(migrations)?, paint),
@@ -248,6 +246,37 @@ pub fn run<C: Adapter>(
                 Box::new(e),
             )
         })
+}
+
+/// `up` or `down`: the plan of a dry run, or the run with its progress lines and summary.
+fn move_to<C: Adapter>(
+    conn: &mut C,
+    migrations: &Migrations,
+    options: &Options,
+    target: &str,
+    dry_run: bool,
+    direction: Direction,
+) -> Result<String> {
+    let mut text = String::new();
+    if dry_run {
+        let history = conn.history(migrations)?;
+        let steps = match direction {
+            Direction::Up => migrations.plan_upgrade(&history, target)?,
+            Direction::Down => migrations.plan_downgrade(&history, target)?,
+        };
+        output::plan(&mut text, &steps);
+        return Ok(text);
+    }
+    let printer = Printer::stderr(options);
+    let hooked = printer.hook(migrations);
+    let report = match direction {
+        Direction::Up => conn.upgrade(&hooked, target),
+        Direction::Down => conn.downgrade(&hooked, target),
+    };
+    printer.end_line();
+    let paint = Paint::new(options.color, io::stdout().is_terminal());
+    output::summary(&mut text, &report?, paint);
+    Ok(text)
 }
 
 fn script<C: Adapter>(conn: &mut C, migrations: &Migrations, sql: &Sql) -> Result<String> {

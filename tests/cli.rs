@@ -63,6 +63,30 @@ fn strata(dir: &Path, args: &[&str]) -> Run {
     run
 }
 
+fn has(text: &str, part: impl AsRef<str>) {
+    assert!(
+        text.contains(part.as_ref()),
+        "expected `{}` in:\n{text}",
+        part.as_ref()
+    );
+}
+
+fn starts(text: &str, part: impl AsRef<str>) {
+    assert!(
+        text.starts_with(part.as_ref()),
+        "expected `{}` first in:\n{text}",
+        part.as_ref()
+    );
+}
+
+fn ends(text: &str, part: impl AsRef<str>) {
+    assert!(
+        text.ends_with(part.as_ref()),
+        "expected `{}` last in:\n{text}",
+        part.as_ref()
+    );
+}
+
 /// A crate directory: `Cargo.toml` naming the package `shop`, and `migrations/` with two
 /// reversible migrations written by `strata new`.
 fn project() -> Result<(tempfile::TempDir, Vec<PathBuf>), Error> {
@@ -134,14 +158,10 @@ fn new_writes_timestamped_files_without_overwriting() -> TestResult {
     let bad = strata(tmp.path(), &["new", "Add-Users"]);
     assert_eq!(bad.code, Some(1));
     assert!(bad.stdout.is_empty());
-    assert!(
-        bad.stderr
-            .starts_with("error: invalid migration file name `")
-            && bad
-                .stderr
-                .ends_with("_Add-Users.sql`: the name must be lowercase letters, digits and `_`\n"),
-        "{}",
-        bad.stderr
+    starts(&bad.stderr, "error: invalid migration file name `");
+    ends(
+        &bad.stderr,
+        "_Add-Users.sql`: the name must be lowercase letters, digits and `_`\n",
     );
     assert_eq!(std::fs::read_dir(tmp.path().join("migrations"))?.count(), 1);
     Ok(())
@@ -173,7 +193,7 @@ fn usage_and_url_errors() -> TestResult {
     ] {
         let refused = strata(tmp.path(), &["status", "--url", &url]);
         assert_eq!(refused.code, Some(1), "{}", refused.stderr);
-        assert!(refused.stderr.starts_with("error: "), "{}", refused.stderr);
+        starts(&refused.stderr, "error: ");
     }
 
     let no_set = tempfile::tempdir()?;
@@ -188,12 +208,8 @@ fn usage_and_url_errors() -> TestResult {
         &["status", "--url", "sqlite:app.db", "--set", "ops"],
     )
     .ok();
-    assert!(
-        named.stdout.starts_with("sqlite database `")
-            && named.stdout.ends_with("app.db`\n\nno migrations\n"),
-        "{}",
-        named.stdout
-    );
+    starts(&named.stdout, "sqlite database `");
+    ends(&named.stdout, "app.db`\n\nno migrations\n");
     Ok(())
 }
 
@@ -247,21 +263,12 @@ fn round_trip(url: &str, apply_script: Option<ApplyScript<'_>>) -> TestResult {
 fn up_and_read(s: &Session) {
     let (v1, v2) = (&s.v1, &s.v2);
     let status = s.run(&["status"]).ok();
-    assert!(
-        status
-            .stdout
-            .contains(&format!("shop  {v1}  create_items  pending")),
-        "{}",
-        status.stdout
+    has(&status.stdout, format!("shop  {v1}  create_items  pending"));
+    ends(
+        &status.stdout,
+        "2 migrations: 2 pending; pending migrations\n",
     );
-    assert!(
-        status
-            .stdout
-            .ends_with("2 migrations: 2 pending; pending migrations\n"),
-        "{}",
-        status.stdout
-    );
-    assert!(status.stdout.contains(" database `"), "{}", status.stdout);
+    has(&status.stdout, " database `");
 
     let dry = s.run(&["up", "--dry-run"]).ok();
     assert_eq!(
@@ -272,11 +279,7 @@ fn up_and_read(s: &Session) {
     );
 
     let up = s.run(&["up"]).ok();
-    assert!(
-        up.stdout.starts_with("applied 2 migrations in "),
-        "{}",
-        up.stdout
-    );
+    starts(&up.stdout, "applied 2 migrations in ");
     let lines: Vec<&str> = up.stderr.lines().collect();
     assert_eq!(
         lines.len(),
@@ -296,30 +299,17 @@ fn up_and_read(s: &Session) {
     );
 
     let status = s.run(&["status"]).ok();
-    assert!(
-        status
-            .stdout
-            .contains(&format!("shop  {v2}  add_price     applied  20")),
-        "{}",
-        status.stdout
+    has(
+        &status.stdout,
+        format!("shop  {v2}  add_price     applied  20"),
     );
-    assert!(
-        status
-            .stdout
-            .ends_with("2 migrations: 2 applied; up to date\n"),
-        "{}",
-        status.stdout
-    );
+    ends(&status.stdout, "2 migrations: 2 applied; up to date\n");
     assert_eq!(
         s.run(&["current"]).ok().stdout,
         format!("shop  {v2}_add_price\n")
     );
     let history = s.run(&["history"]).ok();
-    assert!(
-        history.stdout.starts_with("MIGRATION "),
-        "{}",
-        history.stdout
-    );
+    starts(&history.stdout, "MIGRATION ");
     assert_eq!(history.stdout.lines().count(), 3, "{}", history.stdout);
     assert!(
         history.stdout.lines().nth(1).is_some_and(|l| l
@@ -332,19 +322,11 @@ fn up_and_read(s: &Session) {
 
 fn down_and_scripts(s: &Session, apply_script: Option<ApplyScript<'_>>) -> TestResult {
     let script_down = s.run(&["sql", "down", "base"]).ok();
-    assert!(
-        script_down.stdout.contains("DROP TABLE items;"),
-        "{}",
-        script_down.stdout
-    );
+    has(&script_down.stdout, "DROP TABLE items;");
 
     let down = s.run(&["down", "-1", "--quiet"]).ok();
     assert!(down.stderr.is_empty(), "--quiet: {}", down.stderr);
-    assert!(
-        down.stdout.starts_with("reverted 1 migration in "),
-        "{}",
-        down.stdout
-    );
+    starts(&down.stdout, "reverted 1 migration in ");
     assert_eq!(
         s.run(&["current"]).ok().stdout,
         format!("shop  {}_create_items\n", s.v1)
@@ -361,13 +343,7 @@ fn down_and_scripts(s: &Session, apply_script: Option<ApplyScript<'_>>) -> TestR
         let full = s.run(&["sql", "up", "--from", "base"]).ok().stdout;
         let other = apply(&full)?;
         let status = strata(s.dir(), &["status", "--url", &other]).ok();
-        assert!(
-            status
-                .stdout
-                .ends_with("2 migrations: 2 applied; up to date\n"),
-            "{}",
-            status.stdout
-        );
+        ends(&status.stdout, "2 migrations: 2 applied; up to date\n");
     }
     Ok(())
 }
@@ -384,25 +360,14 @@ fn stamp_and_repair(s: &Session) -> TestResult {
         "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, sku TEXT);",
     )?;
     let status = s.run(&["status"]).ok();
-    assert!(
-        status.stdout.contains("create_items  diverged"),
-        "{}",
-        status.stdout
-    );
+    has(&status.stdout, "create_items  diverged");
     let refused = s.run(&["up"]);
     assert_eq!(refused.code, Some(1));
-    assert!(
-        refused.stderr.starts_with("error: migration `shop@"),
-        "{}",
-        refused.stderr
-    );
+    starts(&refused.stderr, "error: migration `shop@");
     let repaired = s.run(&["repair", "--set", "shop"]).ok();
-    assert!(
-        repaired
-            .stdout
-            .starts_with(&format!("accepted checksum of shop@{}_create_items", s.v1)),
-        "{}",
-        repaired.stdout
+    starts(
+        &repaired.stdout,
+        format!("accepted checksum of shop@{}_create_items", s.v1),
     );
     assert!(s.run(&["status"]).ok().stdout.ends_with("up to date\n"));
     Ok(())
@@ -416,25 +381,15 @@ fn failing_migration(s: &Session) -> TestResult {
     )?;
     let failed = s.run(&["up"]);
     assert_eq!(failed.code, Some(1), "{}", failed.stderr);
-    assert!(
-        failed
-            .stderr
-            .starts_with("[1/1] applying shop@39990101000000_broken ... failed\nerror: "),
-        "{}",
-        failed.stderr
+    starts(
+        &failed.stderr,
+        "[1/1] applying shop@39990101000000_broken ... failed\nerror: ",
     );
-    assert!(
-        failed
-            .stderr
-            .contains("shop@39990101000000_broken` (statement 2 of 2, line 2)"),
-        "{}",
-        failed.stderr
+    has(
+        &failed.stderr,
+        "shop@39990101000000_broken` (statement 2 of 2, line 2)",
     );
-    assert!(
-        failed.stderr.contains("\n  caused by: "),
-        "{}",
-        failed.stderr
-    );
+    has(&failed.stderr, "\n  caused by: ");
     assert!(failed.stdout.is_empty());
     Ok(())
 }
@@ -515,25 +470,16 @@ mod pg {
         assert!(url.contains(SECRET), "{url}");
         let (tmp, _) = project()?;
         let status = strata(tmp.path(), &["status", "--url", &url]).ok();
-        assert!(
-            status
-                .stdout
-                .starts_with(&format!("postgres database `{}`\n", db.name)),
-            "{}",
-            status.stdout
-        );
+        starts(&status.stdout, format!("postgres database `{}`\n", db.name));
         strata(tmp.path(), &["up", "--url", &url]).ok();
         strata(tmp.path(), &["history", "--url", &url]).ok();
         // A database that does not exist: the server's error, without the password.
         let missing = url.replace(&db.name, "strata_no_such_database");
         let err = strata(tmp.path(), &["status", "--url", &missing]);
         assert_eq!(err.code, Some(1));
-        assert!(
-            err.stderr.starts_with(
-                "error: failed to connect on postgres database `strata_no_such_database`"
-            ),
-            "{}",
-            err.stderr
+        starts(
+            &err.stderr,
+            "error: failed to connect on postgres database `strata_no_such_database`",
         );
         Ok(())
     }

@@ -56,19 +56,22 @@ fn run(path: &Path, command: &AppCommand) -> Result<()> {
     }
 }
 
-fn open(path: &Path) -> Result<rusqlite::Connection> {
-    rusqlite::Connection::open(path).map_err(|e| {
-        Error::with_source(
-            ErrorKind::Database {
-                operation: "open",
-                database: Database {
-                    backend: "sqlite",
-                    name: path.display().to_string(),
-                },
+/// A failed database call, in strata's error style (and so printed by `exit_code`).
+fn db_error(operation: &'static str, path: &Path, e: rusqlite::Error) -> Error {
+    Error::with_source(
+        ErrorKind::Database {
+            operation,
+            database: Database {
+                backend: "sqlite",
+                name: path.display().to_string(),
             },
-            Box::new(e),
-        )
-    })
+        },
+        Box::new(e),
+    )
+}
+
+fn open(path: &Path) -> Result<rusqlite::Connection> {
+    rusqlite::Connection::open(path).map_err(|e| db_error("open", path, e))
 }
 
 fn serve(conn: &mut rusqlite::Connection, migrations: &Migrations, path: &Path) -> Result<()> {
@@ -81,18 +84,7 @@ fn serve(conn: &mut rusqlite::Connection, migrations: &Migrations, path: &Path) 
     let notes: Vec<String> = conn
         .prepare("SELECT body FROM notes ORDER BY id")
         .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
-        .map_err(|e| {
-            Error::with_source(
-                ErrorKind::Database {
-                    operation: "read the notes",
-                    database: Database {
-                        backend: "sqlite",
-                        name: path.display().to_string(),
-                    },
-                },
-                Box::new(e),
-            )
-        })?;
+        .map_err(|e| db_error("read the notes", path, e))?;
     println!("serving {} note(s): {}", notes.len(), notes.join(", "));
     Ok(())
 }
