@@ -48,7 +48,11 @@
 //! The `postgres` crate panics when it is called inside a Tokio runtime: migrate before the
 //! runtime starts, or inside `spawn_blocking`.
 //!
-//! Features only add adapters; they never change a type, a checksum or the table format.
+//! The `cli` feature adds [`cli`]: an application's `migrate` subcommands (clap) and the
+//! `strata` binary (`strata new`, and running a migrations directory by database URL).
+//!
+//! Features only add adapters and tools; they never change a type, a checksum or the table
+//! format.
 //! Other databases plug in through the [`Adapter`] trait.
 //!
 //! # Transactions and locking
