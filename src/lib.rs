@@ -48,7 +48,7 @@
 //! The `postgres` crate panics when it is called inside a Tokio runtime: migrate before the
 //! runtime starts, or inside `spawn_blocking`.
 //!
-//! The `cli` feature adds [`cli`]: an application's `migrate` subcommands (clap) and the
+//! The `cli` feature adds `strata::cli`: an application's `migrate` subcommands (clap) and the
 //! `strata` binary (`strata new`, and running a migrations directory by database URL).
 //!
 //! Features only add adapters and tools; they never change a type, a checksum or the table
