@@ -73,8 +73,7 @@ impl DatabaseUrl {
         }
     }
 
-    /// The backend name, as in [`Database`](crate::Database) and the cargo feature that
-    /// enables it: `rusqlite`, `postgres`, `mysql`.
+    /// The cargo feature that enables this URL's driver: `rusqlite`, `postgres`, `mysql`.
     #[must_use]
     pub fn feature(&self) -> &'static str {
         match self {
