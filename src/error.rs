@@ -302,6 +302,33 @@ pub enum ErrorKind {
         /// The database.
         database: Database,
     },
+    /// Reading or writing a file or a stream failed (the migrations directory at run time, a
+    /// file that `strata new` writes, the CLI's output). The I/O error is the source.
+    Io {
+        /// What was being done: `read`, `create`, `write`.
+        operation: &'static str,
+        /// The file or directory, or the stream (`standard output`).
+        path: String,
+    },
+    /// A database URL the `strata` binary cannot use. The URL is shown with its password
+    /// replaced by `***`.
+    InvalidUrl {
+        /// The URL, password redacted.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A migrations directory with no set name: no `--set`, and no `Cargo.toml` with a
+    /// `[package]` name next to it.
+    NoSetName {
+        /// The migrations directory.
+        dir: String,
+    },
+    /// An offline script was asked of a database whose dialect strata cannot write.
+    NoScriptFlavor {
+        /// The adapter's backend name.
+        backend: &'static str,
+    },
 }
 
 impl Error {
@@ -312,7 +339,13 @@ impl Error {
         Error(Box::new(Inner { kind, source: None }))
     }
 
-    pub(crate) fn with_source(kind: ErrorKind, source: BoxError) -> Self {
+    /// An error of `kind` caused by `source` (a driver's error), which [`source`] returns and
+    /// the message does not repeat: for an application or tool that opens the connection
+    /// itself and reports failing to, as [`ErrorKind::Database`].
+    ///
+    /// [`source`]: std::error::Error::source
+    #[must_use]
+    pub fn with_source(kind: ErrorKind, source: BoxError) -> Self {
         Error(Box::new(Inner {
             kind,
             source: Some(source),
@@ -669,6 +702,18 @@ impl fmt::Display for ErrorKind {
                 f,
                 "{database} is read-only (a hot standby): run migrations against the primary; nothing was run"
             ),
+            ErrorKind::Io { operation, path } => write!(f, "failed to {operation} `{path}`"),
+            ErrorKind::InvalidUrl { url, reason } => {
+                write!(f, "invalid database url `{url}`: {reason}")
+            }
+            ErrorKind::NoSetName { dir } => write!(
+                f,
+                "cannot name the set of `{dir}`: no `Cargo.toml` with a `[package]` name next to it; pass `--set`"
+            ),
+            ErrorKind::NoScriptFlavor { backend } => write!(
+                f,
+                "cannot write an offline script for backend `{backend}`: strata writes sqlite, postgres and mysql scripts"
+            ),
         }
     }
 }
@@ -966,6 +1011,30 @@ mod tests {
                 },
                 "postgres database `app` is read-only (a hot standby): run migrations against the primary; nothing was run",
             ),
+            (
+                ErrorKind::Io {
+                    operation: "create",
+                    path: s("migrations/20261122073000_add_users.sql"),
+                },
+                "failed to create `migrations/20261122073000_add_users.sql`",
+            ),
+            (
+                ErrorKind::InvalidUrl {
+                    url: s("postgres://app:***@db/app"),
+                    reason: s("strata was built without the `postgres` feature"),
+                },
+                "invalid database url `postgres://app:***@db/app`: strata was built without the `postgres` feature",
+            ),
+            (
+                ErrorKind::NoSetName {
+                    dir: s("db/migrations"),
+                },
+                "cannot name the set of `db/migrations`: no `Cargo.toml` with a `[package]` name next to it; pass `--set`",
+            ),
+            (
+                ErrorKind::NoScriptFlavor { backend: "oracle" },
+                "cannot write an offline script for backend `oracle`: strata writes sqlite, postgres and mysql scripts",
+            ),
         ];
         for (kind, _) in &cases {
             match kind {
@@ -1000,7 +1069,11 @@ mod tests {
                 | ErrorKind::Database { .. }
                 | ErrorKind::LockTimeout { .. }
                 | ErrorKind::LockLost { .. }
-                | ErrorKind::ReadOnly { .. } => {}
+                | ErrorKind::ReadOnly { .. }
+                | ErrorKind::Io { .. }
+                | ErrorKind::InvalidUrl { .. }
+                | ErrorKind::NoSetName { .. }
+                | ErrorKind::NoScriptFlavor { .. } => {}
             }
         }
         cases

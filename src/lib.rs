@@ -48,7 +48,11 @@
 //! The `postgres` crate panics when it is called inside a Tokio runtime: migrate before the
 //! runtime starts, or inside `spawn_blocking`.
 //!
-//! Features only add adapters; they never change a type, a checksum or the table format.
+//! The `cli` feature adds `strata::cli`: an application's `migrate` subcommands (clap) and the
+//! `strata` binary (`strata new`, and running a migrations directory by database URL).
+//!
+//! Features only add adapters and tools; they never change a type, a checksum or the table
+//! format.
 //! Other databases plug in through the [`Adapter`] trait.
 //!
 //! # Transactions and locking
@@ -72,6 +76,8 @@
 
 pub mod adapter;
 pub mod build;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod error;
 mod migration;
 mod migrator;
@@ -88,7 +94,7 @@ pub use migration::{
 };
 pub use migrator::{DEFAULT_TABLE, Migrations, Migrator, Mode};
 pub use plan::{PlannedStep, Target};
-pub use report::{Action, Report, ReportStep, State, Status, StatusEntry};
+pub use report::{Action, Progress, Report, ReportStep, State, Status, StatusEntry};
 pub use script::Flavor;
 pub use source::Embedded;
 

@@ -7,7 +7,7 @@ use crate::adapter::{Adapter, Lock, Record, RecordState, Table};
 use crate::error::{BoxError, Database, Direction, Error, ErrorKind, Position, Result};
 use crate::migration::{Body, Migration, MigrationFn, NORMALIZATION, Set, Transaction};
 use crate::plan::{self, Applied, Graph, Node, Operation, PlannedStep, Policy, Step, Target};
-use crate::report::{Action, Report, ReportStep, Status, status};
+use crate::report::{Action, Progress, ProgressHook, Report, ReportStep, Status, status};
 use crate::script::{self, Flavor};
 use crate::sql;
 
@@ -47,6 +47,7 @@ pub struct Migrations {
     mode: Mode,
     lock_timeout: Duration,
     policy: Policy,
+    progress: Option<ProgressHook>,
 }
 
 /// The default history table name.
@@ -89,6 +90,7 @@ impl Migrations {
             mode: Mode::default(),
             lock_timeout: Duration::from_secs(60),
             policy: Policy::default(),
+            progress: None,
         })
     }
 
@@ -130,6 +132,38 @@ impl Migrations {
     pub fn out_of_order(mut self, allow: bool) -> Migrations {
         self.policy.out_of_order = allow;
         self
+    }
+
+    /// Calls `hook` when a migration starts and when it has run (with its duration), on the
+    /// thread that migrates: for progress lines on long runs (the `cli` feature prints them).
+    /// Stamps and repairs call it not. Replaces an earlier hook.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), strata::Error> {
+    /// use strata::{Migration, Migrations, Set};
+    ///
+    /// let mut set = Set::new("app", "1.0.0")?;
+    /// set.add(Migration::sql(1, "create_users", "CREATE TABLE users (id INTEGER)")?)?;
+    /// let migrations = Migrations::new([set])?.on_progress(|p| match p.duration {
+    ///     None => eprintln!("[{}/{}] applying {} ...", p.step, p.steps, p.migration),
+    ///     Some(d) => eprintln!("[{}/{}] {} done in {d:.1?}", p.step, p.steps, p.migration),
+    /// });
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn on_progress(
+        mut self,
+        hook: impl Fn(&Progress<'_>) + Send + Sync + 'static,
+    ) -> Migrations {
+        self.progress = Some(ProgressHook(std::sync::Arc::new(hook)));
+        self
+    }
+
+    /// The hook set with [`on_progress`](Migrations::on_progress), if any.
+    #[cfg(feature = "cli")]
+    pub(crate) fn progress_hook(&self) -> Option<std::sync::Arc<crate::report::HookFn>> {
+        self.progress.as_ref().map(|h| std::sync::Arc::clone(&h.0))
     }
 
     /// The registered sets.
@@ -677,6 +711,26 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// Tells the progress hook, if there is one, that step `step.0` of `step.1` starts (`None`)
+    /// or has run.
+    fn progress(
+        &self,
+        migration: &str,
+        direction: Direction,
+        step: (usize, usize),
+        duration: Option<Duration>,
+    ) {
+        if let Some(hook) = &self.migrations.progress {
+            (hook.0)(&Progress {
+                migration,
+                direction,
+                step: step.0,
+                steps: step.1,
+                duration,
+            });
+        }
+    }
+
     fn record(&mut self, migration: String, action: Action, duration: Duration) {
         self.report.steps.push(ReportStep {
             migration,
@@ -757,6 +811,7 @@ impl<'a> Runner<'a> {
             return self.finish();
         }
         let transactional = self.session.adapter.dialect().transactional_ddl;
+        let (total, mut done) = (queue.len(), 0);
         while let Some(&step) = queue.front() {
             let Some(work) = Work::of(&step) else {
                 return Err(Error::new(ErrorKind::Irreversible {
@@ -781,6 +836,10 @@ impl<'a> Runner<'a> {
                 continue;
             }
             queue.pop_front();
+            done += 1;
+            let id = step.node.id();
+            let started = Instant::now();
+            self.progress(&id, step.direction, (done, total), None);
             if outside {
                 self.outside_transaction(&step, &work, &records)?;
             } else {
@@ -789,6 +848,7 @@ impl<'a> Runner<'a> {
                     self.commit()?;
                 }
             }
+            self.progress(&id, step.direction, (done, total), Some(started.elapsed()));
         }
         self.finish()
     }
@@ -1129,6 +1189,61 @@ fn new_record(m: &Migration, set: &Set, duration: Duration, state: RecordState) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "rusqlite")]
+    #[test]
+    fn the_progress_hook_sees_each_migration_start_then_finish() -> Result<()> {
+        use std::sync::{Arc, Mutex};
+        let mut set = Set::new("app", "1.0.0")?;
+        set.add(Migration::sql(1, "a", "CREATE TABLE a (x INTEGER)")?.with_down("DROP TABLE a")?)?;
+        set.add(Migration::sql(2, "b", "CREATE TABLE b (x INTEGER)")?.with_down("DROP TABLE b")?)?;
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let migrations = Migrations::new([set])?.on_progress(move |p| {
+            let event = format!(
+                "{:?} {} {}/{} {}",
+                p.direction,
+                p.migration,
+                p.step,
+                p.steps,
+                if p.duration.is_some() {
+                    "done"
+                } else {
+                    "start"
+                }
+            );
+            sink.lock().map(|mut v| v.push(event)).ok();
+        });
+        let mut conn = rusqlite::Connection::open_in_memory().map_err(|e| {
+            Error::with_source(
+                ErrorKind::Database {
+                    operation: "open",
+                    database: Database {
+                        backend: "sqlite",
+                        name: ":memory:".into(),
+                    },
+                },
+                Box::new(e),
+            )
+        })?;
+        conn.migrate(&migrations)?;
+        conn.stamp(&migrations, "1")?;
+        conn.downgrade(&migrations, "base")?;
+        let seen = seen.lock().map(|v| v.clone()).unwrap_or_default();
+        assert_eq!(
+            seen,
+            [
+                "Up app@1_a 1/2 start",
+                "Up app@1_a 1/2 done",
+                "Up app@2_b 2/2 start",
+                "Up app@2_b 2/2 done",
+                // the stamp (down to 1) is silent
+                "Down app@1_a 1/1 start",
+                "Down app@1_a 1/1 done",
+            ]
+        );
+        Ok(())
+    }
 
     #[test]
     fn utc_now_has_the_iso_shape() {

@@ -1,9 +1,11 @@
 //! What calls return: the [`Report`] of a mutating call and the [`Status`] of a database.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapter::{Record, RecordState};
+use crate::error::Direction;
 use crate::migration::Set;
 use crate::plan::{self, Applied};
 
@@ -104,6 +106,38 @@ impl fmt::Display for Report {
     }
 }
 
+/// One event of a run, passed to the hook set with
+/// [`Migrations::on_progress`](crate::Migrations::on_progress): a migration starts, or it has
+/// run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress<'a> {
+    /// `set@version_name`.
+    pub migration: &'a str,
+    /// Applying or reverting.
+    pub direction: Direction,
+    /// 1-based position of the migration in the run's plan.
+    pub step: usize,
+    /// Number of migrations the run planned (another process may do some of them first).
+    pub steps: usize,
+    /// `None` when the migration starts; how long it ran once it has run (its history row
+    /// written; committed unless the run is one transaction).
+    pub duration: Option<Duration>,
+}
+
+/// The progress hook: shared, callable from the migrating thread.
+#[derive(Clone)]
+pub(crate) struct ProgressHook(pub(crate) Arc<HookFn>);
+
+/// The type of a progress hook.
+pub(crate) type HookFn = dyn Fn(&Progress<'_>) + Send + Sync;
+
+impl fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProgressHook")
+    }
+}
+
 /// The state of one migration in a [`Status`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
@@ -161,6 +195,11 @@ pub struct Status {
 }
 
 impl Status {
+    #[cfg(all(test, feature = "cli"))]
+    pub(crate) fn from_entries(entries: Vec<StatusEntry>) -> Status {
+        Status { entries }
+    }
+
     /// All entries.
     #[must_use]
     pub fn entries(&self) -> &[StatusEntry] {

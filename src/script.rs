@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
-use crate::adapter::Table;
+use crate::adapter::{Dialect, Table};
 use crate::error::{Direction, Error, ErrorKind, Result};
 use crate::migration::{Body, Migration};
 use crate::plan::{Node, Step};
@@ -46,6 +46,18 @@ pub(crate) const COLUMNS: &str = "set_name, version, name, checksum, normalizati
                                   set_version, applied_at, duration_ms, state, completed";
 
 impl Flavor {
+    /// The flavor of scripts for a database of `dialect` (the built-in adapters' backends
+    /// `sqlite`, `postgres`, `mysql`), or `None` for another database.
+    #[must_use]
+    pub fn of(dialect: &Dialect) -> Option<Flavor> {
+        match dialect.backend {
+            "sqlite" => Some(Flavor::Sqlite),
+            "postgres" => Some(Flavor::Postgres),
+            "mysql" => Some(Flavor::Mysql),
+            _ => None,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Flavor::Sqlite => "sqlite",

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::OnceLock;
 
 use include_dir::Dir;
@@ -141,26 +142,96 @@ impl std::fmt::Debug for Embedded {
     }
 }
 
-fn collect(dir: &'static Dir<'static>, out: &mut Vec<(String, &'static [u8])>) -> Result<()> {
+fn collect(dir: &'static Dir<'static>, out: &mut Vec<(String, Cow<'static, [u8]>)>) -> Result<()> {
     for file in dir.files() {
         let path = file.path().to_string_lossy().into_owned();
-        out.push((path, file.contents()));
+        out.push((path, Cow::Borrowed(file.contents())));
     }
     for sub in dir.dirs() {
         let mut nested = Vec::new();
         collect(sub, &mut nested)?;
         if let Some((path, _)) = nested.iter().find(|(p, _)| is_sql(p)) {
-            return Err(Error::new(ErrorKind::InvalidFileName {
-                file: path.clone(),
-                reason: "migration files must be directly in the migrations directory",
-            }));
+            return Err(nested_file(path));
+        }
+    }
+    Ok(())
+}
+
+fn nested_file(path: &str) -> Error {
+    Error::new(ErrorKind::InvalidFileName {
+        file: path.to_owned(),
+        reason: "migration files must be directly in the migrations directory",
+    })
+}
+
+impl Set {
+    /// Reads the set `name` at `version` from the `*.sql` files of a directory at run time,
+    /// with the same file format and checks as [`embed_migrations!`]: for tools that migrate a
+    /// directory without embedding it (the `strata` binary). Files that are not `*.sql` are
+    /// ignored.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), strata::Error> {
+    /// let set = strata::Set::from_dir("app", "1.0.0", "examples/quickstart/migrations")?;
+    /// assert_eq!(set.migrations()[0].name(), "create_users");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A directory that cannot be read ([`ErrorKind::Io`]), a `*.sql` file in a subdirectory,
+    /// an invalid set name or version, and every error of [`Embedded::to_set`].
+    pub fn from_dir(name: &str, version: &str, dir: impl AsRef<Path>) -> Result<Set> {
+        let mut files = Vec::new();
+        read_dir(dir.as_ref(), Path::new(""), &mut files)?;
+        parse_files(name, version, files)
+    }
+}
+
+/// The files under `dir` (recursively; paths relative to the top directory, `/`-separated):
+/// what [`collect`] gets from an embedded directory.
+fn read_dir(
+    top: &Path,
+    relative: &Path,
+    out: &mut Vec<(String, Cow<'static, [u8]>)>,
+) -> Result<()> {
+    let dir = if relative.as_os_str().is_empty() {
+        top.to_path_buf()
+    } else {
+        top.join(relative)
+    };
+    let io = |operation, path: &Path, e| {
+        Error::with_source(
+            ErrorKind::Io {
+                operation,
+                path: path.display().to_string(),
+            },
+            Box::new(e),
+        )
+    };
+    let entries = std::fs::read_dir(&dir).map_err(|e| io("read", &dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io("read", &dir, e))?;
+        let path = entry.path();
+        let rel = relative.join(entry.file_name());
+        let shown = rel.to_string_lossy().replace('\\', "/");
+        if path.is_dir() {
+            let mut nested = Vec::new();
+            read_dir(top, &rel, &mut nested)?;
+            if let Some((path, _)) = nested.iter().find(|(p, _)| is_sql(p)) {
+                return Err(nested_file(path));
+            }
+        } else if is_sql(&shown) {
+            let bytes = std::fs::read(&path).map_err(|e| io("read", &path, e))?;
+            out.push((shown, Cow::Owned(bytes)));
         }
     }
     Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Part {
+pub(crate) enum Part {
     Whole,
     Up,
     Down,
@@ -176,7 +247,7 @@ fn is_sql(file: &str) -> bool {
 }
 
 /// Parses `<version>_<name>[.up|.down].sql`; `None` for files that are not `*.sql`.
-fn parse_file_name(file: &str) -> Option<Result<(u64, &str, Part)>> {
+pub(crate) fn parse_file_name(file: &str) -> Option<Result<(u64, &str, Part)>> {
     let invalid = |reason| {
         Err(Error::new(ErrorKind::InvalidFileName {
             file: file.to_owned(),
@@ -221,13 +292,21 @@ fn parse_file_name(file: &str) -> Option<Result<(u64, &str, Part)>> {
     Some(Ok((version, name, part)))
 }
 
-fn utf8(file: &str, bytes: &'static [u8]) -> Result<&'static str> {
-    std::str::from_utf8(bytes).map_err(|e| {
+fn utf8(file: &str, bytes: Cow<'static, [u8]>) -> Result<Cow<'static, str>> {
+    let invalid = |offset| {
         Error::new(ErrorKind::NotUtf8 {
             file: file.to_owned(),
-            offset: e.valid_up_to(),
+            offset,
         })
-    })
+    };
+    match bytes {
+        Cow::Borrowed(b) => std::str::from_utf8(b)
+            .map(Cow::Borrowed)
+            .map_err(|e| invalid(e.valid_up_to())),
+        Cow::Owned(b) => String::from_utf8(b)
+            .map(Cow::Owned)
+            .map_err(|e| invalid(e.utf8_error().valid_up_to())),
+    }
 }
 
 /// The up (or whole) file with its name and kind, and the down file, of one version.
@@ -238,7 +317,7 @@ type Files = (Option<(String, String, Part)>, Option<String>);
 pub(crate) fn parse_files(
     set_name: &str,
     set_version: &str,
-    files: Vec<(String, &'static [u8])>,
+    files: Vec<(String, Cow<'static, [u8]>)>,
 ) -> Result<Set> {
     let mut set = Set::new(set_name, set_version)?;
     // version -> (up file, down file)
@@ -281,22 +360,22 @@ pub(crate) fn parse_files(
                 }));
             }
         }
-        let up_text = utf8(&up_file, contents[&up_file])?;
-        let up_directives = directives(&up_file, up_text, true)?;
-        check_not_empty(&up_file, up_text)?;
+        let up_text = utf8(&up_file, contents.remove(&up_file).unwrap_or_default())?;
+        let up_directives = directives(&up_file, &up_text, true)?;
+        check_not_empty(&up_file, &up_text)?;
         let mut migration = Migration::from_parts(
             version,
             &name,
-            Cow::Borrowed(up_text),
+            up_text,
             &up_directives,
             Some(up_file.clone()),
         );
         if let Some(down_file) = down {
-            let down_text = utf8(&down_file, contents[&down_file])?;
-            let down_directives = directives(&down_file, down_text, false)?;
-            check_not_empty(&down_file, down_text)?;
+            let down_text = utf8(&down_file, contents.remove(&down_file).unwrap_or_default())?;
+            let down_directives = directives(&down_file, &down_text, false)?;
+            check_not_empty(&down_file, &down_text)?;
             migration.down = Some(crate::migration::Body::Sql {
-                text: Cow::Borrowed(down_text),
+                text: down_text,
                 no_transaction: down_directives.no_transaction,
             });
         }
@@ -431,12 +510,60 @@ mod tests {
         parse_files(
             "app",
             "1.0.0",
-            files.iter().map(|(n, b)| ((*n).to_owned(), *b)).collect(),
+            files
+                .iter()
+                .map(|(n, b)| ((*n).to_owned(), Cow::Borrowed(*b)))
+                .collect(),
         )
     }
 
     fn err(files: &[(&str, &'static [u8])]) -> String {
         parse(files).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn from_dir_reads_what_the_macro_embeds() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = "examples/quickstart/migrations";
+        let embedded = crate::embed_migrations!("examples/quickstart/migrations", name = "app");
+        let read = Set::from_dir("app", "0.1.0", dir)?;
+        let ids = |s: &Set| -> Vec<(String, crate::Checksum)> {
+            s.migrations()
+                .iter()
+                .map(|m| (m.to_string(), m.checksum()))
+                .collect()
+        };
+        assert_eq!(ids(&read), ids(&embedded.to_set()?));
+        assert_eq!(
+            read.migrations()[0].down_sql(),
+            embedded.to_set()?.migrations()[0].down_sql()
+        );
+
+        let tmp = tempfile::tempdir()?;
+        std::fs::create_dir(tmp.path().join("old"))?;
+        std::fs::write(tmp.path().join("old/1_a.sql"), "SELECT 1")?;
+        assert_eq!(
+            Set::from_dir("app", "1.0.0", tmp.path())
+                .unwrap_err()
+                .to_string(),
+            "invalid migration file name `old/1_a.sql`: migration files must be directly in the migrations directory"
+        );
+        std::fs::remove_dir_all(tmp.path().join("old"))?;
+        std::fs::write(tmp.path().join("1_a.sql"), "SELECT 1")?;
+        std::fs::write(tmp.path().join("2_b.sql"), b"SELECT \xff")?;
+        assert_eq!(
+            Set::from_dir("app", "1.0.0", tmp.path())
+                .unwrap_err()
+                .to_string(),
+            "migration file `2_b.sql` is not valid UTF-8 (invalid byte at offset 7)"
+        );
+        let missing = tmp.path().join("missing");
+        let err = Set::from_dir("app", "1.0.0", &missing).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("failed to read `{}`", missing.display())
+        );
+        assert!(std::error::Error::source(&err).is_some());
+        Ok(())
     }
 
     #[test]
