@@ -697,7 +697,11 @@ impl fmt::Display for ErrorKind {
                         differences
                     }
                 };
-                let shown: Vec<String> = differences.iter().take(3).map(ToString::to_string).collect();
+                let shown: Vec<String> = differences
+                    .iter()
+                    .take(3)
+                    .map(ToString::to_string)
+                    .collect();
                 write!(f, ": {}", shown.join("; "))?;
                 if differences.len() > 3 {
                     write!(f, " (and {} more)", differences.len() - 3)?;

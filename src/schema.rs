@@ -343,7 +343,7 @@ impl View {
     }
 }
 
-/// One item per line: `table `users``, then its columns, indexes and constraints indented.
+/// One item per line: ``table `users` ``, then its columns, indexes and constraints indented.
 impl fmt::Display for Schema {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for t in &self.tables {
@@ -399,11 +399,11 @@ fn foreign_key(
 ) -> Constraint {
     let mut definition = format!("FOREIGN KEY ({}) REFERENCES {table}", columns.join(", "));
     if !referenced.is_empty() {
-        definition.push_str(&format!(" ({})", referenced.join(", ")));
+        definition = format!("{definition} ({})", referenced.join(", "));
     }
     for (on, action) in [("UPDATE", on_update), ("DELETE", on_delete)] {
         if action != "NO ACTION" {
-            definition.push_str(&format!(" ON {on} {action}"));
+            definition = format!("{definition} ON {on} {action}");
         }
     }
     Constraint {
@@ -426,15 +426,18 @@ fn squeeze(text: &str) -> String {
     let mut space = false;
     for c in text.trim().chars() {
         match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if matches!(c, '\'' | '"' | '`') => quote = Some(c),
-            None if c == '[' => quote = Some(']'),
+            Some(q) => quote = (c != q).then_some(q),
             None if c.is_whitespace() => {
                 space = true;
                 continue;
             }
-            None => {}
+            None => {
+                quote = match c {
+                    '\'' | '"' | '`' => Some(c),
+                    '[' => Some(']'),
+                    _ => None,
+                }
+            }
         }
         if space {
             out.push(' ');

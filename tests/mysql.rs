@@ -254,3 +254,39 @@ fn a_function_migration_with_ddl_is_caught_ending_the_transaction() -> TestResul
     assert_eq!(err.migration(), Some("app@1_ddl_in_function"));
     Ok(())
 }
+
+/// A `PooledConn` snapshots like a `Conn`; `auto_increment`, generated columns, prefix indexes
+/// and views are reported.
+#[test]
+fn pooled_connections_snapshot_too() -> TestResult {
+    use strata::schema::Snapshot;
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(
+        1,
+        "items",
+        "CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, \
+         name VARCHAR(20) NOT NULL DEFAULT 'x', upper_name VARCHAR(20) AS (UPPER(name)) VIRTUAL, \
+         KEY items_name (name(5)));\n\
+         CREATE VIEW item_names AS SELECT name FROM items;",
+    )?)?;
+    let m = Migrations::new([set])?;
+    let mut conn = db.connect();
+    conn.migrate(&m)?;
+    let pool = Pool::new(Opts::from_url(&db.url())?)?;
+    let schema = pool.get_conn()?.snapshot()?;
+    assert_eq!(schema, conn.snapshot()?);
+    let items = schema.table("items").ok_or("no table `items`")?;
+    let column = |name: &str| items.column(name).ok_or(format!("no column `{name}`"));
+    assert_eq!(column("id")?.generated(), Some("auto_increment"));
+    // MariaDB quotes string defaults, MySQL does not.
+    assert!(matches!(column("name")?.default(), Some("'x'" | "x")));
+    let upper = column("upper_name")?.generated().unwrap_or_default();
+    assert!(upper.starts_with("VIRTUAL GENERATED AS ("), "{upper}");
+    let index = items.index("items_name").ok_or("no index `items_name`")?;
+    assert_eq!(index.columns(), ["name(5)"]);
+    assert!(schema.view("item_names").is_some());
+    Ok(())
+}

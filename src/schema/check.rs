@@ -113,7 +113,7 @@ pub fn check_reversible<C: Migrator + Snapshot + ?Sized>(
             .sets()
             .iter()
             .filter(|s| s.name() == step.set)
-            .flat_map(|s| s.migrations())
+            .flat_map(crate::Set::migrations)
             .any(|m| m.version() == step.version && m.is_reversible());
         if !reversible {
             conn.upgrade(migrations, &target)?;
@@ -140,7 +140,9 @@ pub fn check_reversible<C: Migrator + Snapshot + ?Sized>(
         }
         let differences = after.diff(&snapshot(conn)?);
         if !differences.is_empty() {
-            return Err(Error::new(not_reversible(Reversal::Reapply { differences })));
+            return Err(Error::new(not_reversible(Reversal::Reapply {
+                differences,
+            })));
         }
         report.checked.push(step.migration);
     }

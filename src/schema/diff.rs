@@ -109,7 +109,13 @@ pub(super) fn schemas(expected: &Schema, found: &Schema) -> Vec<Difference> {
         |v| &v.name,
         |name| format!("view `{name}`"),
         |out, path, e, f| {
-            change(out, path, "definition", shown(Some(&e.definition)), shown(Some(&f.definition)));
+            change(
+                out,
+                path,
+                "definition",
+                shown(Some(&e.definition)),
+                shown(Some(&f.definition)),
+            );
         },
     );
     out
@@ -117,7 +123,14 @@ pub(super) fn schemas(expected: &Schema, found: &Schema) -> Vec<Difference> {
 
 fn tables(out: &mut Vec<Difference>, path: &str, e: &Table, f: &Table) {
     let under = |what: &'static str| move |name: &str| format!("{path}: {what} `{name}`");
-    by_key(out, &e.columns, &f.columns, |c| &c.name, under("column"), columns);
+    by_key(
+        out,
+        &e.columns,
+        &f.columns,
+        |c| &c.name,
+        under("column"),
+        columns,
+    );
     let order = |t: &Table, other: &Table| -> Vec<String> {
         t.columns
             .iter()
@@ -125,13 +138,38 @@ fn tables(out: &mut Vec<Difference>, path: &str, e: &Table, f: &Table) {
             .map(|c| format!("`{}`", c.name))
             .collect()
     };
-    change(out, path, "column order", order(e, f).join(", "), order(f, e).join(", "));
-    by_key(out, &e.indexes, &f.indexes, |i| &i.name, under("index"), |out, path, e, f| {
-        let unique = |u: bool| if u { "unique" } else { "not unique" }.to_owned();
-        change(out, path, "", unique(e.unique), unique(f.unique));
-        change(out, path, "columns", e.columns.join(", "), f.columns.join(", "));
-        change(out, path, "definition", shown(Some(&e.definition)), shown(Some(&f.definition)));
-    });
+    change(
+        out,
+        path,
+        "column order",
+        order(e, f).join(", "),
+        order(f, e).join(", "),
+    );
+    by_key(
+        out,
+        &e.indexes,
+        &f.indexes,
+        |i| &i.name,
+        under("index"),
+        |out, path, e, f| {
+            let unique = |u: bool| if u { "unique" } else { "not unique" }.to_owned();
+            change(out, path, "", unique(e.unique), unique(f.unique));
+            change(
+                out,
+                path,
+                "columns",
+                e.columns.join(", "),
+                f.columns.join(", "),
+            );
+            change(
+                out,
+                path,
+                "definition",
+                shown(Some(&e.definition)),
+                shown(Some(&f.definition)),
+            );
+        },
+    );
     by_key(
         out,
         &e.constraints,
@@ -139,20 +177,50 @@ fn tables(out: &mut Vec<Difference>, path: &str, e: &Table, f: &Table) {
         super::Constraint::key,
         under("constraint"),
         |out, path, e, f| {
-            change(out, path, "definition", shown(Some(&e.definition)), shown(Some(&f.definition)));
+            change(
+                out,
+                path,
+                "definition",
+                shown(Some(&e.definition)),
+                shown(Some(&f.definition)),
+            );
             if e.definition == f.definition && e != f {
-                change(out, path, "kind", format!("{:?}", e.kind), format!("{:?}", f.kind));
+                change(
+                    out,
+                    path,
+                    "kind",
+                    format!("{:?}", e.kind),
+                    format!("{:?}", f.kind),
+                );
             }
         },
     );
 }
 
 fn columns(out: &mut Vec<Difference>, path: &str, e: &Column, f: &Column) {
-    change(out, path, "type", shown(Some(&e.data_type)), shown(Some(&f.data_type)));
+    change(
+        out,
+        path,
+        "type",
+        shown(Some(&e.data_type)),
+        shown(Some(&f.data_type)),
+    );
     let null = |n: bool| if n { "nullable" } else { "not null" }.to_owned();
     change(out, path, "", null(e.nullable), null(f.nullable));
-    change(out, path, "default", shown(e.default.as_deref()), shown(f.default.as_deref()));
-    change(out, path, "generated", shown(e.generated.as_deref()), shown(f.generated.as_deref()));
+    change(
+        out,
+        path,
+        "default",
+        shown(e.default.as_deref()),
+        shown(f.default.as_deref()),
+    );
+    change(
+        out,
+        path,
+        "generated",
+        shown(e.generated.as_deref()),
+        shown(f.generated.as_deref()),
+    );
 }
 
 #[cfg(test)]
@@ -199,7 +267,10 @@ mod tests {
 
     #[test]
     fn equal_schemas_have_no_difference() {
-        let s = Schema::new(vec![users(vec![column("id", "integer", false, None)], vec![])], vec![]);
+        let s = Schema::new(
+            vec![users(vec![column("id", "integer", false, None)], vec![])],
+            vec![],
+        );
         assert!(s.diff(&s.clone()).is_empty());
         assert_eq!(
             s.to_string(),
@@ -225,7 +296,11 @@ mod tests {
             }],
         );
         let mut changed = users(
-            vec![id, column("age", "text", false, None), column("nick", "text", true, None)],
+            vec![
+                id,
+                column("age", "text", false, None),
+                column("nick", "text", true, None),
+            ],
             vec![index("users_nick", true)],
         );
         changed.constraints.clear();
@@ -262,7 +337,10 @@ mod tests {
     fn column_order_and_index_changes_are_named() {
         let a = column("a", "int", true, None);
         let b = column("b", "int", true, None);
-        let expected = Schema::new(vec![users(vec![a.clone(), b.clone()], vec![index("i", false)])], vec![]);
+        let expected = Schema::new(
+            vec![users(vec![a.clone(), b.clone()], vec![index("i", false)])],
+            vec![],
+        );
         let found = Schema::new(vec![users(vec![b, a], vec![index("i", true)])], vec![]);
         assert_eq!(
             texts(&expected.diff(&found)),
@@ -281,10 +359,27 @@ mod tests {
             indexes: vec![],
             constraints: vec![],
         };
-        let s = Schema::new(vec![table("ops.strata_migrations"), table("strata_migrations")], vec![]);
-        let names = |s: &Schema| s.tables().iter().map(|t| t.name().to_owned()).collect::<Vec<_>>();
-        assert_eq!(names(&s.clone().without_table("ops.strata_migrations")), ["strata_migrations"]);
-        assert_eq!(names(&s.clone().without_table("public.strata_migrations")), ["ops.strata_migrations"]);
-        assert_eq!(names(&s.without_table("strata_migrations")), ["ops.strata_migrations"]);
+        let s = Schema::new(
+            vec![table("ops.strata_migrations"), table("strata_migrations")],
+            vec![],
+        );
+        let names = |s: &Schema| {
+            s.tables()
+                .iter()
+                .map(|t| t.name().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&s.clone().without_table("ops.strata_migrations")),
+            ["strata_migrations"]
+        );
+        assert_eq!(
+            names(&s.clone().without_table("public.strata_migrations")),
+            ["ops.strata_migrations"]
+        );
+        assert_eq!(
+            names(&s.without_table("strata_migrations")),
+            ["ops.strata_migrations"]
+        );
     }
 }

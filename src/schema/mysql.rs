@@ -123,8 +123,8 @@ fn read(conn: &mut Conn) -> Result<Schema, BoxError> {
         if keys.contains(&(name, index.clone())) {
             continue; // a primary key or unique constraint
         }
-        let mut column = take::<Option<String>>(&mut row, 3)?
-            .unwrap_or_else(|| "<expression>".to_owned());
+        let mut column =
+            take::<Option<String>>(&mut row, 3)?.unwrap_or_else(|| "<expression>".to_owned());
         if let Some(length) = take::<Option<u64>>(&mut row, 4)? {
             column = format!("{column}({length})");
         }

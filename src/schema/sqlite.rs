@@ -33,7 +33,13 @@ fn read(conn: &Connection) -> Result<Schema, BoxError> {
         "SELECT type, name, sql FROM sqlite_master \
          WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
         [],
-        |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, Option<String>>(2)?)),
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        },
     )?;
     let mut tables = Vec::new();
     let mut views = Vec::new();
@@ -100,7 +106,14 @@ fn table(conn: &Connection, name: String, sql: &str) -> Result<Table, BoxError> 
         "SELECT l.name, l.\"unique\", l.origin, m.sql FROM pragma_index_list(?1) AS l \
          LEFT JOIN sqlite_master AS m ON m.type = 'index' AND m.name = l.name",
         [&name],
-        |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?)),
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+            ))
+        },
     )?;
     for (index, unique, origin, sql) in list {
         let columns = all(
@@ -297,7 +310,10 @@ mod tests {
             .collect();
         let expected = [
             (None, "CHECK (a > 0)".to_owned()),
-            (Some("b_short".to_owned()), "CHECK (length(b) < 9)".to_owned()),
+            (
+                Some("b_short".to_owned()),
+                "CHECK (length(b) < 9)".to_owned(),
+            ),
         ];
         assert_eq!(found, expected);
     }
@@ -325,7 +341,32 @@ mod tests {
              constraint: UNIQUE (email)\n  constraint: CHECK (age >= 0)\n\
              view `adults`: CREATE VIEW adults AS SELECT id FROM users WHERE age >= 18\n"
         );
-        assert_eq!(schema.table("posts").and_then(|t| t.index("posts_title")).map(Index::columns), Some(&["<expression>".to_owned()][..]));
+        assert_eq!(
+            schema
+                .table("posts")
+                .and_then(|t| t.index("posts_title"))
+                .map(Index::columns),
+            Some(&["<expression>".to_owned()][..])
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_failed_read_names_the_database() -> Result<(), BoxError> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("garbage.db");
+        std::fs::write(&path, [7u8; 4096])?;
+        let mut conn = Connection::open(&path)?;
+        let err = conn.snapshot().unwrap_err();
+        assert!(matches!(err.kind(), crate::ErrorKind::Database { .. }));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "failed to read the schema on sqlite database `{}`",
+                path.display()
+            )
+        );
+        assert!(std::error::Error::source(&err).is_some());
         Ok(())
     }
 }

@@ -15,6 +15,7 @@ use strata::{
 };
 
 mod schema;
+#[allow(unused_imports)] // binaries that do not stamp the suite use none of the cases
 pub use schema::*;
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;

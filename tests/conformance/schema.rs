@@ -1,6 +1,6 @@
 //! Schema snapshots and the reversibility check, on every database.
 
-use strata::schema::{ConstraintKind, Schema, Snapshot, check_reversible};
+use strata::schema::{Column, ConstraintKind, Reversibility, Schema, Snapshot, check_reversible};
 use strata::{Adapter, Migration, Migrations, Migrator, Set};
 
 use super::{TestDb, TestResult};
@@ -51,7 +51,7 @@ where
     );
     let users = schema.table("users").ok_or("no table `users`")?;
     assert_eq!(names(users.columns(), |c| c.name()), ["id", "email", "age"]);
-    let types: Vec<&str> = users.columns().iter().map(|c| c.data_type()).collect();
+    let types: Vec<&str> = users.columns().iter().map(Column::data_type).collect();
     let expected: &[&str] = match backend {
         "sqlite" => &["INTEGER", "VARCHAR(100)", "INTEGER"],
         "postgres" => &["integer", "character varying(100)", "integer"],
@@ -112,7 +112,10 @@ where
         }
     );
     let index = posts.index("posts_title").ok_or("no index `posts_title`")?;
-    assert_eq!((index.columns(), index.is_unique()), (&["title".to_owned()][..], false));
+    assert_eq!(
+        (index.columns(), index.is_unique()),
+        (&["title".to_owned()][..], false)
+    );
     let expected = match backend {
         "sqlite" => "CREATE INDEX posts_title ON posts (title)",
         "postgres" => "CREATE INDEX posts_title ON public.posts USING btree (title)",
@@ -138,7 +141,11 @@ where
     run(&mut conn, "ALTER TABLE users ADD COLUMN nick VARCHAR(20)")?;
     run(&mut conn, "CREATE INDEX users_age_idx ON users (age)")?;
     let found = conn.snapshot()?;
-    let differences: Vec<String> = expected.diff(&found).iter().map(ToString::to_string).collect();
+    let differences: Vec<String> = expected
+        .diff(&found)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(
         differences,
         [
@@ -212,7 +219,7 @@ where
     assert!(conn.status(&m)?.is_up_to_date());
     assert_eq!(D::count(&mut conn, "users"), Some(2));
     // From where the database is: nothing left to check.
-    assert_eq!(check_reversible(&mut conn, &m)?, Default::default());
+    assert_eq!(check_reversible(&mut conn, &m)?, Reversibility::default());
     Ok(())
 }
 
