@@ -36,6 +36,7 @@ mod check;
 mod diff;
 #[cfg(feature = "mysql")]
 mod mysql;
+mod objects;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "rusqlite")]
@@ -43,6 +44,7 @@ mod sqlite;
 
 pub use check::{Reversal, Reversibility, check_reversible};
 pub use diff::Difference;
+pub use objects::{Column, Constraint, ConstraintKind, Index, Table, View};
 
 /// A connection whose schema strata can read.
 pub trait Snapshot {
@@ -61,73 +63,6 @@ pub trait Snapshot {
 pub struct Schema {
     tables: Vec<Table>,
     views: Vec<View>,
-}
-
-/// A table: its columns in ordinal order, its indexes and its constraints.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Table {
-    name: String,
-    columns: Vec<Column>,
-    indexes: Vec<Index>,
-    constraints: Vec<Constraint>,
-}
-
-/// A column of a [`Table`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Column {
-    name: String,
-    data_type: String,
-    nullable: bool,
-    default: Option<String>,
-    generated: Option<String>,
-}
-
-/// An index that does not implement a primary key or unique constraint (those are
-/// [`Constraint`]s).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Index {
-    name: String,
-    columns: Vec<String>,
-    unique: bool,
-    definition: String,
-}
-
-/// A table constraint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Constraint {
-    name: Option<String>,
-    kind: ConstraintKind,
-    columns: Vec<String>,
-    definition: String,
-}
-
-/// What a [`Constraint`] is.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum ConstraintKind {
-    /// `PRIMARY KEY`.
-    PrimaryKey,
-    /// `UNIQUE`.
-    Unique,
-    /// `FOREIGN KEY ... REFERENCES`.
-    ForeignKey {
-        /// The referenced table (schema-qualified when it is in another schema).
-        table: String,
-        /// The referenced columns; empty when the database leaves them implicit (SQLite's
-        /// `REFERENCES t` means `t`'s primary key).
-        columns: Vec<String>,
-    },
-    /// `CHECK`.
-    Check,
-    /// PostgreSQL's `EXCLUDE`.
-    Exclusion,
-}
-
-/// A view (or a PostgreSQL materialized view) and its definition as the database reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct View {
-    name: String,
-    definition: String,
 }
 
 impl Schema {
@@ -188,161 +123,6 @@ impl Schema {
     }
 }
 
-impl Table {
-    /// The name; on PostgreSQL `schema.table` unless the table is in the current schema.
-    #[must_use]
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The columns in ordinal order.
-    #[must_use]
-    pub fn columns(&self) -> &[Column] {
-        &self.columns
-    }
-
-    /// The column named `name`.
-    #[must_use]
-    pub fn column(&self, name: &str) -> Option<&Column> {
-        self.columns.iter().find(|c| c.name == name)
-    }
-
-    /// The indexes, ordered by name.
-    #[must_use]
-    pub fn indexes(&self) -> &[Index] {
-        &self.indexes
-    }
-
-    /// The index named `name`.
-    #[must_use]
-    pub fn index(&self, name: &str) -> Option<&Index> {
-        self.indexes.iter().find(|i| i.name == name)
-    }
-
-    /// The constraints: primary key, unique, foreign keys, checks, each ordered by name (or
-    /// definition, for unnamed ones).
-    #[must_use]
-    pub fn constraints(&self) -> &[Constraint] {
-        &self.constraints
-    }
-
-    /// The primary key, if the table has one.
-    #[must_use]
-    pub fn primary_key(&self) -> Option<&Constraint> {
-        self.constraints
-            .iter()
-            .find(|c| c.kind == ConstraintKind::PrimaryKey)
-    }
-}
-
-impl Column {
-    /// The name.
-    #[must_use]
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The type as the database reports it: `INTEGER` as declared on SQLite, `character
-    /// varying(255)` on PostgreSQL, `varchar(255)` on MySQL.
-    #[must_use]
-    pub fn data_type(&self) -> &str {
-        &self.data_type
-    }
-
-    /// Whether the column accepts `NULL`, as the database reports it.
-    #[must_use]
-    pub fn is_nullable(&self) -> bool {
-        self.nullable
-    }
-
-    /// The default expression as the database reports it, or `None`.
-    #[must_use]
-    pub fn default(&self) -> Option<&str> {
-        self.default.as_deref()
-    }
-
-    /// How the database generates the value when not from a default: PostgreSQL identity and
-    /// generated columns, MySQL's `EXTRA` (`auto_increment`, `on update ...`), SQLite's
-    /// generated columns (`VIRTUAL` or `STORED`).
-    #[must_use]
-    pub fn generated(&self) -> Option<&str> {
-        self.generated.as_deref()
-    }
-}
-
-impl Index {
-    /// The name.
-    #[must_use]
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The indexed columns or expressions, in index order.
-    #[must_use]
-    pub fn columns(&self) -> &[String] {
-        &self.columns
-    }
-
-    /// Whether the index is unique.
-    #[must_use]
-    pub fn is_unique(&self) -> bool {
-        self.unique
-    }
-
-    /// The definition: the `CREATE INDEX` statement on SQLite and PostgreSQL, one built from
-    /// `information_schema.STATISTICS` on MySQL.
-    #[must_use]
-    pub fn definition(&self) -> &str {
-        &self.definition
-    }
-}
-
-impl Constraint {
-    /// The name, when the database has one (SQLite's are mostly unnamed).
-    #[must_use]
-    pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
-    }
-
-    /// What the constraint is.
-    #[must_use]
-    pub fn kind(&self) -> &ConstraintKind {
-        &self.kind
-    }
-
-    /// The constrained columns (empty for checks).
-    #[must_use]
-    pub fn columns(&self) -> &[String] {
-        &self.columns
-    }
-
-    /// The definition as the database reports it (`pg_get_constraintdef` on PostgreSQL), or
-    /// as strata rebuilds it from the catalog (`CHECK` as written on SQLite).
-    #[must_use]
-    pub fn definition(&self) -> &str {
-        &self.definition
-    }
-
-    /// What identifies the constraint in a diff: its name, or its definition when unnamed.
-    fn key(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.definition)
-    }
-}
-
-impl View {
-    /// The name.
-    #[must_use]
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The definition as the database reports it.
-    #[must_use]
-    pub fn definition(&self) -> &str {
-        &self.definition
-    }
-}
-
 /// One item per line: ``table `users` ``, then its columns, indexes and constraints indented.
 impl fmt::Display for Schema {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -387,63 +167,58 @@ fn failed(database: Database, source: BoxError) -> Error {
     )
 }
 
-/// A foreign key and its definition, `FOREIGN KEY (a) REFERENCES t (b) ON DELETE CASCADE`
-/// (actions as reported, `NO ACTION` left out).
-#[cfg_attr(not(any(feature = "rusqlite", feature = "mysql")), allow(dead_code))]
-fn foreign_key(
-    name: Option<String>,
-    columns: Vec<String>,
-    table: String,
-    referenced: Vec<String>,
-    [on_update, on_delete]: [&str; 2],
-) -> Constraint {
-    let mut definition = format!("FOREIGN KEY ({}) REFERENCES {table}", columns.join(", "));
-    if !referenced.is_empty() {
-        definition = format!("{definition} ({})", referenced.join(", "));
-    }
-    for (on, action) in [("UPDATE", on_update), ("DELETE", on_delete)] {
-        if action != "NO ACTION" {
-            definition = format!("{definition} ON {on} {action}");
-        }
-    }
-    Constraint {
-        name,
-        kind: ConstraintKind::ForeignKey {
-            table,
-            columns: referenced,
-        },
-        columns,
-        definition,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `text` with every run of whitespace outside quotes turned into one space, trimmed: SQL as
-/// SQLite stores it (as written) compares equal however it was indented.
-#[cfg_attr(not(feature = "rusqlite"), allow(dead_code))]
-fn squeeze(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut quote = None;
-    let mut space = false;
-    for c in text.trim().chars() {
-        match quote {
-            Some(q) => quote = (c != q).then_some(q),
-            None if c.is_whitespace() => {
-                space = true;
-                continue;
-            }
-            None => {
-                quote = match c {
-                    '\'' | '"' | '`' => Some(c),
-                    '[' => Some(']'),
-                    _ => None,
-                }
-            }
+    fn table(name: &str) -> Table {
+        Table {
+            name: name.to_owned(),
+            columns: vec![],
+            indexes: vec![],
+            constraints: vec![],
         }
-        if space {
-            out.push(' ');
-            space = false;
-        }
-        out.push(c);
     }
-    out
+
+    #[test]
+    fn equal_schemas_have_no_difference() {
+        let s = Schema::new(
+            vec![diff::tests::users(
+                vec![diff::tests::column("id", "integer", false, None)],
+                vec![],
+            )],
+            vec![],
+        );
+        assert!(s.diff(&s.clone()).is_empty());
+        assert_eq!(
+            s.to_string(),
+            "table `users`\n  column `id` integer not null\n  constraint `users_pkey`: PRIMARY KEY (id)\n"
+        );
+    }
+
+    #[test]
+    fn without_table_drops_qualified_or_current_schema_names() {
+        let s = Schema::new(
+            vec![table("ops.strata_migrations"), table("strata_migrations")],
+            vec![],
+        );
+        let names = |s: &Schema| {
+            s.tables()
+                .iter()
+                .map(|t| t.name().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(&s.clone().without_table("ops.strata_migrations")),
+            ["strata_migrations"]
+        );
+        assert_eq!(
+            names(&s.clone().without_table("public.strata_migrations")),
+            ["ops.strata_migrations"]
+        );
+        assert_eq!(
+            names(&s.without_table("strata_migrations")),
+            ["ops.strata_migrations"]
+        );
+    }
 }

@@ -253,7 +253,11 @@ fn snapshot_qualifies_other_schemas_and_reports_views() -> TestResult {
     let report = check_reversible(&mut conn, &m)?;
     assert_eq!(report.checked(), ["app@1_audit", "app@2_recent"]);
     let schema = conn.snapshot()?;
-    let tables: Vec<&str> = schema.tables().iter().map(|t| t.name()).collect();
+    let tables: Vec<&str> = schema
+        .tables()
+        .iter()
+        .map(strata::schema::Table::name)
+        .collect();
     assert_eq!(tables, ["audit.events", "ops.history"]);
     let events = schema
         .table("audit.events")

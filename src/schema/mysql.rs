@@ -5,9 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use mysql::prelude::{FromValue, Queryable};
 use mysql::{Conn, PooledConn, Row};
 
-use super::{
-    Column, Constraint, ConstraintKind, Index, Schema, Snapshot, Table, View, failed, foreign_key,
-};
+use super::objects::foreign_key;
+use super::{Column, Constraint, ConstraintKind, Index, Schema, Snapshot, Table, View, failed};
 use crate::adapter::Adapter;
 use crate::error::{BoxError, Result};
 
