@@ -172,12 +172,7 @@ mod tests {
     use super::*;
 
     fn table(name: &str) -> Table {
-        Table {
-            name: name.to_owned(),
-            columns: vec![],
-            indexes: vec![],
-            constraints: vec![],
-        }
+        Table::empty(name.to_owned())
     }
 
     #[test]

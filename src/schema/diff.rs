@@ -57,165 +57,118 @@ fn shown(value: Option<&str>) -> String {
     value.map_or_else(|| "none".to_owned(), |v| format!("`{v}`"))
 }
 
-/// Appends to `out` a change of `aspect` when `expected` and `found` differ, shown as they are.
-fn change(out: &mut Vec<Difference>, path: &str, aspect: &'static str, e: String, f: String) {
-    if e != f {
-        out.push(Difference::Changed {
-            path: path.to_owned(),
-            aspect,
-            expected: e,
-            found: f,
-        });
-    }
-}
+/// The differences found so far.
+#[derive(Default)]
+struct Diff(Vec<Difference>);
 
-/// A change of a value shown in backticks, `none` when absent.
-fn value(
-    out: &mut Vec<Difference>,
-    path: &str,
-    aspect: &'static str,
-    e: Option<&str>,
-    f: Option<&str>,
-) {
-    if e != f {
-        change(out, path, aspect, shown(e), shown(f));
-    }
-}
-
-/// Matches `expected` and `found` by `key`: missing ones in `expected`'s order, then the
-/// changes of `compare` for each pair, then extra ones in `found`'s order.
-fn by_key<T>(
-    out: &mut Vec<Difference>,
-    expected: &[T],
-    found: &[T],
-    key: impl Fn(&T) -> &str,
-    path: impl Fn(&str) -> String,
-    mut compare: impl FnMut(&mut Vec<Difference>, &str, &T, &T),
-) {
-    for e in expected {
-        match found.iter().find(|f| key(f) == key(e)) {
-            Some(f) => compare(out, &path(key(e)), e, f),
-            None => out.push(Difference::Missing { path: path(key(e)) }),
+impl Diff {
+    /// A change of `aspect` when `expected` and `found` differ, shown as they are.
+    fn change(&mut self, path: &str, aspect: &'static str, expected: String, found: String) {
+        if expected != found {
+            self.0.push(Difference::Changed {
+                path: path.to_owned(),
+                aspect,
+                expected,
+                found,
+            });
         }
     }
-    for f in found {
-        if !expected.iter().any(|e| key(e) == key(f)) {
-            out.push(Difference::Extra { path: path(key(f)) });
+
+    /// A change of a value shown in backticks, `none` when absent.
+    fn value(&mut self, path: &str, aspect: &'static str, e: Option<&str>, f: Option<&str>) {
+        if e != f {
+            self.change(path, aspect, shown(e), shown(f));
         }
+    }
+
+    fn definition(&mut self, path: &str, expected: &str, found: &str) {
+        self.value(path, "definition", Some(expected), Some(found));
+    }
+
+    /// Matches `expected` and `found` by `key`: missing ones in `expected`'s order, then the
+    /// changes of `compare` for each pair, then extra ones in `found`'s order.
+    fn by_key<T>(
+        &mut self,
+        (expected, found): (&[T], &[T]),
+        key: impl Fn(&T) -> &str,
+        path: impl Fn(&str) -> String,
+        mut compare: impl FnMut(&mut Diff, &str, &T, &T),
+    ) {
+        for e in expected {
+            match found.iter().find(|f| key(f) == key(e)) {
+                Some(f) => compare(self, &path(key(e)), e, f),
+                None => self.0.push(Difference::Missing { path: path(key(e)) }),
+            }
+        }
+        for f in found {
+            if !expected.iter().any(|e| key(e) == key(f)) {
+                self.0.push(Difference::Extra { path: path(key(f)) });
+            }
+        }
+    }
+
+    fn table(&mut self, path: &str, e: &Table, f: &Table) {
+        let under = |what: &'static str| move |name: &str| format!("{path}: {what} `{name}`");
+        let columns = (&e.columns[..], &f.columns[..]);
+        self.by_key(columns, |c| &c.name, under("column"), Diff::column);
+        let order = |t: &Table, other: &Table| -> String {
+            let common = t.columns.iter().filter(|c| other.column(&c.name).is_some());
+            let names: Vec<String> = common.map(|c| format!("`{}`", c.name)).collect();
+            names.join(", ")
+        };
+        self.change(path, "column order", order(e, f), order(f, e));
+        let indexes = (&e.indexes[..], &f.indexes[..]);
+        self.by_key(
+            indexes,
+            |i| &i.name,
+            under("index"),
+            |d, path, e, f| {
+                let unique = |u: bool| if u { "unique" } else { "not unique" }.to_owned();
+                d.change(path, "", unique(e.unique), unique(f.unique));
+                d.change(path, "columns", e.columns.join(", "), f.columns.join(", "));
+                d.definition(path, &e.definition, &f.definition);
+            },
+        );
+        let constraints = (&e.constraints[..], &f.constraints[..]);
+        self.by_key(
+            constraints,
+            Constraint::key,
+            under("constraint"),
+            |d, path, e, f| {
+                d.definition(path, &e.definition, &f.definition);
+            },
+        );
+    }
+
+    fn column(&mut self, path: &str, e: &Column, f: &Column) {
+        self.value(path, "type", Some(&e.data_type), Some(&f.data_type));
+        let null = |n: bool| if n { "nullable" } else { "not null" }.to_owned();
+        self.change(path, "", null(e.nullable), null(f.nullable));
+        self.value(path, "default", e.default.as_deref(), f.default.as_deref());
+        self.value(
+            path,
+            "generated",
+            e.generated.as_deref(),
+            f.generated.as_deref(),
+        );
     }
 }
 
 pub(super) fn schemas(expected: &Schema, found: &Schema) -> Vec<Difference> {
-    let mut out = Vec::new();
-    let (e, f) = (expected, found);
+    let mut diff = Diff::default();
     let path = |what: &'static str| move |name: &str| format!("{what} `{name}`");
-    by_key(
-        &mut out,
-        &e.tables,
-        &f.tables,
-        |t| &t.name,
-        path("table"),
-        tables,
-    );
-    by_key(
-        &mut out,
-        &e.views,
-        &f.views,
+    let tables = (&expected.tables[..], &found.tables[..]);
+    diff.by_key(tables, |t| &t.name, path("table"), Diff::table);
+    let views = (&expected.views[..], &found.views[..]);
+    diff.by_key(
+        views,
         |v| &v.name,
         path("view"),
-        |out, path, e, f| {
-            value(
-                out,
-                path,
-                "definition",
-                Some(&e.definition),
-                Some(&f.definition),
-            );
+        |d, path, e, f| {
+            d.definition(path, &e.definition, &f.definition);
         },
     );
-    out
-}
-
-fn tables(out: &mut Vec<Difference>, path: &str, e: &Table, f: &Table) {
-    let under = |what: &'static str| move |name: &str| format!("{path}: {what} `{name}`");
-    by_key(
-        out,
-        &e.columns,
-        &f.columns,
-        |c| &c.name,
-        under("column"),
-        columns,
-    );
-    let order = |t: &Table, other: &Table| -> String {
-        let common = t.columns.iter().filter(|c| other.column(&c.name).is_some());
-        common
-            .map(|c| format!("`{}`", c.name))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    change(out, path, "column order", order(e, f), order(f, e));
-    by_key(
-        out,
-        &e.indexes,
-        &f.indexes,
-        |i| &i.name,
-        under("index"),
-        |out, path, e, f| {
-            let unique = |u: bool| if u { "unique" } else { "not unique" }.to_owned();
-            change(out, path, "", unique(e.unique), unique(f.unique));
-            change(
-                out,
-                path,
-                "columns",
-                e.columns.join(", "),
-                f.columns.join(", "),
-            );
-            value(
-                out,
-                path,
-                "definition",
-                Some(&e.definition),
-                Some(&f.definition),
-            );
-        },
-    );
-    let (ec, fc) = (&e.constraints, &f.constraints);
-    by_key(
-        out,
-        ec,
-        fc,
-        Constraint::key,
-        under("constraint"),
-        |out, path, e, f| {
-            value(
-                out,
-                path,
-                "definition",
-                Some(&e.definition),
-                Some(&f.definition),
-            );
-        },
-    );
-}
-
-fn columns(out: &mut Vec<Difference>, path: &str, e: &Column, f: &Column) {
-    value(out, path, "type", Some(&e.data_type), Some(&f.data_type));
-    let null = |n: bool| if n { "nullable" } else { "not null" }.to_owned();
-    change(out, path, "", null(e.nullable), null(f.nullable));
-    value(
-        out,
-        path,
-        "default",
-        e.default.as_deref(),
-        f.default.as_deref(),
-    );
-    value(
-        out,
-        path,
-        "generated",
-        e.generated.as_deref(),
-        f.generated.as_deref(),
-    );
+    diff.0
 }
 
 #[cfg(test)]
@@ -291,18 +244,7 @@ pub(super) mod tests {
             vec![index("users_nick", true)],
         );
         changed.constraints.clear();
-        let found = Schema::new(
-            vec![
-                changed,
-                Table {
-                    name: "posts".to_owned(),
-                    columns: vec![],
-                    indexes: vec![],
-                    constraints: vec![],
-                },
-            ],
-            vec![],
-        );
+        let found = Schema::new(vec![changed, Table::empty("posts".to_owned())], vec![]);
         assert_eq!(
             texts(&expected.diff(&found)),
             [

@@ -86,13 +86,7 @@ fn read(conn: &mut Conn) -> Result<Schema, BoxError> {
             let definition = take::<Option<String>>(&mut row, 2)?.unwrap_or_default();
             views.push(View { name, definition });
         } else {
-            let table = Table {
-                name: name.clone(),
-                columns: Vec::new(),
-                indexes: Vec::new(),
-                constraints: Vec::new(),
-            };
-            tables.insert(name, table);
+            tables.insert(name.clone(), Table::empty(name));
         }
     }
     for mut row in rows(conn, COLUMNS)? {

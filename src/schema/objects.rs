@@ -68,6 +68,17 @@ pub struct View {
 }
 
 impl Table {
+    /// A table without columns, indexes or constraints yet.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    pub(super) fn empty(name: String) -> Table {
+        Table {
+            name,
+            columns: Vec::new(),
+            indexes: Vec::new(),
+            constraints: Vec::new(),
+        }
+    }
+
     /// The name; on PostgreSQL `schema.table` unless the table is in the current schema.
     #[must_use]
     pub fn name(&self) -> &str {

@@ -127,13 +127,7 @@ fn read(conn: &mut Client) -> Result<Schema, BoxError> {
         match optional(row, 2)? {
             Some(definition) => views.push(View { name, definition }),
             None => {
-                let table = Table {
-                    name: name.clone(),
-                    columns: Vec::new(),
-                    indexes: Vec::new(),
-                    constraints: Vec::new(),
-                };
-                tables.insert(name, table);
+                tables.insert(name.clone(), Table::empty(name));
             }
         }
     }
