@@ -284,3 +284,26 @@ fn snapshot_qualifies_other_schemas_and_reports_views() -> TestResult {
     );
     Ok(())
 }
+
+/// Through PgBouncer in transaction pooling (`STRATA_TEST_PGBOUNCER_URL`, set by `.ci/run`),
+/// where named prepared statements break: snapshots equal the direct ones, and the
+/// reversibility check runs.
+#[test]
+fn snapshot_and_reversibility_check_through_pgbouncer() -> TestResult {
+    use strata::schema::{Snapshot, check_reversible};
+    let Some(bouncer) = conformance::setup_url("STRATA_TEST_PGBOUNCER_URL", "PgBouncer") else {
+        return Ok(());
+    };
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    let m = Migrations::new([tables("app", 3)])?;
+    let mut pooled = Client::connect(&db.url_via(&bouncer), NoTls)?;
+    let report = check_reversible(&mut pooled, &m)?;
+    assert_eq!(report.checked().len(), 3);
+    let through = pooled.snapshot()?;
+    assert_eq!(through, pooled.snapshot()?);
+    assert_eq!(through, db.connect().snapshot()?);
+    assert!(through.table("app_t3").is_some());
+    Ok(())
+}
