@@ -290,3 +290,27 @@ fn pooled_connections_snapshot_too() -> TestResult {
     assert!(schema.view("item_names").is_some());
     Ok(())
 }
+
+/// On a Galera cluster (`STRATA_TEST_GALERA_URLS`, set by `.ci/run`) the lock is a lease row in
+/// `strata_locks`, created by the first run: the reversibility check leaves it out, and every
+/// node reports the same schema.
+#[test]
+fn reversibility_check_on_a_galera_cluster() -> TestResult {
+    use strata::schema::{Snapshot, check_reversible};
+    let Some(urls) = conformance::setup_url("STRATA_TEST_GALERA_URLS", "a Galera cluster") else {
+        return Ok(());
+    };
+    let urls: Vec<&str> = urls.split(',').collect();
+    let db = My::create_with(Conn::new(urls[0])?, urls[0]);
+    let m = Migrations::new([tables("app", 2)])?;
+    let mut conn = db.connect();
+    let report = check_reversible(&mut conn, &m)?;
+    assert_eq!(report.checked(), ["app@1_create_t1", "app@2_create_t2"]);
+    let schema = conn.snapshot()?;
+    assert!(schema.table("strata_locks").is_some());
+    // Reads on another node wait until it has applied what the cluster committed.
+    let mut other = Conn::new(My::url_via(urls[1], &db.name).as_str())?;
+    other.query_drop("SET SESSION wsrep_sync_wait = 1")?;
+    assert_eq!(other.snapshot()?, schema);
+    Ok(())
+}
