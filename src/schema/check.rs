@@ -57,6 +57,10 @@ pub enum Reversal {
 /// in [`Reversibility::irreversible`]. Meant for a unit test against a scratch database: it
 /// leaves the database at `heads`.
 ///
+/// Each migration is reverted with the target `<set>@-1`, which reverts the last applied
+/// migration of its set: the one just applied, unless an out-of-order migration (older than an
+/// applied one of its set) is pending. Run the check from `base`, where there is none.
+///
 /// Snapshots leave out the history table and the Galera lease table `strata_locks`, which
 /// strata itself creates on the first run. A Rust-function migration is checked like the
 /// others, but only its effect on the schema is compared, not on the data.

@@ -124,10 +124,10 @@ pub(super) fn checks(sql: &str) -> Vec<Constraint> {
         let name = (i >= 3 && is_word(i - 3, "constraint")).then(|| {
             let (t, s, e) = tokens[i - 2];
             let name = &sql[s..e];
-            if t == Token::Quoted {
-                name[1..name.len() - 1].to_owned()
-            } else {
-                name.to_owned()
+            let unquoted = name.get(1..).and_then(|n| n.strip_suffix(['"', '`', ']']));
+            match (t, unquoted) {
+                (Token::Quoted, Some(unquoted)) => unquoted.to_owned(),
+                _ => name.to_owned(),
             }
         });
         out.push(Constraint {
@@ -160,5 +160,18 @@ mod tests {
             ),
         ];
         assert_eq!(found, expected);
+    }
+
+    #[test]
+    fn odd_text_gives_what_it_can_without_panicking() {
+        assert!(checks("CREATE TABLE t (a CHECK (a > 0").is_empty());
+        assert!(checks("CREATE TABLE t (CONSTRAINT \"é CHECK (1))").is_empty());
+        let named = checks("CREATE TABLE t (a, CONSTRAINT [é] CHECK (a<>'(') /* ) */)");
+        let found: Vec<_> = named.iter().map(|c| (c.name(), c.definition())).collect();
+        assert_eq!(found, [(Some("é"), "CHECK (a<>'(')")]);
+        assert_eq!(
+            squeeze(" a  \n b 'x   y' \"c  d\" "),
+            "a b 'x   y' \"c  d\""
+        );
     }
 }
