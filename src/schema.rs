@@ -30,7 +30,7 @@
 
 use std::fmt;
 
-use crate::error::{BoxError, Database, Error, ErrorKind, Result};
+use crate::error::Result;
 
 mod check;
 mod diff;
@@ -66,8 +66,11 @@ pub struct Schema {
 }
 
 impl Schema {
-    /// Builds a snapshot, ordering tables, views, indexes and constraints by name.
-    pub(crate) fn new(mut tables: Vec<Table>, mut views: Vec<View>) -> Schema {
+    /// A schema of `tables` and `views`, ordering them, and each table's indexes and
+    /// constraints, by name: what an adapter's [`Snapshot`] returns, or an expected schema
+    /// built by hand. Columns keep their order.
+    #[must_use]
+    pub fn new(mut tables: Vec<Table>, mut views: Vec<View>) -> Schema {
         tables.sort_by(|a, b| a.name.cmp(&b.name));
         views.sort_by(|a, b| a.name.cmp(&b.name));
         for t in &mut tables {
@@ -157,9 +160,10 @@ impl fmt::Display for Schema {
 }
 
 /// The error of a failed catalog read.
-fn failed(database: Database, source: BoxError) -> Error {
-    Error::with_source(
-        ErrorKind::Database {
+#[cfg(any(feature = "rusqlite", feature = "postgres", feature = "mysql"))]
+fn failed(database: crate::Database, source: crate::BoxError) -> crate::Error {
+    crate::Error::with_source(
+        crate::ErrorKind::Database {
             operation: "read the schema",
             database,
         },
@@ -167,12 +171,42 @@ fn failed(database: Database, source: BoxError) -> Error {
     )
 }
 
+/// A foreign key and its definition, `FOREIGN KEY (a) REFERENCES t (b) ON DELETE CASCADE`
+/// (actions as reported, `NO ACTION` left out).
+#[cfg(any(feature = "rusqlite", feature = "mysql"))]
+fn foreign_key(
+    name: Option<String>,
+    columns: Vec<String>,
+    table: String,
+    referenced: Vec<String>,
+    [on_update, on_delete]: [&str; 2],
+) -> Constraint {
+    let mut definition = format!("FOREIGN KEY ({}) REFERENCES {table}", columns.join(", "));
+    if !referenced.is_empty() {
+        definition = format!("{definition} ({})", referenced.join(", "));
+    }
+    for (on, action) in [("UPDATE", on_update), ("DELETE", on_delete)] {
+        if action != "NO ACTION" {
+            definition = format!("{definition} ON {on} {action}");
+        }
+    }
+    Constraint {
+        name,
+        kind: ConstraintKind::ForeignKey {
+            table,
+            columns: referenced,
+        },
+        columns,
+        definition,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn table(name: &str) -> Table {
-        Table::empty(name.to_owned())
+        Table::new(name, vec![], vec![], vec![])
     }
 
     #[test]

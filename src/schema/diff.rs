@@ -182,36 +182,22 @@ pub(super) mod tests {
         nullable: bool,
         default: Option<&str>,
     ) -> Column {
-        Column {
-            name: name.to_owned(),
-            data_type: data_type.to_owned(),
-            nullable,
-            default: default.map(str::to_owned),
-            generated: None,
-        }
+        Column::new(name, data_type, nullable, default.map(str::to_owned), None)
     }
 
     pub(in crate::schema) fn users(columns: Vec<Column>, indexes: Vec<Index>) -> Table {
-        Table {
-            name: "users".to_owned(),
-            columns,
-            indexes,
-            constraints: vec![Constraint {
-                name: Some("users_pkey".to_owned()),
-                kind: ConstraintKind::PrimaryKey,
-                columns: vec!["id".to_owned()],
-                definition: "PRIMARY KEY (id)".to_owned(),
-            }],
-        }
+        let key = Constraint::new(
+            Some("users_pkey".to_owned()),
+            ConstraintKind::PrimaryKey,
+            vec!["id".to_owned()],
+            "PRIMARY KEY (id)",
+        );
+        Table::new("users", columns, indexes, vec![key])
     }
 
     fn index(name: &str, unique: bool) -> Index {
-        Index {
-            name: name.to_owned(),
-            columns: vec!["name".to_owned()],
-            unique,
-            definition: format!("CREATE INDEX {name} ON users (name)"),
-        }
+        let definition = format!("CREATE INDEX {name} ON users (name)");
+        Index::new(name, vec!["name".to_owned()], unique, definition)
     }
 
     fn texts(d: &[Difference]) -> Vec<String> {
@@ -230,10 +216,7 @@ pub(super) mod tests {
                 ],
                 vec![index("users_name", false)],
             )],
-            vec![View {
-                name: "adults".to_owned(),
-                definition: "SELECT 1".to_owned(),
-            }],
+            vec![View::new("adults", "SELECT 1")],
         );
         let mut changed = users(
             vec![
@@ -244,7 +227,10 @@ pub(super) mod tests {
             vec![index("users_nick", true)],
         );
         changed.constraints.clear();
-        let found = Schema::new(vec![changed, Table::empty("posts".to_owned())], vec![]);
+        let found = Schema::new(
+            vec![changed, Table::new("posts", vec![], vec![], vec![])],
+            vec![],
+        );
         assert_eq!(
             texts(&expected.diff(&found)),
             [

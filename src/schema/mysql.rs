@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use mysql::prelude::{FromValue, Queryable};
 use mysql::{Conn, PooledConn, Row};
 
-use super::objects::foreign_key;
-use super::{Column, Constraint, ConstraintKind, Index, Schema, Snapshot, Table, View, failed};
+use super::{
+    Column, Constraint, ConstraintKind, Index, Schema, Snapshot, Table, View, failed, foreign_key,
+};
 use crate::adapter::Adapter;
 use crate::error::{BoxError, Result};
 
@@ -86,7 +87,7 @@ fn read(conn: &mut Conn) -> Result<Schema, BoxError> {
             let definition = take::<Option<String>>(&mut row, 2)?.unwrap_or_default();
             views.push(View { name, definition });
         } else {
-            tables.insert(name.clone(), Table::empty(name));
+            tables.insert(name.clone(), Table::new(name, vec![], vec![], vec![]));
         }
     }
     for mut row in rows(conn, COLUMNS)? {

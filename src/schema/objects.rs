@@ -68,14 +68,20 @@ pub struct View {
 }
 
 impl Table {
-    /// A table without columns, indexes or constraints yet.
-    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
-    pub(super) fn empty(name: String) -> Table {
+    /// A table, for an adapter's [`Snapshot`](super::Snapshot) or a schema built by hand;
+    /// [`Schema::new`](super::Schema::new) orders the indexes and constraints.
+    #[must_use]
+    pub fn new(
+        name: impl Into<String>,
+        columns: Vec<Column>,
+        indexes: Vec<Index>,
+        constraints: Vec<Constraint>,
+    ) -> Table {
         Table {
-            name,
-            columns: Vec::new(),
-            indexes: Vec::new(),
-            constraints: Vec::new(),
+            name: name.into(),
+            columns,
+            indexes,
+            constraints,
         }
     }
 
@@ -126,6 +132,25 @@ impl Table {
 }
 
 impl Column {
+    /// A column: its name, its type as the database reports it, whether it accepts `NULL`, its
+    /// default expression and how the database generates it (see [`Column::generated`]).
+    #[must_use]
+    pub fn new(
+        name: impl Into<String>,
+        data_type: impl Into<String>,
+        nullable: bool,
+        default: Option<String>,
+        generated: Option<String>,
+    ) -> Column {
+        Column {
+            name: name.into(),
+            data_type: data_type.into(),
+            nullable,
+            default,
+            generated,
+        }
+    }
+
     /// The name.
     #[must_use]
     pub fn name(&self) -> &str {
@@ -161,6 +186,23 @@ impl Column {
 }
 
 impl Index {
+    /// An index: its name, its columns or expressions in order, whether it is unique, and its
+    /// definition.
+    #[must_use]
+    pub fn new(
+        name: impl Into<String>,
+        columns: Vec<String>,
+        unique: bool,
+        definition: impl Into<String>,
+    ) -> Index {
+        Index {
+            name: name.into(),
+            columns,
+            unique,
+            definition: definition.into(),
+        }
+    }
+
     /// The name.
     #[must_use]
     pub fn name(&self) -> &str {
@@ -188,6 +230,23 @@ impl Index {
 }
 
 impl Constraint {
+    /// A constraint: its name when it has one, what it is, the constrained columns and its
+    /// definition (which identifies it when it has no name).
+    #[must_use]
+    pub fn new(
+        name: Option<String>,
+        kind: ConstraintKind,
+        columns: Vec<String>,
+        definition: impl Into<String>,
+    ) -> Constraint {
+        Constraint {
+            name,
+            kind,
+            columns,
+            definition: definition.into(),
+        }
+    }
+
     /// The name, when the database has one (SQLite's are mostly unnamed).
     #[must_use]
     pub fn name(&self) -> Option<&str> {
@@ -220,6 +279,15 @@ impl Constraint {
 }
 
 impl View {
+    /// A view and its definition.
+    #[must_use]
+    pub fn new(name: impl Into<String>, definition: impl Into<String>) -> View {
+        View {
+            name: name.into(),
+            definition: definition.into(),
+        }
+    }
+
     /// The name.
     #[must_use]
     pub fn name(&self) -> &str {
@@ -230,34 +298,5 @@ impl View {
     #[must_use]
     pub fn definition(&self) -> &str {
         &self.definition
-    }
-}
-
-/// A foreign key and its definition, `FOREIGN KEY (a) REFERENCES t (b) ON DELETE CASCADE`
-/// (actions as reported, `NO ACTION` left out).
-pub(super) fn foreign_key(
-    name: Option<String>,
-    columns: Vec<String>,
-    table: String,
-    referenced: Vec<String>,
-    [on_update, on_delete]: [&str; 2],
-) -> Constraint {
-    let mut definition = format!("FOREIGN KEY ({}) REFERENCES {table}", columns.join(", "));
-    if !referenced.is_empty() {
-        definition = format!("{definition} ({})", referenced.join(", "));
-    }
-    for (on, action) in [("UPDATE", on_update), ("DELETE", on_delete)] {
-        if action != "NO ACTION" {
-            definition = format!("{definition} ON {on} {action}");
-        }
-    }
-    Constraint {
-        name,
-        kind: ConstraintKind::ForeignKey {
-            table,
-            columns: referenced,
-        },
-        columns,
-        definition,
     }
 }

@@ -127,7 +127,7 @@ fn read(conn: &mut Client) -> Result<Schema, BoxError> {
         match optional(row, 2)? {
             Some(definition) => views.push(View { name, definition }),
             None => {
-                tables.insert(name.clone(), Table::empty(name));
+                tables.insert(name.clone(), Table::new(name, vec![], vec![], vec![]));
             }
         }
     }

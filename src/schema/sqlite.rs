@@ -3,8 +3,9 @@
 
 use rusqlite::{Connection, Params, Row};
 
-use super::objects::foreign_key;
-use super::{Column, Constraint, ConstraintKind, Index, Schema, Snapshot, Table, View, failed};
+use super::{
+    Column, Constraint, ConstraintKind, Index, Schema, Snapshot, Table, View, failed, foreign_key,
+};
 
 mod text;
 
