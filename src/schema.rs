@@ -53,7 +53,7 @@ pub trait Snapshot {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Database`] with the driver's error as the source when the catalog cannot
+    /// [`ErrorKind::Database`](crate::ErrorKind::Database) with the driver's error as the source when the catalog cannot
     /// be read.
     fn snapshot(&mut self) -> Result<Schema>;
 }
