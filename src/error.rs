@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::migration::Checksum;
+use crate::schema::Reversal;
 
 /// An error boxed from a database driver or a Rust-function migration.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -329,6 +330,14 @@ pub enum ErrorKind {
         /// The adapter's backend name.
         backend: &'static str,
     },
+    /// A migration failed the reversibility check of
+    /// [`check_reversible`](crate::schema::check_reversible).
+    NotReversible {
+        /// The migration.
+        migration: String,
+        /// What went wrong.
+        reversal: Reversal,
+    },
 }
 
 impl Error {
@@ -370,7 +379,8 @@ impl Error {
             | ErrorKind::Irreversible { migration: m }
             | ErrorKind::FunctionInScript { migration: m }
             | ErrorKind::Migration { migration: m, .. }
-            | ErrorKind::TransactionEnded { migration: m, .. } => Some(m),
+            | ErrorKind::TransactionEnded { migration: m, .. }
+            | ErrorKind::NotReversible { migration: m, .. } => Some(m),
             _ => None,
         }
     }
@@ -714,6 +724,35 @@ impl fmt::Display for ErrorKind {
                 f,
                 "cannot write an offline script for backend `{backend}`: strata writes sqlite, postgres and mysql scripts"
             ),
+            ErrorKind::NotReversible {
+                migration,
+                reversal,
+            } => {
+                write!(f, "migration `{migration}` is not reversible: ")?;
+                let differences = match reversal {
+                    Reversal::ReapplyFailed => {
+                        return f.write_str("applying it again after its down migration failed");
+                    }
+                    Reversal::Down { differences } => {
+                        f.write_str("after its down migration the schema differs from before it")?;
+                        differences
+                    }
+                    Reversal::Reapply { differences } => {
+                        f.write_str("applied again after its down migration, the schema differs from after its first run")?;
+                        differences
+                    }
+                };
+                let shown: Vec<String> = differences
+                    .iter()
+                    .take(3)
+                    .map(ToString::to_string)
+                    .collect();
+                write!(f, ": {}", shown.join("; "))?;
+                if differences.len() > 3 {
+                    write!(f, " (and {} more)", differences.len() - 3)?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -721,6 +760,7 @@ impl fmt::Display for ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::Difference;
 
     fn db() -> Database {
         Database {
@@ -1035,6 +1075,37 @@ mod tests {
                 ErrorKind::NoScriptFlavor { backend: "oracle" },
                 "cannot write an offline script for backend `oracle`: strata writes sqlite, postgres and mysql scripts",
             ),
+            (
+                ErrorKind::NotReversible {
+                    migration: s("app@2_add_email"),
+                    reversal: Reversal::Down {
+                        differences: vec![Difference::Extra {
+                            path: s("table `users`: column `email`"),
+                        }],
+                    },
+                },
+                "migration `app@2_add_email` is not reversible: after its down migration the schema differs from before it: table `users`: column `email` is extra",
+            ),
+            (
+                ErrorKind::NotReversible {
+                    migration: s("app@2_b"),
+                    reversal: Reversal::Reapply {
+                        differences: (1..=5)
+                            .map(|i| Difference::Missing {
+                                path: format!("table `t{i}`"),
+                            })
+                            .collect(),
+                    },
+                },
+                "migration `app@2_b` is not reversible: applied again after its down migration, the schema differs from after its first run: table `t1` is missing; table `t2` is missing; table `t3` is missing (and 2 more)",
+            ),
+            (
+                ErrorKind::NotReversible {
+                    migration: s("app@2_b"),
+                    reversal: Reversal::ReapplyFailed,
+                },
+                "migration `app@2_b` is not reversible: applying it again after its down migration failed",
+            ),
         ];
         for (kind, _) in &cases {
             match kind {
@@ -1073,7 +1144,8 @@ mod tests {
                 | ErrorKind::Io { .. }
                 | ErrorKind::InvalidUrl { .. }
                 | ErrorKind::NoSetName { .. }
-                | ErrorKind::NoScriptFlavor { .. } => {}
+                | ErrorKind::NoScriptFlavor { .. }
+                | ErrorKind::NotReversible { .. } => {}
             }
         }
         cases

@@ -83,6 +83,7 @@ mod migration;
 mod migrator;
 mod plan;
 mod report;
+pub mod schema;
 pub mod script;
 mod source;
 pub mod sql;

@@ -254,3 +254,63 @@ fn a_function_migration_with_ddl_is_caught_ending_the_transaction() -> TestResul
     assert_eq!(err.migration(), Some("app@1_ddl_in_function"));
     Ok(())
 }
+
+/// A `PooledConn` snapshots like a `Conn`; `auto_increment`, generated columns, prefix indexes
+/// and views are reported.
+#[test]
+fn pooled_connections_snapshot_too() -> TestResult {
+    use strata::schema::Snapshot;
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(
+        1,
+        "items",
+        "CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, \
+         name VARCHAR(20) NOT NULL DEFAULT 'x', upper_name VARCHAR(20) AS (UPPER(name)) VIRTUAL, \
+         KEY items_name (name(5)));\n\
+         CREATE VIEW item_names AS SELECT name FROM items;",
+    )?)?;
+    let m = Migrations::new([set])?;
+    let mut conn = db.connect();
+    conn.migrate(&m)?;
+    let pool = Pool::new(Opts::from_url(&db.url())?)?;
+    let schema = pool.get_conn()?.snapshot()?;
+    assert_eq!(schema, conn.snapshot()?);
+    let items = schema.table("items").ok_or("no table `items`")?;
+    let column = |name: &str| items.column(name).ok_or(format!("no column `{name}`"));
+    assert_eq!(column("id")?.generated(), Some("auto_increment"));
+    // MariaDB quotes string defaults, MySQL does not.
+    assert!(matches!(column("name")?.default(), Some("'x'" | "x")));
+    let upper = column("upper_name")?.generated().unwrap_or_default();
+    assert!(upper.starts_with("VIRTUAL GENERATED AS ("), "{upper}");
+    let index = items.index("items_name").ok_or("no index `items_name`")?;
+    assert_eq!(index.columns(), ["name(5)"]);
+    assert!(schema.view("item_names").is_some());
+    Ok(())
+}
+
+/// On a Galera cluster (`STRATA_TEST_GALERA_URLS`, set by `.ci/run`) the lock is a lease row in
+/// `strata_locks`, created by the first run: the reversibility check leaves it out, and every
+/// node reports the same schema.
+#[test]
+fn reversibility_check_on_a_galera_cluster() -> TestResult {
+    use strata::schema::{Snapshot, check_reversible};
+    let Some(urls) = conformance::setup_url("STRATA_TEST_GALERA_URLS", "a Galera cluster") else {
+        return Ok(());
+    };
+    let urls: Vec<&str> = urls.split(',').collect();
+    let db = My::create_with(Conn::new(urls[0])?, urls[0]);
+    let m = Migrations::new([tables("app", 2)])?;
+    let mut conn = db.connect();
+    let report = check_reversible(&mut conn, &m)?;
+    assert_eq!(report.checked(), ["app@1_create_t1", "app@2_create_t2"]);
+    let schema = conn.snapshot()?;
+    assert!(schema.table("strata_locks").is_some());
+    // Reads on another node wait until it has applied what the cluster committed.
+    let mut other = Conn::new(My::url_via(urls[1], &db.name).as_str())?;
+    other.query_drop("SET SESSION wsrep_sync_wait = 1")?;
+    assert_eq!(other.snapshot()?, schema);
+    Ok(())
+}

@@ -219,3 +219,91 @@ fn syntax_error_at_end_of_input_points_at_the_last_line() -> TestResult {
     assert_eq!((pos.statement, pos.line), (1, 3), "{err}");
     Ok(())
 }
+
+/// Tables outside the current schema are qualified, views and identity and generated columns
+/// are reported, and the reversibility check leaves out a history table in its own schema.
+#[test]
+fn snapshot_qualifies_other_schemas_and_reports_views() -> TestResult {
+    use strata::schema::{Snapshot, check_reversible};
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(
+        Migration::sql(
+            1,
+            "audit",
+            "CREATE SCHEMA audit;\n\
+             CREATE TABLE audit.events (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \
+             at TIMESTAMPTZ NOT NULL DEFAULT now(), total NUMERIC(10, 2), \
+             doubled NUMERIC GENERATED ALWAYS AS (total * 2) STORED);",
+        )?
+        .with_down("DROP SCHEMA audit CASCADE;")?,
+    )?;
+    set.add(
+        Migration::sql(
+            2,
+            "recent",
+            "CREATE VIEW recent AS SELECT id FROM audit.events WHERE at > now() - interval '1 day';",
+        )?
+        .with_down("DROP VIEW recent;")?,
+    )?;
+    let m = Migrations::new([set])?.table("ops.history")?;
+    let mut conn = db.connect();
+    let report = check_reversible(&mut conn, &m)?;
+    assert_eq!(report.checked(), ["app@1_audit", "app@2_recent"]);
+    let schema = conn.snapshot()?;
+    let tables: Vec<&str> = schema
+        .tables()
+        .iter()
+        .map(strata::schema::Table::name)
+        .collect();
+    assert_eq!(tables, ["audit.events", "ops.history"]);
+    let events = schema
+        .table("audit.events")
+        .ok_or("no table `audit.events`")?;
+    let column = |name: &str| events.column(name).ok_or(format!("no column `{name}`"));
+    let id = column("id")?;
+    assert_eq!(
+        (id.data_type(), id.default(), id.generated()),
+        ("bigint", None, Some("GENERATED ALWAYS AS IDENTITY"))
+    );
+    let at = column("at")?;
+    assert_eq!(
+        (at.data_type(), at.is_nullable(), at.default()),
+        ("timestamp with time zone", false, Some("now()"))
+    );
+    assert_eq!(column("total")?.data_type(), "numeric(10,2)");
+    let doubled = column("doubled")?.generated().unwrap_or_default();
+    assert!(doubled.starts_with("GENERATED ALWAYS AS ("), "{doubled}");
+    let view = schema.view("recent").ok_or("no view `recent`")?;
+    assert!(
+        view.definition().contains("FROM audit.events"),
+        "{}",
+        view.definition()
+    );
+    Ok(())
+}
+
+/// Through PgBouncer in transaction pooling (`STRATA_TEST_PGBOUNCER_URL`, set by `.ci/run`),
+/// where named prepared statements break: snapshots equal the direct ones, and the
+/// reversibility check runs.
+#[test]
+fn snapshot_and_reversibility_check_through_pgbouncer() -> TestResult {
+    use strata::schema::{Snapshot, check_reversible};
+    let Some(bouncer) = conformance::setup_url("STRATA_TEST_PGBOUNCER_URL", "PgBouncer") else {
+        return Ok(());
+    };
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    let m = Migrations::new([tables("app", 3)])?;
+    let mut pooled = Client::connect(&db.url_via(&bouncer), NoTls)?;
+    let report = check_reversible(&mut pooled, &m)?;
+    assert_eq!(report.checked().len(), 3);
+    let through = pooled.snapshot()?;
+    assert_eq!(through, pooled.snapshot()?);
+    assert_eq!(through, db.connect().snapshot()?);
+    assert!(through.table("app_t3").is_some());
+    Ok(())
+}

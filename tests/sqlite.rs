@@ -613,3 +613,42 @@ fn a_failed_final_history_write_says_every_statement_committed() -> TestResult {
     );
     Ok(())
 }
+
+/// Snapshots compare structure, not formatting: the same table written another way (or rebuilt
+/// by a down migration) is equal; a dropped `CHECK` is a difference.
+#[test]
+fn snapshot_compares_structure_not_formatting() -> TestResult {
+    use strata::schema::Snapshot;
+    let one = "CREATE TABLE t (id INTEGER PRIMARY KEY, total REAL CHECK (total >= 0), \
+               doubled REAL GENERATED ALWAYS AS (total * 2) VIRTUAL)";
+    let other = "CREATE TABLE t (\n  id INTEGER PRIMARY KEY,\n  total REAL CHECK (total   >=\n 0),\n  \
+                 doubled REAL GENERATED ALWAYS AS (total * 2) VIRTUAL\n)";
+    let mut a = Connection::open_in_memory()?;
+    a.execute_batch(one)?;
+    let mut b = Connection::open_in_memory()?;
+    b.execute_batch(other)?;
+    let expected = a.snapshot()?;
+    assert_eq!(expected, b.snapshot()?);
+    let doubled = expected
+        .table("t")
+        .and_then(|t| t.column("doubled"))
+        .ok_or("no column `doubled`")?;
+    assert_eq!(
+        (doubled.data_type(), doubled.generated()),
+        ("REAL", Some("VIRTUAL"))
+    );
+    b.execute_batch(
+        "DROP TABLE t; CREATE TABLE t (id INTEGER PRIMARY KEY, total REAL, \
+         doubled REAL GENERATED ALWAYS AS (total * 2) VIRTUAL)",
+    )?;
+    let differences: Vec<String> = expected
+        .diff(&b.snapshot()?)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        differences,
+        ["table `t`: constraint `CHECK (total >= 0)` is missing"]
+    );
+    Ok(())
+}

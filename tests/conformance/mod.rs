@@ -14,6 +14,10 @@ use strata::{
     State,
 };
 
+mod schema;
+#[allow(unused_imports)] // binaries that do not stamp the suite use none of the cases
+pub use schema::*;
+
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// A fresh database for one test, dropped when the value drops.
@@ -378,6 +382,11 @@ macro_rules! conformance_suite {
             plugin_sets_follow_cross_set_dependencies_both_ways,
             stamp_per_set_adopts_an_existing_schema,
             offline_scripts_do_what_a_run_does,
+            snapshot_reports_tables_columns_indexes_and_constraints,
+            snapshot_is_stable_and_shows_drift,
+            reversibility_check_passes_a_good_set,
+            reversibility_check_names_what_a_down_forgets,
+            reversibility_check_fails_when_reapplying_fails,
         );
     };
 }

@@ -1,0 +1,154 @@
+//! [`check_reversible`]: apply, revert and re-apply each migration, comparing snapshots.
+
+use super::{Difference, Schema, Snapshot};
+use crate::error::{Error, ErrorKind, Result};
+use crate::migrator::{Migrations, Migrator};
+
+/// The table that holds Galera lease rows (created by the MySQL adapter on Galera only).
+const LEASES: &str = "strata_locks";
+
+/// What [`check_reversible`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reversibility {
+    checked: Vec<String>,
+    irreversible: Vec<String>,
+}
+
+impl Reversibility {
+    /// The migrations applied, reverted and applied again with matching snapshots, in order.
+    #[must_use]
+    pub fn checked(&self) -> &[String] {
+        &self.checked
+    }
+
+    /// The migrations without a down migration, applied once and not checked, in order.
+    #[must_use]
+    pub fn irreversible(&self) -> &[String] {
+        &self.irreversible
+    }
+}
+
+/// How a migration failed the reversibility check ([`ErrorKind::NotReversible`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reversal {
+    /// After its down migration the schema differs from the schema before it: what was
+    /// expected is the schema before.
+    Down {
+        /// The differences, in [`Schema::diff`] order.
+        differences: Vec<Difference>,
+    },
+    /// Applied again after its down migration, the schema differs from the schema after its
+    /// first application, which is what was expected.
+    Reapply {
+        /// The differences, in [`Schema::diff`] order.
+        differences: Vec<Difference>,
+    },
+    /// Applying it again after its down migration failed (the error's
+    /// [`source`](std::error::Error::source) says how): the down migration most likely left
+    /// something behind that the up migration creates.
+    ReapplyFailed,
+}
+
+/// Checks that every pending migration's down migration undoes it: walks the upgrade plan to
+/// `heads` from wherever the database is, and for each migration takes a snapshot, applies
+/// it, takes a snapshot, reverts it, compares with the first snapshot, applies it again and
+/// compares with the second. Migrations without a down migration are applied once and listed
+/// in [`Reversibility::irreversible`]. Meant for a unit test against a scratch database: it
+/// leaves the database at `heads`.
+///
+/// Each migration is reverted with the target `<set>@-1`, which reverts the last applied
+/// migration of its set: the one just applied, unless an out-of-order migration (older than an
+/// applied one of its set) is pending. Run the check from `base`, where there is none.
+///
+/// Snapshots leave out the history table and the Galera lease table `strata_locks`, which
+/// strata itself creates on the first run. A Rust-function migration is checked like the
+/// others, but only its effect on the schema is compared, not on the data.
+///
+/// ```
+/// # #[cfg(feature = "rusqlite")]
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use strata::{Migration, Migrations, Set};
+///
+/// let mut set = Set::new("app", "1.0.0")?;
+/// set.add(
+///     Migration::sql(1, "add_users", "CREATE TABLE users (id INTEGER PRIMARY KEY);")?
+///         .with_down("DROP TABLE users;")?,
+/// )?;
+/// set.add(
+///     Migration::sql(2, "add_email", "ALTER TABLE users ADD COLUMN email TEXT;")?
+///         .with_down("SELECT 1;")?, // forgets to drop the column
+/// )?;
+/// let migrations = Migrations::new([set])?;
+/// let mut conn = rusqlite::Connection::open_in_memory()?;
+/// let err = strata::schema::check_reversible(&mut conn, &migrations).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "migration `app@2_add_email` is not reversible: after its down migration the schema \
+///      differs from before it: table `users`: column `email` is extra"
+/// );
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "rusqlite"))]
+/// # fn main() {}
+/// ```
+///
+/// # Errors
+///
+/// [`ErrorKind::NotReversible`] naming the first migration whose down migration does not undo
+/// it; any error of [`Migrator::upgrade`], [`Migrator::downgrade`] or [`Snapshot::snapshot`]
+/// as it is.
+pub fn check_reversible<C: Migrator + Snapshot + ?Sized>(
+    conn: &mut C,
+    migrations: &Migrations,
+) -> Result<Reversibility> {
+    let history_table = migrations.history_table().to_string();
+    let snapshot = |conn: &mut C| -> Result<Schema> {
+        Ok(conn
+            .snapshot()?
+            .without_table(&history_table)
+            .without_table(LEASES))
+    };
+    let plan = migrations.plan_upgrade(&conn.history(migrations)?, "heads")?;
+    let mut report = Reversibility::default();
+    for step in plan {
+        let target = format!("{}@{}", step.set, step.version);
+        let reversible = migrations
+            .sets()
+            .iter()
+            .filter(|s| s.name() == step.set)
+            .flat_map(crate::Set::migrations)
+            .any(|m| m.version() == step.version && m.is_reversible());
+        if !reversible {
+            conn.upgrade(migrations, &target)?;
+            report.irreversible.push(step.migration);
+            continue;
+        }
+        let not_reversible = |reversal| ErrorKind::NotReversible {
+            migration: step.migration.clone(),
+            reversal,
+        };
+        let before = snapshot(conn)?;
+        conn.upgrade(migrations, &target)?;
+        let after = snapshot(conn)?;
+        conn.downgrade(migrations, &format!("{}@-1", step.set))?;
+        let differences = before.diff(&snapshot(conn)?);
+        if !differences.is_empty() {
+            return Err(Error::new(not_reversible(Reversal::Down { differences })));
+        }
+        if let Err(e) = conn.upgrade(migrations, &target) {
+            return Err(Error::with_source(
+                not_reversible(Reversal::ReapplyFailed),
+                Box::new(e),
+            ));
+        }
+        let differences = after.diff(&snapshot(conn)?);
+        if !differences.is_empty() {
+            return Err(Error::new(not_reversible(Reversal::Reapply {
+                differences,
+            })));
+        }
+        report.checked.push(step.migration);
+    }
+    Ok(report)
+}

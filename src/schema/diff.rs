@@ -1,0 +1,268 @@
+//! [`Schema::diff`]: what differs between two snapshots, in words.
+
+use std::fmt;
+
+use super::{Column, Constraint, Schema, Table};
+
+/// One difference between an expected [`Schema`] and the one found, such as
+/// ``table `users`: column `email` is missing``.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Difference {
+    /// Something expected is not in the schema found.
+    Missing {
+        /// What, such as ``table `users`: column `email` ``.
+        path: String,
+    },
+    /// The schema found has something that was not expected.
+    Extra {
+        /// What, such as ``table `users`: index `users_email` ``.
+        path: String,
+    },
+    /// Something is in both but differs.
+    Changed {
+        /// What, such as ``table `users`: column `age` ``.
+        path: String,
+        /// Which aspect, such as `type` (empty for nullability, whose values say it).
+        aspect: &'static str,
+        /// The expected value, as shown: `` `integer` ``, `none`, `nullable`.
+        expected: String,
+        /// The value found.
+        found: String,
+    },
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Difference::Missing { path } => write!(f, "{path} is missing"),
+            Difference::Extra { path } => write!(f, "{path} is extra"),
+            Difference::Changed {
+                path,
+                aspect: "",
+                expected,
+                found,
+            } => write!(f, "{path}: {expected} became {found}"),
+            Difference::Changed {
+                path,
+                aspect,
+                expected,
+                found,
+            } => write!(f, "{path}: {aspect} {expected} became {found}"),
+        }
+    }
+}
+
+fn shown(value: Option<&str>) -> String {
+    value.map_or_else(|| "none".to_owned(), |v| format!("`{v}`"))
+}
+
+/// The differences found so far.
+#[derive(Default)]
+struct Diff(Vec<Difference>);
+
+impl Diff {
+    /// A change of `aspect` when `expected` and `found` differ, shown as they are.
+    fn change(&mut self, path: &str, aspect: &'static str, expected: String, found: String) {
+        if expected != found {
+            self.0.push(Difference::Changed {
+                path: path.to_owned(),
+                aspect,
+                expected,
+                found,
+            });
+        }
+    }
+
+    /// A change of a value shown in backticks, `none` when absent.
+    fn value(&mut self, path: &str, aspect: &'static str, e: Option<&str>, f: Option<&str>) {
+        if e != f {
+            self.change(path, aspect, shown(e), shown(f));
+        }
+    }
+
+    fn definition(&mut self, path: &str, expected: &str, found: &str) {
+        self.value(path, "definition", Some(expected), Some(found));
+    }
+
+    /// Matches `expected` and `found` by `key`: missing ones in `expected`'s order, then the
+    /// changes of `compare` for each pair, then extra ones in `found`'s order.
+    fn by_key<T>(
+        &mut self,
+        (expected, found): (&[T], &[T]),
+        key: impl Fn(&T) -> &str,
+        path: impl Fn(&str) -> String,
+        mut compare: impl FnMut(&mut Diff, &str, &T, &T),
+    ) {
+        for e in expected {
+            match found.iter().find(|f| key(f) == key(e)) {
+                Some(f) => compare(self, &path(key(e)), e, f),
+                None => self.0.push(Difference::Missing { path: path(key(e)) }),
+            }
+        }
+        for f in found {
+            if !expected.iter().any(|e| key(e) == key(f)) {
+                self.0.push(Difference::Extra { path: path(key(f)) });
+            }
+        }
+    }
+
+    fn table(&mut self, path: &str, e: &Table, f: &Table) {
+        let under = |what: &'static str| move |name: &str| format!("{path}: {what} `{name}`");
+        let columns = (&e.columns[..], &f.columns[..]);
+        self.by_key(columns, |c| &c.name, under("column"), Diff::column);
+        let order = |t: &Table, other: &Table| -> String {
+            let common = t.columns.iter().filter(|c| other.column(&c.name).is_some());
+            let names: Vec<String> = common.map(|c| format!("`{}`", c.name)).collect();
+            names.join(", ")
+        };
+        self.change(path, "column order", order(e, f), order(f, e));
+        let indexes = (&e.indexes[..], &f.indexes[..]);
+        self.by_key(
+            indexes,
+            |i| &i.name,
+            under("index"),
+            |d, path, e, f| {
+                let unique = |u: bool| if u { "unique" } else { "not unique" }.to_owned();
+                d.change(path, "", unique(e.unique), unique(f.unique));
+                d.change(path, "columns", e.columns.join(", "), f.columns.join(", "));
+                d.definition(path, &e.definition, &f.definition);
+            },
+        );
+        let constraints = (&e.constraints[..], &f.constraints[..]);
+        self.by_key(
+            constraints,
+            Constraint::key,
+            under("constraint"),
+            |d, path, e, f| {
+                d.definition(path, &e.definition, &f.definition);
+            },
+        );
+    }
+
+    fn column(&mut self, path: &str, e: &Column, f: &Column) {
+        self.value(path, "type", Some(&e.data_type), Some(&f.data_type));
+        let null = |n: bool| if n { "nullable" } else { "not null" }.to_owned();
+        self.change(path, "", null(e.nullable), null(f.nullable));
+        self.value(path, "default", e.default.as_deref(), f.default.as_deref());
+        self.value(
+            path,
+            "generated",
+            e.generated.as_deref(),
+            f.generated.as_deref(),
+        );
+    }
+}
+
+pub(super) fn schemas(expected: &Schema, found: &Schema) -> Vec<Difference> {
+    let mut diff = Diff::default();
+    let path = |what: &'static str| move |name: &str| format!("{what} `{name}`");
+    let tables = (&expected.tables[..], &found.tables[..]);
+    diff.by_key(tables, |t| &t.name, path("table"), Diff::table);
+    let views = (&expected.views[..], &found.views[..]);
+    diff.by_key(
+        views,
+        |v| &v.name,
+        path("view"),
+        |d, path, e, f| {
+            d.definition(path, &e.definition, &f.definition);
+        },
+    );
+    diff.0
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::super::{ConstraintKind, Index, View};
+    use super::*;
+
+    pub(in crate::schema) fn column(
+        name: &str,
+        data_type: &str,
+        nullable: bool,
+        default: Option<&str>,
+    ) -> Column {
+        Column::new(name, data_type, nullable, default.map(str::to_owned), None)
+    }
+
+    pub(in crate::schema) fn users(columns: Vec<Column>, indexes: Vec<Index>) -> Table {
+        let key = Constraint::new(
+            Some("users_pkey".to_owned()),
+            ConstraintKind::PrimaryKey,
+            vec!["id".to_owned()],
+            "PRIMARY KEY (id)",
+        );
+        Table::new("users", columns, indexes, vec![key])
+    }
+
+    fn index(name: &str, unique: bool) -> Index {
+        let definition = format!("CREATE INDEX {name} ON users (name)");
+        Index::new(name, vec!["name".to_owned()], unique, definition)
+    }
+
+    fn texts(d: &[Difference]) -> Vec<String> {
+        d.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn every_difference_reads_as_a_sentence() {
+        let id = column("id", "integer", false, None);
+        let expected = Schema::new(
+            vec![users(
+                vec![
+                    id.clone(),
+                    column("age", "integer", true, Some("0")),
+                    column("email", "text", true, None),
+                ],
+                vec![index("users_name", false)],
+            )],
+            vec![View::new("adults", "SELECT 1")],
+        );
+        let mut changed = users(
+            vec![
+                id,
+                column("age", "text", false, None),
+                column("nick", "text", true, None),
+            ],
+            vec![index("users_nick", true)],
+        );
+        changed.constraints.clear();
+        let found = Schema::new(
+            vec![changed, Table::new("posts", vec![], vec![], vec![])],
+            vec![],
+        );
+        assert_eq!(
+            texts(&expected.diff(&found)),
+            [
+                "table `users`: column `age`: type `integer` became `text`",
+                "table `users`: column `age`: nullable became not null",
+                "table `users`: column `age`: default `0` became none",
+                "table `users`: column `email` is missing",
+                "table `users`: column `nick` is extra",
+                "table `users`: index `users_name` is missing",
+                "table `users`: index `users_nick` is extra",
+                "table `users`: constraint `users_pkey` is missing",
+                "table `posts` is extra",
+                "view `adults` is missing",
+            ]
+        );
+    }
+
+    #[test]
+    fn column_order_and_index_changes_are_named() {
+        let a = column("a", "int", true, None);
+        let b = column("b", "int", true, None);
+        let expected = Schema::new(
+            vec![users(vec![a.clone(), b.clone()], vec![index("i", false)])],
+            vec![],
+        );
+        let found = Schema::new(vec![users(vec![b, a], vec![index("i", true)])], vec![]);
+        assert_eq!(
+            texts(&expected.diff(&found)),
+            [
+                "table `users`: column order `a`, `b` became `b`, `a`",
+                "table `users`: index `i`: not unique became unique",
+            ]
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! MySQL and MariaDB: `information_schema` for the current database (`DATABASE()`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use mysql::prelude::{FromValue, Queryable};
+use mysql::{Conn, PooledConn, Row};
+
+use super::{
+    Column, Constraint, ConstraintKind, Index, Schema, Snapshot, Table, View, failed, foreign_key,
+};
+use crate::adapter::Adapter;
+use crate::error::{BoxError, Result};
+
+impl Snapshot for Conn {
+    fn snapshot(&mut self) -> Result<Schema> {
+        read(self).map_err(|e| failed(Adapter::database(self), e))
+    }
+}
+
+impl Snapshot for PooledConn {
+    fn snapshot(&mut self) -> Result<Schema> {
+        self.as_mut().snapshot()
+    }
+}
+
+const TABLES: &str = "SELECT TABLE_NAME, TABLE_TYPE, \
+     (SELECT VIEW_DEFINITION FROM information_schema.VIEWS v \
+      WHERE v.TABLE_SCHEMA = t.TABLE_SCHEMA AND v.TABLE_NAME = t.TABLE_NAME) \
+     FROM information_schema.TABLES t WHERE TABLE_SCHEMA = DATABASE()";
+
+const COLUMNS: &str = "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, \
+     COLUMN_DEFAULT, EXTRA, GENERATION_EXPRESSION FROM information_schema.COLUMNS \
+     WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION";
+
+const STATISTICS: &str = "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, \
+     COLLATION, INDEX_TYPE FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+     ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX";
+
+const KEYS: &str = "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, c.CONSTRAINT_TYPE, k.COLUMN_NAME, \
+     CASE WHEN k.REFERENCED_TABLE_SCHEMA = DATABASE() THEN k.REFERENCED_TABLE_NAME \
+     ELSE CONCAT(k.REFERENCED_TABLE_SCHEMA, '.', k.REFERENCED_TABLE_NAME) END, \
+     k.REFERENCED_COLUMN_NAME, r.UPDATE_RULE, r.DELETE_RULE \
+     FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.TABLE_CONSTRAINTS c \
+     ON c.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME \
+     AND c.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+     LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+     ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.TABLE_NAME = k.TABLE_NAME \
+     AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+     WHERE k.TABLE_SCHEMA = DATABASE() ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION";
+
+/// `CHECK_CONSTRAINTS` has `TABLE_NAME` on MariaDB only (MySQL's check names are unique per
+/// database), so the join adds it there.
+fn checks(mariadb: bool) -> String {
+    format!(
+        "SELECT c.TABLE_NAME, c.CONSTRAINT_NAME, k.CHECK_CLAUSE \
+         FROM information_schema.TABLE_CONSTRAINTS c JOIN information_schema.CHECK_CONSTRAINTS k \
+         ON k.CONSTRAINT_SCHEMA = c.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = c.CONSTRAINT_NAME{} \
+         WHERE c.TABLE_SCHEMA = DATABASE() AND c.CONSTRAINT_TYPE = 'CHECK'",
+        if mariadb {
+            " AND k.TABLE_NAME = c.TABLE_NAME"
+        } else {
+            ""
+        }
+    )
+}
+
+fn take<T: FromValue>(row: &mut Row, i: usize) -> Result<T, BoxError> {
+    match row.take_opt::<T, usize>(i) {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => Err(format!("column {i} of the catalog: {e}").into()),
+        None => Err(format!("column {i} missing from the catalog").into()),
+    }
+}
+
+fn rows(conn: &mut Conn, sql: &str) -> Result<Vec<Row>, BoxError> {
+    Ok(conn.query(sql)?)
+}
+
+fn read(conn: &mut Conn) -> Result<Schema, BoxError> {
+    let version: Option<String> = conn.query_first("SELECT VERSION()")?;
+    let mariadb = version.is_some_and(|v| v.contains("MariaDB"));
+    let mut tables = BTreeMap::new();
+    let mut views = Vec::new();
+    for mut row in rows(conn, TABLES)? {
+        let name: String = take(&mut row, 0)?;
+        if take::<String>(&mut row, 1)? == "VIEW" {
+            let definition = take::<Option<String>>(&mut row, 2)?.unwrap_or_default();
+            views.push(View { name, definition });
+        } else {
+            tables.insert(name.clone(), Table::new(name, vec![], vec![], vec![]));
+        }
+    }
+    for mut row in rows(conn, COLUMNS)? {
+        let Some(table) = tables.get_mut(&take::<String>(&mut row, 0)?) else {
+            continue; // a view's column
+        };
+        let extra: String = take(&mut row, 5)?;
+        let expression = take::<Option<String>>(&mut row, 6)?.filter(|e| !e.is_empty());
+        table.columns.push(Column {
+            name: take(&mut row, 1)?,
+            data_type: take(&mut row, 2)?,
+            nullable: take::<String>(&mut row, 3)? == "YES",
+            default: take(&mut row, 4)?,
+            generated: match expression {
+                Some(e) => Some(format!("{extra} AS ({e})")),
+                None => Some(extra).filter(|e| !e.is_empty()),
+            },
+        });
+    }
+    let keys = constraints(conn, &mut tables, mariadb)?;
+    for mut row in rows(conn, STATISTICS)? {
+        let name: String = take(&mut row, 0)?;
+        let index: String = take(&mut row, 1)?;
+        let Some(table) = tables.get_mut(&name) else {
+            continue;
+        };
+        if keys.contains(&(name, index.clone())) {
+            continue; // a primary key or unique constraint
+        }
+        let mut column =
+            take::<Option<String>>(&mut row, 3)?.unwrap_or_else(|| "<expression>".to_owned());
+        if let Some(length) = take::<Option<u64>>(&mut row, 4)? {
+            column = format!("{column}({length})");
+        }
+        if take::<Option<String>>(&mut row, 5)?.as_deref() == Some("D") {
+            column.push_str(" DESC");
+        }
+        let unique = take::<i64>(&mut row, 2)? == 0;
+        let method: String = take(&mut row, 6)?;
+        match table.indexes.last_mut() {
+            Some(last) if last.name == index => last.columns.push(column),
+            _ => table.indexes.push(Index {
+                definition: method, // completed below, once every column is known
+                name: index,
+                columns: vec![column],
+                unique,
+            }),
+        }
+    }
+    for index in tables.values_mut().flat_map(|t| &mut t.indexes) {
+        index.definition = format!(
+            "{}INDEX {} USING {} ({})",
+            if index.unique { "UNIQUE " } else { "" },
+            index.name,
+            index.definition,
+            index.columns.join(", ")
+        );
+    }
+    Ok(Schema::new(tables.into_values().collect(), views))
+}
+
+/// Adds the primary keys, unique constraints, foreign keys and checks to `tables`; returns
+/// the `(table, index)` names of the primary keys and unique constraints, which are indexes too.
+fn constraints(
+    conn: &mut Conn,
+    tables: &mut BTreeMap<String, Table>,
+    mariadb: bool,
+) -> Result<BTreeSet<(String, String)>, BoxError> {
+    let mut keys = BTreeSet::new();
+    let mut all: Vec<(String, Constraint, [String; 2])> = Vec::new();
+    for mut row in rows(conn, KEYS)? {
+        let table: String = take(&mut row, 0)?;
+        let name: String = take(&mut row, 1)?;
+        let kind: String = take(&mut row, 2)?;
+        let column: String = take(&mut row, 3)?;
+        let referenced: Option<String> = take(&mut row, 4)?;
+        let referenced_column: Option<String> = take(&mut row, 5)?;
+        let same = all
+            .last()
+            .is_some_and(|(t, c, _)| *t == table && c.name.as_deref() == Some(&name));
+        if !same {
+            let kind = match (kind.as_str(), referenced) {
+                ("PRIMARY KEY", _) => ConstraintKind::PrimaryKey,
+                ("FOREIGN KEY", Some(table)) => ConstraintKind::ForeignKey {
+                    table,
+                    columns: Vec::new(),
+                },
+                _ => ConstraintKind::Unique,
+            };
+            if matches!(kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique) {
+                keys.insert((table.clone(), name.clone()));
+            }
+            let rules = [take(&mut row, 6)?, take(&mut row, 7)?].map(Option::unwrap_or_default);
+            let constraint = Constraint {
+                name: Some(name),
+                kind,
+                columns: Vec::new(),
+                definition: String::new(),
+            };
+            all.push((table, constraint, rules));
+        }
+        if let Some((_, c, _)) = all.last_mut() {
+            c.columns.push(column);
+            if let (ConstraintKind::ForeignKey { columns, .. }, Some(to)) =
+                (&mut c.kind, referenced_column)
+            {
+                columns.push(to);
+            }
+        }
+    }
+    for (table, mut c, [on_update, on_delete]) in all {
+        c = match c.kind {
+            ConstraintKind::ForeignKey { table, columns } => {
+                foreign_key(c.name, c.columns, table, columns, [&on_update, &on_delete])
+            }
+            ConstraintKind::PrimaryKey => Constraint {
+                definition: format!("PRIMARY KEY ({})", c.columns.join(", ")),
+                ..c
+            },
+            _ => Constraint {
+                definition: format!("UNIQUE ({})", c.columns.join(", ")),
+                ..c
+            },
+        };
+        if let Some(t) = tables.get_mut(&table) {
+            t.constraints.push(c);
+        }
+    }
+    for mut row in rows(conn, &checks(mariadb))? {
+        if let Some(t) = tables.get_mut(&take::<String>(&mut row, 0)?) {
+            t.constraints.push(Constraint {
+                name: Some(take(&mut row, 1)?),
+                kind: ConstraintKind::Check,
+                columns: Vec::new(),
+                definition: format!("CHECK ({})", take::<String>(&mut row, 2)?),
+            });
+        }
+    }
+    Ok(keys)
+}
