@@ -266,7 +266,7 @@ fn up_and_read(s: &Session) {
     has(&status.stdout, format!("shop  {v1}  create_items  pending"));
     ends(
         &status.stdout,
-        "2 migrations: 2 pending; pending migrations\n",
+        "2 migrations: 2 pending; not up to date\n",
     );
     has(&status.stdout, " database `");
 

@@ -177,7 +177,7 @@ pub(super) fn status(out: &mut String, database: &Database, status: &Status, pai
     {
         paint.error("needs attention (see `repair`)")
     } else {
-        paint.warn("pending migrations")
+        paint.warn("not up to date")
     };
     let _ = writeln!(
         out,

@@ -37,7 +37,7 @@ fn migrate_subcommands_run_through_the_application_parser() -> TestResult {
         "{out}"
     );
     assert!(
-        out.ends_with("3 migrations: 3 pending; pending migrations\n"),
+        out.ends_with("3 migrations: 3 pending; not up to date\n"),
         "{out}"
     );
     assert_eq!(
