@@ -80,6 +80,8 @@ mod report;
 pub mod script;
 mod source;
 pub mod sql;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use adapter::{Adapter, Record, RecordState, Table};
 pub use error::{BoxError, Database, Direction, Error, ErrorKind, Position, Result};
