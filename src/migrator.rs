@@ -286,6 +286,10 @@ impl Migrations {
     /// version, the history table, each set's name and version, and each migration's version,
     /// name, checksum, down checksum (or none), no-transaction flag and dependencies. Keys the
     /// templates of [`crate::testing`]; a Rust-function migration counts by its name only.
+    #[cfg_attr(
+        not(any(test, feature = "rusqlite", feature = "postgres")),
+        allow(dead_code)
+    )]
     pub(crate) fn fingerprint(&self) -> [u8; 32] {
         use sha2::{Digest, Sha256};
         let mut hasher = Sha256::new();

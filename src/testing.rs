@@ -24,9 +24,9 @@
 //!
 //! | database   | function     | how                                                          |
 //! |------------|--------------|--------------------------------------------------------------|
-//! | SQLite     | [`sqlite`], [`sqlite_file`] | an in-memory template migrated once per process, copied per call |
-//! | PostgreSQL | [`postgres`] | a template database migrated once per server, `CREATE DATABASE ... TEMPLATE` per call |
-//! | MySQL      | [`mysql`]    | a new database per call, migrated                            |
+//! | SQLite     | [`sqlite()`], [`sqlite_file`] | an in-memory template migrated once per process, copied per call |
+//! | PostgreSQL | [`postgres()`] | a template database migrated once per server, `CREATE DATABASE ... TEMPLATE` per call |
+//! | MySQL      | [`mysql()`]    | a new database per call, migrated                            |
 //!
 //! Templates are keyed by a fingerprint of the [`Migrations`](crate::Migrations): strata's
 //! version, the history table, each set's name and version, and each migration's version,
@@ -39,12 +39,9 @@
 //! and drops its database when it drops. See `docs/testing.md` in the repository for the guide.
 
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::error::{BoxError, Database, Error, ErrorKind};
+use crate::error::BoxError;
 
 #[cfg(feature = "mysql")]
 mod mysql;
@@ -76,8 +73,11 @@ struct Dropper {
     name: String,
     url: String,
     template: Option<String>,
-    drop: Box<dyn FnMut(&str) -> Result<(), BoxError> + Send + Sync>,
+    drop: Box<DropFn>,
 }
+
+/// Drops the database of the given name.
+type DropFn = dyn FnMut(&str) -> Result<(), BoxError> + Send + Sync;
 
 impl<C> TestDatabase<C> {
     /// A database `name` at `url` (with the database name in it), reached by `conn`;
@@ -158,6 +158,9 @@ impl Drop for Dropper {
 /// A database name no other test, process or run uses: `<prefix>_<pid>_<n>_<time>_<random>`,
 /// lowercase hexadecimal, at most `prefix.len() + 44` characters (PostgreSQL allows 63, MySQL 64).
 pub(crate) fn unique_name(prefix: &str) -> String {
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{SystemTime, UNIX_EPOCH};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let nanos = SystemTime::now()
@@ -183,7 +186,9 @@ pub(crate) fn with_database(url: &str, name: &str) -> String {
         Some((rest, query)) => (rest, Some(query)),
         None => (rest, None),
     };
-    let authority = rest.split_once('/').map_or(rest, |(authority, _)| authority);
+    let authority = rest
+        .split_once('/')
+        .map_or(rest, |(authority, _)| authority);
     match query {
         Some(query) => format!("{scheme}://{authority}/{name}?{query}"),
         None => format!("{scheme}://{authority}/{name}"),
@@ -191,16 +196,17 @@ pub(crate) fn with_database(url: &str, name: &str) -> String {
 }
 
 /// A failure of `operation` on database `name` of `backend`, caused by `source`.
+#[cfg(any(feature = "rusqlite", feature = "postgres", feature = "mysql"))]
 pub(crate) fn failed(
     operation: &'static str,
     backend: &'static str,
     name: &str,
     source: impl Into<BoxError>,
-) -> Error {
-    Error::with_source(
-        ErrorKind::Database {
+) -> crate::Error {
+    crate::Error::with_source(
+        crate::ErrorKind::Database {
             operation,
-            database: Database {
+            database: crate::Database {
                 backend,
                 name: name.to_owned(),
             },
@@ -264,8 +270,14 @@ mod tests {
                 "postgres://u:p@h/test?sslmode=disable",
                 "postgres://u:p@h/x?sslmode=disable",
             ),
-            ("mysql://root@127.0.0.1:3306", "mysql://root@127.0.0.1:3306/x"),
-            ("host=h user=u dbname=test", "host=h user=u dbname=test dbname=x"),
+            (
+                "mysql://root@127.0.0.1:3306",
+                "mysql://root@127.0.0.1:3306/x",
+            ),
+            (
+                "host=h user=u dbname=test",
+                "host=h user=u dbname=test dbname=x",
+            ),
         ] {
             assert_eq!(with_database(url, "x"), expected);
         }
@@ -280,7 +292,10 @@ mod tests {
             migrations("CREATE TABLE b (id INTEGER)", None)?,
             migrations("CREATE TABLE a (id INTEGER)", Some("DROP TABLE a"))?,
             migrations("CREATE TABLE a (id INTEGER)", None)?.table("other")?,
-            migrations("-- strata:no-transaction\nCREATE TABLE a (id INTEGER)", None)?,
+            migrations(
+                "-- strata:no-transaction\nCREATE TABLE a (id INTEGER)",
+                None,
+            )?,
         ];
         for other in changed {
             assert_ne!(base.fingerprint(), other.fingerprint());
@@ -300,6 +315,9 @@ mod tests {
             },
         };
         let debug = format!("{db:?}");
-        assert!(debug.contains("strata_test_1") && !debug.contains("secret"), "{debug}");
+        assert!(
+            debug.contains("strata_test_1") && !debug.contains("secret"),
+            "{debug}"
+        );
     }
 }

@@ -78,7 +78,11 @@ fn sqlite_copies_are_migrated_and_independent() -> TestResult {
     assert!(a.migrate(&migrations)?.is_empty() && b.migrate(&migrations)?.is_empty());
     a.execute("INSERT INTO users (name) VALUES ('ada')", [])?;
     assert_eq!((sqlite_count(&a)?, sqlite_count(&b)?), (1, 0));
-    assert_eq!(runs.load(Ordering::SeqCst), 1, "migrated once for both copies");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "migrated once for both copies"
+    );
     Ok(())
 }
 
@@ -109,13 +113,20 @@ fn sqlite_copies_from_many_threads_share_one_template() -> TestResult {
 fn sqlite_changed_migrations_get_a_new_template() -> TestResult {
     let (migrations, _) = fresh_users();
     let mut set = migrations.sets()[0].clone();
-    set.add(Migration::sql(3, "posts", "CREATE TABLE posts (id INTEGER)")?)?;
+    set.add(Migration::sql(
+        3,
+        "posts",
+        "CREATE TABLE posts (id INTEGER)",
+    )?)?;
     let changed = Migrations::new([set])?;
     testing::sqlite(&migrations)?;
     let conn = testing::sqlite(&changed)?;
     conn.execute("INSERT INTO posts (id) VALUES (1)", [])?;
     let old = testing::sqlite(&migrations)?;
-    assert!(old.execute("INSERT INTO posts (id) VALUES (1)", []).is_err());
+    assert!(
+        old.execute("INSERT INTO posts (id) VALUES (1)", [])
+            .is_err()
+    );
     Ok(())
 }
 
@@ -127,10 +138,15 @@ static TEMPLATES: RwLock<()> = RwLock::new(());
 
 /// The server URL and an admin connection, or `None` (with a note) when it cannot be reached.
 fn pg() -> Option<(String, postgres::Client)> {
-    reachable(PG_VAR, PG_URL, |url| postgres::Client::connect(url, postgres::NoTls))
+    reachable(PG_VAR, PG_URL, |url| {
+        postgres::Client::connect(url, postgres::NoTls)
+    })
 }
 
-fn pg_database(admin: &mut postgres::Client, name: &str) -> Result<Option<(u32, bool, bool)>, postgres::Error> {
+fn pg_database(
+    admin: &mut postgres::Client,
+    name: &str,
+) -> Result<Option<(u32, bool, bool)>, postgres::Error> {
     let row = admin.query_opt(
         "SELECT oid, datistemplate, datallowconn FROM pg_database WHERE datname = $1",
         &[&name],
@@ -163,16 +179,29 @@ fn postgres_copies_are_separate_databases_dropped_after_use() -> TestResult {
     assert!(a.migrate(&migrations)?.is_empty());
     a.execute("INSERT INTO users (id, name) VALUES (1, 'ada')", &[])?;
     assert_eq!((pg_count(&mut a)?, pg_count(&mut b)?), (1, 0));
-    assert_eq!(runs.load(Ordering::SeqCst), 1, "migrated once, in the template");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "migrated once, in the template"
+    );
     let mut other = postgres::Client::connect(b.url(), postgres::NoTls)?;
-    assert_eq!(other.query_one("SELECT current_database()", &[])?.try_get::<_, String>(0)?, b.name());
+    assert_eq!(
+        other
+            .query_one("SELECT current_database()", &[])?
+            .try_get::<_, String>(0)?,
+        b.name()
+    );
     drop(other);
 
     let names = [a.name().to_owned(), b.name().to_owned()];
     let template = a.template().ok_or("no template")?.to_owned();
     drop((a, b));
     for name in &names {
-        assert_eq!(pg_database(&mut admin, name)?, None, "{name} was not dropped");
+        assert_eq!(
+            pg_database(&mut admin, name)?,
+            None,
+            "{name} was not dropped"
+        );
     }
     drop_template(&mut admin, &template)?;
     Ok(())
@@ -192,7 +221,10 @@ fn postgres_template_is_made_once_and_reused() -> TestResult {
     assert!(is_template && !allows_connections);
     let second = testing::postgres(&url, &migrations)?;
     assert_eq!(second.template(), Some(template.as_str()));
-    assert_eq!(pg_database(&mut admin, &template)?.map(|db| db.0), Some(oid));
+    assert_eq!(
+        pg_database(&mut admin, &template)?.map(|db| db.0),
+        Some(oid)
+    );
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     drop((first, second));
     drop_template(&mut admin, &template)?;
@@ -217,7 +249,11 @@ fn postgres_copies_from_many_threads_at_once() -> TestResult {
     let names: Vec<String> = dbs.iter().map(|db| db.name().to_owned()).collect();
     drop(dbs);
     for name in &names {
-        assert_eq!(pg_database(&mut admin, name)?, None, "{name} was not dropped");
+        assert_eq!(
+            pg_database(&mut admin, name)?,
+            None,
+            "{name} was not dropped"
+        );
     }
     drop_template(&mut admin, &template)?;
     Ok(())
@@ -231,13 +267,20 @@ fn postgres_changed_migrations_get_a_new_template() -> TestResult {
     };
     let (migrations, _) = fresh_users();
     let mut set = migrations.sets()[0].clone();
-    set.add(Migration::sql(3, "posts", "CREATE TABLE posts (id INTEGER)")?)?;
+    set.add(Migration::sql(
+        3,
+        "posts",
+        "CREATE TABLE posts (id INTEGER)",
+    )?)?;
     let changed = Migrations::new([set])?;
     let mut old = testing::postgres(&url, &migrations)?;
     let mut new = testing::postgres(&url, &changed)?;
     assert_ne!(old.template(), new.template());
     new.execute("INSERT INTO posts (id) VALUES (1)", &[])?;
-    assert!(old.execute("INSERT INTO posts (id) VALUES (1)", &[]).is_err());
+    assert!(
+        old.execute("INSERT INTO posts (id) VALUES (1)", &[])
+            .is_err()
+    );
     let templates = [old.template(), new.template()].map(|t| t.unwrap_or_default().to_owned());
     drop((old, new));
     for template in templates {
@@ -263,7 +306,9 @@ fn postgres_half_made_template_is_rebuilt() -> TestResult {
     drop_template(&mut admin, &template)?;
     let building = template.replace("strata_tpl_", "strata_tmp_");
     admin.batch_execute(&format!("CREATE DATABASE \"{building}\""))?;
-    admin.batch_execute(&format!("ALTER DATABASE \"{building}\" WITH IS_TEMPLATE true"))?;
+    admin.batch_execute(&format!(
+        "ALTER DATABASE \"{building}\" WITH IS_TEMPLATE true"
+    ))?;
     let mut db = testing::postgres(&url, &migrations)?;
     assert_eq!(pg_count(&mut db)?, 0);
     assert_eq!(runs.load(Ordering::SeqCst), 2);
@@ -301,8 +346,13 @@ fn postgres_drop_templates_drops_every_template() -> TestResult {
 fn postgres_errors_name_the_database_never_the_url() -> TestResult {
     let _shared = TEMPLATES.read().unwrap_or_else(PoisonError::into_inner);
     let url = "postgres://someone:secret@127.0.0.1:1/nowhere";
-    let err = testing::postgres(url, &fresh_users().0).err().ok_or("connected to port 1")?;
-    assert_eq!(err.to_string(), "failed to connect on postgres database `nowhere`");
+    let err = testing::postgres(url, &fresh_users().0)
+        .err()
+        .ok_or("connected to port 1")?;
+    assert_eq!(
+        err.to_string(),
+        "failed to connect on postgres database `nowhere`"
+    );
     Ok(())
 }
 
@@ -348,7 +398,11 @@ fn mysql_failed_migration_drops_its_database() -> TestResult {
         return Ok(());
     };
     let mut set = Set::new("app", "1.0.0")?;
-    set.add(Migration::sql(1, "broken", "CREATE TABLE broken (id NOPE)")?)?;
+    set.add(Migration::sql(
+        1,
+        "broken",
+        "CREATE TABLE broken (id NOPE)",
+    )?)?;
     let err = testing::mysql(&url, &Migrations::new([set])?)
         .err()
         .ok_or("migrated")?;

@@ -91,7 +91,7 @@ pub fn postgres(url: &str, migrations: &Migrations) -> Result<TestDatabase<Clien
     }
 }
 
-/// Drops every template database [`postgres`] made on the server at `url` (and any build a
+/// Drops every template database [`postgres()`] made on the server at `url` (and any build a
 /// killed process left), and returns their names. Run it when no test is running: after
 /// changing a Rust-function migration, or to reclaim the space of old templates.
 ///
@@ -151,11 +151,7 @@ fn is_template(admin: &mut Client, name: &str) -> std::result::Result<bool, post
 }
 
 /// Runs `f` holding the advisory lock of the template of fingerprint `hex`, then releases it.
-fn locked<T>(
-    admin: &mut Client,
-    hex: &str,
-    f: impl FnOnce(&mut Client) -> Result<T>,
-) -> Result<T> {
+fn locked<T>(admin: &mut Client, hex: &str, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
     let key = u32::from_str_radix(hex.get(..8).unwrap_or_default(), 16)
         .map_or(0, |key| i32::from_be_bytes(key.to_be_bytes()));
     let name = format!("{TEMPLATE}{hex}");

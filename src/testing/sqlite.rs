@@ -33,21 +33,20 @@ const MEMORY: &str = ":memory:";
 /// way), or SQLite failing to open or copy the database.
 pub fn sqlite(migrations: &Migrations) -> Result<Connection> {
     let bytes = template(migrations)?;
-    let copy = |conn: &mut Connection| {
-        conn.deserialize_read_exact(MAIN_DB, &*bytes, bytes.len(), false)
-    };
+    let copy =
+        |conn: &mut Connection| conn.deserialize_read_exact(MAIN_DB, &*bytes, bytes.len(), false);
     let mut conn = Connection::open_in_memory().map_err(|e| failed("open", "sqlite", MEMORY, e))?;
     copy(&mut conn).map_err(|e| failed("copy the template database", "sqlite", MEMORY, e))?;
     Ok(conn)
 }
 
 /// A new SQLite database file at `path` with every migration of `migrations` applied: the
-/// template of [`sqlite`] written out, then opened. For tests that need a file (several
+/// template of [`sqlite()`] written out, then opened. For tests that need a file (several
 /// connections, another process); the caller removes it (a temporary directory does).
 ///
 /// # Errors
 ///
-/// As [`sqlite`], and a file that already exists at `path` or cannot be written or opened.
+/// As [`sqlite()`], and a file that already exists at `path` or cannot be written or opened.
 pub fn sqlite_file(migrations: &Migrations, path: impl AsRef<Path>) -> Result<Connection> {
     let path = path.as_ref();
     let name = path.display().to_string();
@@ -125,7 +124,12 @@ mod tests {
         assert!(conn.migrate(&migrations)?.is_empty());
         conn.execute("INSERT INTO users (name) VALUES ('ada')", [])?;
         let fresh = Connection::open_in_memory()?;
-        for name in ["foreign_keys", "journal_mode", "recursive_triggers", "busy_timeout"] {
+        for name in [
+            "foreign_keys",
+            "journal_mode",
+            "recursive_triggers",
+            "busy_timeout",
+        ] {
             assert_eq!(pragma(&conn, name)?, pragma(&fresh, name)?, "{name}");
         }
         assert_eq!(pragma(&conn, "user_version")?, "Integer(7)");
@@ -139,10 +143,15 @@ mod tests {
         let migrations = users()?;
         let mut conn = sqlite_file(&migrations, &path)?;
         assert!(conn.migrate(&migrations)?.is_empty());
-        let err = sqlite_file(&migrations, &path).err().ok_or("overwrote a file")?;
+        let err = sqlite_file(&migrations, &path)
+            .err()
+            .ok_or("overwrote a file")?;
         assert_eq!(
             err.to_string(),
-            format!("failed to write the database file on sqlite database `{}`", path.display())
+            format!(
+                "failed to write the database file on sqlite database `{}`",
+                path.display()
+            )
         );
         Ok(())
     }

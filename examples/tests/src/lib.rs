@@ -177,7 +177,8 @@ mod tests {
         let url = std::env::var(URL_VAR).unwrap_or_else(|_| DEFAULT_URL.to_owned());
         match strata::testing::postgres(&url, &migrations()?) {
             Ok(db) => Ok(Some(db)),
-            Err(e) if matches!(e.kind(), strata::ErrorKind::Database { operation, .. } if *operation == "connect") => {
+            Err(e) if matches!(e.kind(), strata::ErrorKind::Database { operation, .. } if *operation == "connect") =>
+            {
                 assert!(
                     std::env::var("CI").as_deref() != Ok("true"),
                     "CI=true and the server of {URL_VAR} cannot be reached: {e}"
