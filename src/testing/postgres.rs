@@ -182,7 +182,10 @@ fn build_template(
     if made {
         return Ok(());
     }
+    // What a build cut short left under the temporary name, and a database under the final
+    // name that is not marked as a template (not one this code finished).
     drop_database(admin, &building)
+        .and_then(|()| drop_database(admin, &template))
         .and_then(|()| admin.batch_execute(&format!("CREATE DATABASE \"{building}\"")))
         .map_err(|e| failed("create the template database", BACKEND, &building, e))?;
     let migrated = connect(config.clone().dbname(&building), &building)
