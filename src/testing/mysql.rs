@@ -16,6 +16,16 @@ const BACKEND: &str = "mysql";
 /// its database is used only to connect). The test database is named
 /// `strata_test_<pid>_<n>_<time>_<random>`.
 ///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use mysql::prelude::Queryable;
+/// # let migrations = strata::Migrations::new([])?;
+/// let mut db = strata::testing::mysql("mysql://root@127.0.0.1:3306/test", &migrations)?;
+/// db.query_drop("CREATE TABLE scratch (id INTEGER)")?; // `db` derefs to `mysql::Conn`
+/// # Ok(())
+/// # }
+/// ```
+///
 /// # Errors
 ///
 /// A URL that does not parse, a server that cannot be reached or refuses to create a database,

@@ -40,6 +40,16 @@ const BUSY_RETRIES: u32 = 100;
 /// Templates stay on the server after the tests: a changed set makes a new one, and
 /// [`drop_postgres_templates`] drops them all.
 ///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let migrations = strata::Migrations::new([])?;
+/// let mut db = strata::testing::postgres("postgres://postgres@127.0.0.1/test", &migrations)?;
+/// db.execute("CREATE TABLE scratch (id INTEGER)", &[])?; // `db` derefs to `postgres::Client`
+/// drop(db); // closes the connection, then drops the database
+/// # Ok(())
+/// # }
+/// ```
+///
 /// # Errors
 ///
 /// A URL that does not parse, a server that cannot be reached or refuses to create a database,
