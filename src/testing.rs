@@ -156,7 +156,7 @@ impl Drop for Dropper {
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 /// A database name no other test, process or run uses: `<prefix>_<pid>_<n>_<time>_<random>`,
-/// lowercase hexadecimal, at most `prefix.len() + 44` characters (PostgreSQL allows 63, MySQL 64).
+/// lowercase hexadecimal, at most `prefix.len() + 48` characters (PostgreSQL allows 63, MySQL 64).
 pub(crate) fn unique_name(prefix: &str) -> String {
     use std::hash::{BuildHasher, RandomState};
     use std::sync::atomic::{AtomicU64, Ordering};
