@@ -66,8 +66,6 @@
 
 mod common;
 
-use std::env;
-use std::fmt::Display;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -79,7 +77,7 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, Config, NoTls, SimpleQueryMessage, SimpleQueryRow};
 use strata::{Migrator, Mode, NORMALIZATION};
 
-use common::{APPLIED_AT, Group, SET, SET_VERSION, mode_suffix};
+use common::{APPLIED_AT, Group, SET, SET_VERSION, mode_suffix, reachable};
 
 const APPLY_SIZES: [usize; 2] = [10, 100];
 const NOOP_SIZES: [usize; 2] = [10, 200];
@@ -131,26 +129,6 @@ fn unique_name(what: &str) -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// The server URL in `var` (or `default`) once `connect` reached it; `None`, with a note, when
-/// it cannot be reached (under `CI=true` that panics instead), as `tests/conformance`.
-fn reachable<C, E: Display>(
-    var: &str,
-    default: &str,
-    connect: impl FnOnce(&str) -> Result<C, E>,
-) -> Option<(String, C)> {
-    let url = env::var(var).unwrap_or_else(|_| default.to_owned());
-    match connect(&url) {
-        Ok(conn) => Some((url, conn)),
-        Err(e) if env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true and the server of {var} cannot be reached: {e}")
-        }
-        Err(e) => {
-            println!("skipping the groups of {var}: its server cannot be reached ({e})");
-            None
-        }
-    }
 }
 
 /// `iters` iterations of `one`, which returns the time of its measured part.

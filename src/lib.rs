@@ -48,12 +48,16 @@
 //! The `postgres` crate panics when it is called inside a Tokio runtime: migrate before the
 //! runtime starts, or inside `spawn_blocking`.
 //!
-//! The `cli` feature adds `strata::cli`: an application's `migrate` subcommands (clap) and the
-//! `strata` binary (`strata new`, and running a migrations directory by database URL).
+//! Two features add tools rather than adapters:
 //!
+//! | feature   | adds |
+//! |-----------|------|
+//! | `testing` | `strata::testing`: a fresh migrated database per unit test (SQLite template copies, PostgreSQL template databases, MySQL databases) |
+//! | `cli`     | `strata::cli`: an application's `migrate` subcommands (clap), and the `strata` binary (`strata new`, running a migrations directory by database URL) |
+//!
+//! [`schema`] (snapshots, drift, the reversibility check) needs no feature of its own.
 //! Features only add adapters and tools; they never change a type, a checksum or the table
-//! format.
-//! Other databases plug in through the [`Adapter`] trait.
+//! format. Other databases plug in through the [`Adapter`] trait.
 //!
 //! # Transactions and locking
 //!
@@ -87,6 +91,8 @@ pub mod schema;
 pub mod script;
 mod source;
 pub mod sql;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use adapter::{Adapter, Record, RecordState, Table};
 pub use error::{BoxError, Database, Direction, Error, ErrorKind, Position, Result};

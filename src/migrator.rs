@@ -314,6 +314,50 @@ impl Migrations {
     }
 }
 
+#[cfg(feature = "testing")]
+impl Migrations {
+    /// A SHA-256 of what the schema a run of these migrations leaves depends on: strata's
+    /// version, the history table, each set's name and version, and each migration's version,
+    /// name, checksum, down checksum (or none), no-transaction flag and dependencies. Keys the
+    /// templates of [`crate::testing`]; a Rust-function migration counts by its name only.
+    #[cfg_attr(
+        not(any(test, feature = "rusqlite", feature = "postgres")),
+        allow(dead_code)
+    )]
+    pub(crate) fn fingerprint(&self) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            hasher.update((bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        };
+        field(b"strata-testing-fingerprint-1");
+        field(env!("CARGO_PKG_VERSION").as_bytes());
+        field(self.table.to_string().as_bytes());
+        for set in &self.sets {
+            field(set.name().as_bytes());
+            field(set.version().to_string().as_bytes());
+            field(&(set.migrations().len() as u64).to_le_bytes());
+            for m in set.migrations() {
+                field(&m.version().to_le_bytes());
+                field(m.name().as_bytes());
+                field(m.checksum().as_bytes());
+                match m.down_sql() {
+                    Some(sql) => field(crate::Checksum::of(sql).as_bytes()),
+                    None if m.is_reversible() => field(b"down function"),
+                    None => field(b"no down"),
+                }
+                field(&[u8::from(m.is_no_transaction())]);
+                field(&(m.dependencies().len() as u64).to_le_bytes());
+                for dependency in m.dependencies() {
+                    field(dependency.to_string().as_bytes());
+                }
+            }
+        }
+        hasher.finalize().into()
+    }
+}
+
 /// The migration API, implemented for every [`Adapter`]: bring `use strata::Migrator` into scope
 /// and call it on the driver's connection.
 pub trait Migrator {

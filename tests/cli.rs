@@ -264,10 +264,7 @@ fn up_and_read(s: &Session) {
     let (v1, v2) = (&s.v1, &s.v2);
     let status = s.run(&["status"]).ok();
     has(&status.stdout, format!("shop  {v1}  create_items  pending"));
-    ends(
-        &status.stdout,
-        "2 migrations: 2 pending; not up to date\n",
-    );
+    ends(&status.stdout, "2 migrations: 2 pending; not up to date\n");
     has(&status.stdout, " database `");
 
     let dry = s.run(&["up", "--dry-run"]).ok();

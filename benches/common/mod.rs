@@ -5,7 +5,7 @@
 //! Each bench keeps its own SQL: a raw side issues its own database's statements.
 
 use std::env;
-use std::fmt::{Debug, Write as _};
+use std::fmt::{Debug, Display, Write as _};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,15 +27,41 @@ pub const APPLIED_AT: &str = "2026-01-01T00:00:00.000Z";
 /// prints the summary and the ratio table of `groups` (see [`print_ratios`]).
 pub fn run(groups: &[Group], unmeasured: &str, benches: impl FnOnce(&mut Criterion)) {
     let since = SystemTime::now();
-    let mut c = Criterion::default()
+    let mut c = criterion();
+    benches(&mut c);
+    c.final_summary();
+    print_ratios(since, groups, unmeasured);
+}
+
+/// Criterion with the settings the benches share, then the command line's.
+pub fn criterion() -> Criterion {
+    Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .nresamples(10_000)
-        .configure_from_args();
-    benches(&mut c);
-    c.final_summary();
-    print_ratios(since, groups, unmeasured);
+        .configure_from_args()
+}
+
+/// The server URL in `var` (or `default`) once `connect` reached it; `None`, with a note, when
+/// it cannot be reached (under `CI=true` that panics instead), as `tests/conformance`.
+#[allow(dead_code)] // the server benches only
+pub fn reachable<C, E: Display>(
+    var: &str,
+    default: &str,
+    connect: impl FnOnce(&str) -> Result<C, E>,
+) -> Option<(String, C)> {
+    let url = env::var(var).unwrap_or_else(|_| default.to_owned());
+    match connect(&url) {
+        Ok(conn) => Some((url, conn)),
+        Err(e) if env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true and the server of {var} cannot be reached: {e}")
+        }
+        Err(e) => {
+            println!("skipping the groups of {var}: its server cannot be reached ({e})");
+            None
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -169,7 +195,7 @@ impl Group {
 }
 
 /// Where criterion writes its results: the same lookup as criterion's own.
-fn criterion_home() -> PathBuf {
+pub fn criterion_home() -> PathBuf {
     if let Some(home) = env::var_os("CRITERION_HOME") {
         return PathBuf::from(home);
     }
@@ -191,7 +217,13 @@ fn criterion_home() -> PathBuf {
 
 /// The median time in nanoseconds of one benchmark, if this run measured it (written since
 /// `since`: older files are from earlier runs).
-fn median_ns(home: &Path, group: &str, function: &str, n: usize, since: SystemTime) -> Option<f64> {
+pub fn median_ns(
+    home: &Path,
+    group: &str,
+    function: &str,
+    n: usize,
+    since: SystemTime,
+) -> Option<f64> {
     let path = home
         .join(group)
         .join(function)
@@ -206,7 +238,7 @@ fn median_ns(home: &Path, group: &str, function: &str, n: usize, since: SystemTi
     json.get("median")?.get("point_estimate")?.as_f64()
 }
 
-fn human(ns: f64) -> String {
+pub fn human(ns: f64) -> String {
     if ns >= 1e9 {
         format!("{:.3} s", ns / 1e9)
     } else if ns >= 1e6 {
@@ -218,7 +250,7 @@ fn human(ns: f64) -> String {
     }
 }
 
-fn table(rows: &[[String; 4]]) -> String {
+pub fn table(rows: &[[String; 4]]) -> String {
     let mut widths = [0; 4];
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

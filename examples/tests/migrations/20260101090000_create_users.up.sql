@@ -1,0 +1,4 @@
+CREATE TABLE users (
+    email VARCHAR(255) PRIMARY KEY,
+    name VARCHAR(255) NOT NULL
+);

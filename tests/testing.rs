@@ -1,0 +1,392 @@
+//! `strata::testing` against real databases: fresh SQLite copies, PostgreSQL template copies,
+//! MySQL/MariaDB databases, each independent, dropped after use, and safe to ask for from many
+//! threads at once.
+//!
+//! Servers: `STRATA_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`) and
+//! `STRATA_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306/test`). Skipped, with a note,
+//! when a server cannot be reached, except under `CI=true`.
+
+mod conformance;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::thread;
+
+use conformance::{TestResult, reachable, unique_name};
+use mysql::prelude::Queryable;
+use strata::testing::{self, TestDatabase};
+use strata::{Migration, Migrations, Migrator, Set};
+
+const PG_VAR: &str = "STRATA_TEST_POSTGRES_URL";
+const PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+const MY_VAR: &str = "STRATA_TEST_MYSQL_URL";
+const MY_URL: &str = "mysql://root@127.0.0.1:3306/test";
+
+/// Table `users` (its SQL tagged with `tag`, so that each tag is a new fingerprint) and a
+/// function migration that counts its runs in `runs`.
+fn users(tag: &str, runs: &Arc<AtomicUsize>) -> Migrations {
+    let mut set = Set::new("app", "1.0.0").unwrap();
+    let sql = format!("-- {tag}\nCREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50));");
+    set.add(Migration::sql(1, "users", sql).unwrap()).unwrap();
+    let runs = Arc::clone(runs);
+    set.add(
+        Migration::function(2, "count_runs", move |_| {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    Migrations::new([set]).unwrap()
+}
+
+/// `users` with a tag no other test, process or run uses.
+fn fresh_users() -> (Migrations, Arc<AtomicUsize>) {
+    let runs = Arc::new(AtomicUsize::new(0));
+    (users(&unique_name(), &runs), runs)
+}
+
+/// Fresh `users`, and the same with a third migration creating `posts`.
+fn fresh_users_and_posts() -> Result<(Migrations, Migrations), strata::Error> {
+    let (migrations, _) = fresh_users();
+    let mut set = migrations.sets()[0].clone();
+    set.add(Migration::sql(
+        3,
+        "posts",
+        "CREATE TABLE posts (id INTEGER)",
+    )?)?;
+    let changed = Migrations::new([set])?;
+    Ok((migrations, changed))
+}
+
+/// Runs `f` on `threads` threads at once and collects what they return.
+fn on_threads<T: Send>(threads: usize, f: impl Fn() -> T + Sync) -> Vec<T> {
+    let barrier = std::sync::Barrier::new(threads);
+    thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    f()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQLite.
+
+fn sqlite_count(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT count(*) FROM users", [], |row| row.get(0))
+}
+
+#[test]
+fn sqlite_copies_are_migrated_and_independent() -> TestResult {
+    let (migrations, runs) = fresh_users();
+    let mut a = testing::sqlite(&migrations)?;
+    let mut b = testing::sqlite(&migrations)?;
+    assert_eq!(a.history(&migrations)?.len(), 2);
+    assert!(a.migrate(&migrations)?.is_empty() && b.migrate(&migrations)?.is_empty());
+    a.execute("INSERT INTO users (name) VALUES ('ada')", [])?;
+    assert_eq!((sqlite_count(&a)?, sqlite_count(&b)?), (1, 0));
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "migrated once for both copies"
+    );
+    Ok(())
+}
+
+#[test]
+fn sqlite_copies_from_many_threads_share_one_template() -> TestResult {
+    let (migrations, runs) = fresh_users();
+    let counts = on_threads(8, || -> Result<Vec<i64>, String> {
+        (0..20)
+            .map(|i| {
+                let conn = testing::sqlite(&migrations).map_err(|e| e.to_string())?;
+                for _ in 0..i % 3 {
+                    conn.execute("INSERT INTO users (name) VALUES ('x')", [])
+                        .map_err(|e| e.to_string())?;
+                }
+                sqlite_count(&conn).map_err(|e| e.to_string())
+            })
+            .collect()
+    });
+    for thread in counts {
+        let expected: Vec<i64> = (0..20).map(|i| i % 3).collect();
+        assert_eq!(thread?, expected);
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    Ok(())
+}
+
+#[test]
+fn sqlite_changed_migrations_get_a_new_template() -> TestResult {
+    let (migrations, changed) = fresh_users_and_posts()?;
+    testing::sqlite(&migrations)?;
+    let conn = testing::sqlite(&changed)?;
+    conn.execute("INSERT INTO posts (id) VALUES (1)", [])?;
+    let old = testing::sqlite(&migrations)?;
+    assert!(
+        old.execute("INSERT INTO posts (id) VALUES (1)", [])
+            .is_err()
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL.
+
+/// Held shared by every PostgreSQL test, and exclusively by the one that drops every template.
+static TEMPLATES: RwLock<()> = RwLock::new(());
+
+type Admin = postgres::Client;
+
+/// Runs `case` with the server URL and an admin connection, holding [`TEMPLATES`] shared (or
+/// exclusively); skips it (with a note) when the server cannot be reached.
+fn pg_case(exclusive: bool, case: impl FnOnce(&str, &mut Admin) -> TestResult) -> TestResult {
+    let _shared = (!exclusive).then(|| TEMPLATES.read().unwrap_or_else(PoisonError::into_inner));
+    let _exclusive = exclusive.then(|| TEMPLATES.write().unwrap_or_else(PoisonError::into_inner));
+    let Some((url, mut admin)) =
+        reachable(PG_VAR, PG_URL, |url| Admin::connect(url, postgres::NoTls))
+    else {
+        return Ok(());
+    };
+    case(&url, &mut admin)
+}
+
+/// `(oid, datistemplate, datallowconn)` of database `name`, if it exists.
+fn pg_database(
+    admin: &mut Admin,
+    name: &str,
+) -> Result<Option<(u32, bool, bool)>, postgres::Error> {
+    let row = admin.query_opt(
+        "SELECT oid, datistemplate, datallowconn FROM pg_database WHERE datname = $1",
+        &[&name],
+    )?;
+    row.map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+        .transpose()
+}
+
+/// Asserts that none of `dbs` exists once they dropped, then drops the templates they were
+/// copied from (each test makes templates for its own fingerprints).
+fn drop_all(admin: &mut Admin, dbs: Vec<TestDatabase<Admin>>) -> TestResult {
+    let names: Vec<String> = dbs.iter().map(|db| db.name().to_owned()).collect();
+    let mut templates: Vec<String> = dbs
+        .iter()
+        .filter_map(|db| db.template().map(str::to_owned))
+        .collect();
+    templates.dedup();
+    drop(dbs);
+    for name in &names {
+        assert_eq!(pg_database(admin, name)?, None, "{name} was not dropped");
+    }
+    for name in templates {
+        drop_template(admin, &name)?;
+    }
+    Ok(())
+}
+
+fn drop_template(admin: &mut Admin, name: &str) -> Result<(), postgres::Error> {
+    admin.batch_execute(&format!("ALTER DATABASE \"{name}\" WITH IS_TEMPLATE false"))?;
+    admin.batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+}
+
+/// The name of the template of `migrations`, made if missing.
+fn template_of(url: &str, migrations: &Migrations) -> Result<String, Box<dyn std::error::Error>> {
+    let db = testing::postgres(url, migrations)?;
+    Ok(db.template().ok_or("no template")?.to_owned())
+}
+
+fn pg_count(db: &mut TestDatabase<Admin>) -> Result<i64, postgres::Error> {
+    db.query_one("SELECT count(*) FROM users", &[])?.try_get(0)
+}
+
+#[test]
+fn postgres_copies_are_separate_databases_dropped_after_use() -> TestResult {
+    pg_case(false, |url, admin| {
+        let (migrations, runs) = fresh_users();
+        let mut a = testing::postgres(url, &migrations)?;
+        let mut b = testing::postgres(url, &migrations)?;
+        assert_ne!(a.name(), b.name());
+        assert_eq!(a.template(), b.template());
+        assert!(a.migrate(&migrations)?.is_empty());
+        a.execute("INSERT INTO users (id, name) VALUES (1, 'ada')", &[])?;
+        assert_eq!((pg_count(&mut a)?, pg_count(&mut b)?), (1, 0));
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "migrated once, in the template"
+        );
+        let mut other = Admin::connect(b.url(), postgres::NoTls)?;
+        let current: String = other
+            .query_one("SELECT current_database()", &[])?
+            .try_get(0)?;
+        assert_eq!(current, b.name());
+        drop(other);
+        drop_all(admin, vec![a, b])
+    })
+}
+
+#[test]
+fn postgres_template_is_made_once_and_reused() -> TestResult {
+    pg_case(false, |url, admin| {
+        let (migrations, runs) = fresh_users();
+        let first = testing::postgres(url, &migrations)?;
+        let template = first.template().ok_or("no template")?.to_owned();
+        let (oid, is_template, allows_connections) =
+            pg_database(admin, &template)?.ok_or("no template database")?;
+        assert!(is_template && !allows_connections);
+        let second = testing::postgres(url, &migrations)?;
+        assert_eq!(second.template(), Some(template.as_str()));
+        assert_eq!(pg_database(admin, &template)?.map(|db| db.0), Some(oid));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        drop_all(admin, vec![first, second])
+    })
+}
+
+/// 8 threads ask at once for a template nobody made yet: one builds it, all get a copy.
+#[test]
+fn postgres_copies_from_many_threads_at_once() -> TestResult {
+    pg_case(false, |url, admin| {
+        let (migrations, runs) = fresh_users();
+        let dbs = on_threads(8, || testing::postgres(url, &migrations));
+        let mut dbs = dbs.into_iter().collect::<Result<Vec<_>, _>>()?;
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        for db in &mut dbs {
+            assert_eq!(pg_count(db)?, 0);
+        }
+        drop_all(admin, dbs)
+    })
+}
+
+#[test]
+fn postgres_changed_migrations_get_a_new_template() -> TestResult {
+    pg_case(false, |url, admin| {
+        let (migrations, changed) = fresh_users_and_posts()?;
+        let mut old = testing::postgres(url, &migrations)?;
+        let mut new = testing::postgres(url, &changed)?;
+        assert_ne!(old.template(), new.template());
+        new.execute("INSERT INTO posts (id) VALUES (1)", &[])?;
+        let found = old.execute("INSERT INTO posts (id) VALUES (1)", &[]);
+        assert!(found.is_err());
+        drop_all(admin, vec![old, new])
+    })
+}
+
+/// A process killed while it built a template leaves the database it was building
+/// (`strata_tmp_<hex>`, here even marked as a template); the next call drops it and builds
+/// the template again.
+#[test]
+fn postgres_half_made_template_is_rebuilt() -> TestResult {
+    pg_case(false, |url, admin| {
+        let (migrations, runs) = fresh_users();
+        let template = template_of(url, &migrations)?;
+        drop_template(admin, &template)?;
+        let building = template.replace("strata_tpl_", "strata_tmp_");
+        admin.batch_execute(&format!("CREATE DATABASE \"{building}\""))?;
+        admin.batch_execute(&format!(
+            "ALTER DATABASE \"{building}\" WITH IS_TEMPLATE true"
+        ))?;
+        let mut db = testing::postgres(url, &migrations)?;
+        assert_eq!(pg_count(&mut db)?, 0);
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert_eq!(pg_database(admin, &building)?, None);
+        drop_all(admin, vec![db])
+    })
+}
+
+#[test]
+fn postgres_drop_templates_drops_every_template() -> TestResult {
+    pg_case(true, |url, admin| {
+        let template = template_of(url, &fresh_users().0)?;
+        let dropped = testing::drop_postgres_templates(url)?;
+        assert!(dropped.contains(&template), "{dropped:?}");
+        assert_eq!(pg_database(admin, &template)?, None);
+        let left: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_database WHERE datname LIKE 'strata\\_tpl\\_%'",
+                &[],
+            )?
+            .try_get(0)?;
+        assert_eq!(left, 0);
+        Ok(())
+    })
+}
+
+#[test]
+fn postgres_errors_name_the_database_never_the_url() -> TestResult {
+    let url = "postgres://someone:secret@127.0.0.1:1/nowhere";
+    let err = testing::postgres(url, &fresh_users().0)
+        .err()
+        .ok_or("connected to port 1")?;
+    assert_eq!(
+        err.to_string(),
+        "failed to connect on postgres database `nowhere`"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// MySQL/MariaDB.
+
+/// The server URL and an admin connection, or `None` (with a note) when it cannot be reached.
+fn my() -> Option<(String, mysql::Conn)> {
+    reachable(MY_VAR, MY_URL, |url| mysql::Conn::new(url))
+}
+
+/// Whether database `name` exists.
+fn my_exists(admin: &mut mysql::Conn, name: &str) -> Result<bool, mysql::Error> {
+    let found: Option<String> = admin.exec_first(
+        "SELECT schema_name FROM information_schema.schemata WHERE schema_name = ?",
+        (name,),
+    )?;
+    Ok(found.is_some())
+}
+
+#[test]
+fn mysql_databases_are_fresh_and_dropped_after_use() -> TestResult {
+    let Some((url, mut admin)) = my() else {
+        return Ok(());
+    };
+    let (migrations, runs) = fresh_users();
+    let mut a = testing::mysql(&url, &migrations)?;
+    let mut b = testing::mysql(&url, &migrations)?;
+    assert_ne!(a.name(), b.name());
+    assert_eq!(runs.load(Ordering::SeqCst), 2, "migrated once per database");
+    assert!(a.migrate(&migrations)?.is_empty());
+    a.query_drop("INSERT INTO users (id, name) VALUES (1, 'ada')")?;
+    let count = |db: &mut TestDatabase<mysql::Conn>| -> Result<Option<i64>, mysql::Error> {
+        db.query_first("SELECT count(*) FROM users")
+    };
+    assert_eq!((count(&mut a)?, count(&mut b)?), (Some(1), Some(0)));
+    let names = [a.name().to_owned(), b.name().to_owned()];
+    drop((a, b));
+    for name in names {
+        assert!(!my_exists(&mut admin, &name)?, "{name} was not dropped");
+    }
+    Ok(())
+}
+
+#[test]
+fn mysql_failed_migration_drops_its_database() -> TestResult {
+    let Some((url, mut admin)) = my() else {
+        return Ok(());
+    };
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(
+        1,
+        "broken",
+        "CREATE TABLE broken (id NOPE)",
+    )?)?;
+    let err = testing::mysql(&url, &Migrations::new([set])?)
+        .err()
+        .ok_or("migrated")?;
+    assert_eq!(err.migration(), Some("app@1_broken"));
+    let name = &err.database().ok_or("no database in the error")?.name;
+    assert!(name.starts_with("strata_test_"), "{name}");
+    assert!(!my_exists(&mut admin, name)?, "{name} was not dropped");
+    Ok(())
+}
