@@ -155,6 +155,18 @@ mod tests {
         super::MIGRATIONS.assert_valid();
     }
 
+    /// Every down migration undoes its up migration: applied, reverted and applied again, one
+    /// at a time, with the schema compared after each step.
+    #[test]
+    fn every_down_migration_undoes_its_up_migration() -> TestResult {
+        let migrations = migrations()?;
+        let mut conn = rusqlite::Connection::open_in_memory()?;
+        let report = strata::testing::check_reversible(&mut conn, &migrations)?;
+        assert_eq!(report.checked().len(), 2);
+        assert!(report.irreversible().is_empty());
+        Ok(())
+    }
+
     #[test]
     fn sqlite_adds_and_finds() -> TestResult {
         adds_and_finds(&mut strata::testing::sqlite(&migrations()?)?)
