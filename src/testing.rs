@@ -55,7 +55,9 @@ mod sqlite;
 #[cfg(feature = "mysql")]
 pub use self::mysql::mysql;
 #[cfg(feature = "postgres")]
-pub use self::postgres::{drop_postgres_templates, postgres};
+pub use self::postgres::{
+    TestTransaction, drop_postgres_templates, postgres, postgres_transaction,
+};
 #[cfg(feature = "rusqlite")]
 pub use self::sqlite::{sqlite, sqlite_file};
 
