@@ -361,6 +361,11 @@ fn postgres_transactions_see_only_their_own_writes_and_roll_back() -> TestResult
         let mut b = testing::postgres_transaction(url, &migrations)?;
         assert_eq!(a.name(), b.name());
         assert!(a.name().starts_with("strata_shared_"), "{}", a.name());
+        let debug = format!("{a:?}");
+        assert!(
+            debug.contains(a.name()) && !debug.contains("postgres://"),
+            "{debug}"
+        );
         assert_eq!(
             a.template().replace("strata_tpl_", "strata_shared_"),
             a.name()
@@ -484,13 +489,15 @@ fn postgres_transaction_changed_migrations_get_their_own_database() -> TestResul
     })
 }
 
+/// Something a test does on its transaction's connection.
+type Leak = fn(&mut Admin) -> Result<(), postgres::Error>;
+
 /// A test that commits marks the shared database dirty; the next handle rebuilds it from the
 /// template (without migrating again) and sees none of what was committed.
 #[test]
 fn postgres_transaction_commits_are_caught_and_the_database_rebuilt() -> TestResult {
     pg_case(false, |url, admin| {
         let (migrations, runs) = fresh_users();
-        type Leak = fn(&mut Admin) -> Result<(), postgres::Error>;
         let leaks: [(&str, Leak); 3] = [
             ("COMMIT in SQL", |c| {
                 c.batch_execute("COMMIT; INSERT INTO users (id, name) VALUES (1, 'leak')")

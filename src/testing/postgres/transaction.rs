@@ -142,6 +142,7 @@ impl Drop for TestTransaction {
         };
         let name = &self.pool.name;
         let kept = match finish(&mut client, self.xid) {
+            // After its `ROLLBACK` the connection is outside any transaction block: idle.
             Ok(Outcome::RolledBack) => Some(client).filter(|client| !client.is_closed()),
             Ok(Outcome::Ended { committed }) => {
                 let what = if committed {
