@@ -6,7 +6,7 @@
 //! database of that name is always complete. A build cut short (a killed process) leaves the
 //! temporary database, which the next build drops first.
 //!
-//! [`postgres_transaction`] (in `transaction.rs`) copies the template once more, into the
+//! [`postgres_transaction`] (in `transaction.rs` and `pool.rs`) copies the template once more, into the
 //! shared database its transactions run in.
 
 use std::str::FromStr;
@@ -19,6 +19,7 @@ use postgres::{Client, Config, NoTls};
 use super::{TestDatabase, failed, short_fingerprint, unique_name, with_database};
 use crate::{Migrations, Migrator, Result};
 
+mod pool;
 mod transaction;
 
 pub use self::transaction::{TestTransaction, postgres_transaction};

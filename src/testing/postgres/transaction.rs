@@ -1,36 +1,17 @@
-//! PostgreSQL transactional tests: one shared database per fingerprint, copied from the template
-//! once, and a per-process pool of connections to it; each handle is a transaction rolled back
-//! when it drops.
-//!
-//! A test that commits (or ends the transaction some other way) is caught at drop: the shared
-//! database is marked dirty with a comment (`COMMENT ON DATABASE`, visible to every process),
-//! and the next handle, of any process, rebuilds it from the template first.
+//! PostgreSQL transactional tests: each handle is a transaction, from [`Pool`], rolled back when
+//! it drops. A test that commits (or ends the transaction some other way) is caught at drop,
+//! and the pool's shared database marked dirty.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::str::FromStr;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use postgres::error::SqlState;
-use postgres::{Client, Config, NoTls, SimpleQueryMessage};
+use postgres::{Client, SimpleQueryMessage};
 
-use super::{BACKEND, admin_name, connect, copy_template, drop_database, locked};
+use super::pool::Pool;
 use crate::error::BoxError;
-use crate::testing::{failed, short_fingerprint};
 use crate::{Migrations, Result};
-
-const SHARED: &str = "strata_shared_";
-/// The comment that marks a shared database as changed by a test that committed.
-const DIRTY: &str = "strata: dirty";
-/// How long a rebuild waits for this process's other handles on the dirty database to drop.
-const DRAIN: Duration = Duration::from_secs(10);
-/// How many times [`Pool::checkout`] starts over (a stale pooled connection, a rebuild).
-const ATTEMPTS: u32 = 5;
-
-/// The pools of this process, by URL and fingerprint.
-static POOLS: Mutex<BTreeMap<(String, String), Arc<Pool>>> = Mutex::new(BTreeMap::new());
 
 /// A transaction in a migrated PostgreSQL database shared by the tests of one set of
 /// migrations, for one test: derefs to a `postgres::Client` inside an open transaction
@@ -168,6 +149,7 @@ impl Drop for TestTransaction {
 }
 
 /// How a test left its transaction.
+#[derive(Debug, PartialEq)]
 enum Outcome {
     /// Open until the drop rolled it back.
     RolledBack,
@@ -198,11 +180,19 @@ fn finish(client: &mut Client, xid: i64) -> std::result::Result<Outcome, BoxErro
         }
         Err(e) => return Err(e.into()),
     };
-    let committed = status.as_deref() == Some("committed");
-    if committed || open == Some(false) {
-        Ok(Outcome::Ended { committed })
-    } else {
-        Ok(Outcome::RolledBack)
+    Ok(Outcome::of(open, status.as_deref()))
+}
+
+impl Outcome {
+    /// From whether the transaction was still open at the drop (`None`: an aborted transaction
+    /// hid which one was open) and its `txid_status` after the `ROLLBACK`.
+    fn of(open: Option<bool>, status: Option<&str>) -> Outcome {
+        let committed = status == Some("committed");
+        if committed || open == Some(false) {
+            Outcome::Ended { committed }
+        } else {
+            Outcome::RolledBack
+        }
     }
 }
 
@@ -217,224 +207,31 @@ fn values(messages: &[SimpleQueryMessage]) -> Vec<Option<&str>> {
         .collect()
 }
 
-/// `BEGIN`, with a transaction id assigned now (so that the drop can ask whether it committed):
-/// the id, or `None` when the database is marked dirty.
-fn begin(client: &mut Client) -> std::result::Result<Option<i64>, BoxError> {
-    let messages = client.simple_query(&format!(
-        "BEGIN; SELECT txid_current(), shobj_description(oid, 'pg_database') IS NOT DISTINCT \
-         FROM '{DIRTY}' FROM pg_database WHERE datname = current_database()"
-    ))?;
-    let row = messages
-        .iter()
-        .find_map(|message| match message {
-            SimpleQueryMessage::Row(row) => Some(row),
-            _ => None,
-        })
-        .ok_or("`BEGIN` returned no transaction id")?;
-    if row.get(1) == Some("t") {
-        client.batch_execute("ROLLBACK")?;
-        return Ok(None);
-    }
-    let xid = row.get(0).ok_or("`txid_current()` returned null")?;
-    Ok(Some(i64::from_str(xid)?))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The connections of this process to one shared database.
-struct Pool {
-    config: Config,
-    hex: String,
-    name: String,
-    template: String,
-    state: Mutex<State>,
-    changed: Condvar,
-}
-
-#[derive(Default)]
-struct State {
-    idle: Vec<Client>,
-    /// Handles out.
-    in_use: usize,
-    /// Whether this process made sure the database exists, clean.
-    ready: bool,
-    /// Whether a handle found it dirty: wait for the other handles, then rebuild.
-    dirty: bool,
-    /// Whether a thread is making or rebuilding it.
-    preparing: bool,
-}
-
-impl Pool {
-    /// The pool of `migrations` at `url`, made on first use.
-    fn of(url: &str, migrations: &Migrations) -> Result<Arc<Pool>> {
-        let hex = short_fingerprint(migrations);
-        let mut pools = POOLS.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(pool) = pools.get(&(url.to_owned(), hex.clone())) {
-            return Ok(Arc::clone(pool));
+    #[test]
+    fn an_ended_or_committed_transaction_is_caught() {
+        for (open, status, expected) in [
+            (Some(true), Some("aborted"), Outcome::RolledBack),
+            // A failed statement aborted the transaction `BEGIN` opened.
+            (None, Some("aborted"), Outcome::RolledBack),
+            (None, Some("committed"), Outcome::Ended { committed: true }),
+            (
+                Some(false),
+                Some("committed"),
+                Outcome::Ended { committed: true },
+            ),
+            // A `ROLLBACK` by the test: what ran after it autocommitted.
+            (
+                Some(false),
+                Some("aborted"),
+                Outcome::Ended { committed: false },
+            ),
+            (Some(false), None, Outcome::Ended { committed: false }),
+        ] {
+            assert_eq!(Outcome::of(open, status), expected, "{open:?} {status:?}");
         }
-        let config = Config::from_str(url).map_err(|e| failed("parse the URL", BACKEND, "?", e))?;
-        let pool = Arc::new(Pool {
-            config,
-            name: format!("{SHARED}{hex}"),
-            template: format!("{}{hex}", super::TEMPLATE),
-            hex: hex.clone(),
-            state: Mutex::default(),
-            changed: Condvar::new(),
-        });
-        pools.insert((url.to_owned(), hex), Arc::clone(&pool));
-        Ok(pool)
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A connection inside a new transaction, and the transaction's id.
-    fn checkout(&self, migrations: &Migrations) -> Result<(Client, i64)> {
-        let mut last = None;
-        for _ in 0..ATTEMPTS {
-            let pooled = self.reserve(migrations)?;
-            let fresh = pooled.is_none();
-            let mut client = match pooled {
-                Some(client) => client,
-                None => match self.config.clone().dbname(&self.name).connect(NoTls) {
-                    Ok(client) => client,
-                    Err(e) => {
-                        let gone = e.code() == Some(&SqlState::UNDEFINED_DATABASE);
-                        self.release_without(|state| state.ready &= !gone);
-                        if gone {
-                            // Dropped since (a rebuild, `drop_postgres_templates`): make it again.
-                            last = Some(BoxError::from(e));
-                            continue;
-                        }
-                        return Err(failed("connect", BACKEND, &self.name, e));
-                    }
-                },
-            };
-            match begin(&mut client) {
-                Ok(Some(xid)) => return Ok((client, xid)),
-                Ok(None) => {
-                    drop(client);
-                    self.release_without(|state| state.dirty = true);
-                    last = Some("the shared database was marked dirty again".into());
-                }
-                // A pooled connection a rebuild or the server closed, likely with the others.
-                Err(e) if !fresh => {
-                    log::debug!("discarding the pooled connections to `{}`: {e}", self.name);
-                    self.release_without(|state| state.idle.clear());
-                }
-                Err(e) => {
-                    self.release_without(|_| ());
-                    return Err(failed("begin a transaction", BACKEND, &self.name, e));
-                }
-            }
-        }
-        let last = last.unwrap_or_else(|| "pooled connections kept failing".into());
-        Err(failed("begin a transaction", BACKEND, &self.name, last))
-    }
-
-    /// Counts a handle out, after making the database (or rebuilding a dirty one) when needed,
-    /// and returns an idle connection if there is one.
-    fn reserve(&self, migrations: &Migrations) -> Result<Option<Client>> {
-        let deadline = Instant::now() + DRAIN;
-        let mut state = self.lock();
-        loop {
-            if state.preparing {
-                state = self
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
-                continue;
-            }
-            if state.ready && !state.dirty {
-                state.in_use += 1;
-                return Ok(state.idle.pop());
-            }
-            let now = Instant::now();
-            if state.dirty && state.in_use > 0 && now < deadline {
-                // Let this process's other tests finish before the rebuild cuts them off.
-                state = self
-                    .changed
-                    .wait_timeout(state, deadline - now)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-                continue;
-            }
-            state.preparing = true;
-            let idle = std::mem::take(&mut state.idle);
-            drop(state);
-            drop(idle);
-            let prepared = self.prepare(migrations);
-            state = self.lock();
-            state.preparing = false;
-            if prepared.is_ok() {
-                state.ready = true;
-                state.dirty = false;
-            }
-            self.changed.notify_all();
-            prepared?;
-        }
-    }
-
-    /// Makes the shared database from the template unless it exists and is clean, under the
-    /// template's advisory lock.
-    fn prepare(&self, migrations: &Migrations) -> Result<()> {
-        let mut admin = connect(&self.config, admin_name(&self.config))?;
-        locked(&mut admin, &self.hex, |admin| {
-            let found = admin
-                .query_opt(
-                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database \
-                     WHERE datname = $1",
-                    &[&self.name],
-                )
-                .and_then(|row| {
-                    row.map(|row| row.try_get::<_, Option<String>>(0))
-                        .transpose()
-                })
-                .map_err(|e| failed("look for the shared database", BACKEND, &self.name, e))?;
-            match found {
-                Some(comment) if comment.as_deref() != Some(DIRTY) => return Ok(()),
-                Some(_) => {
-                    log::warn!(
-                        "rebuilding shared database `{}`: a test committed",
-                        self.name
-                    );
-                    drop_database(admin, &self.name)
-                        .map_err(|e| failed("drop the shared database", BACKEND, &self.name, e))?;
-                }
-                None => {}
-            }
-            copy_template(admin, &self.config, &self.hex, migrations, &self.name)?;
-            log::info!("made shared database `{}`", self.name);
-            Ok(())
-        })
-    }
-
-    /// Marks the database dirty, on the server (for every process) and here.
-    fn mark_dirty(&self, client: &mut Client) {
-        let comment = format!("COMMENT ON DATABASE \"{}\" IS '{DIRTY}'", self.name);
-        let marked = client.batch_execute(&comment).or_else(|_| {
-            connect(&self.config, admin_name(&self.config))
-                .map_err(BoxError::from)
-                .and_then(|mut admin| Ok(admin.batch_execute(&comment)?))
-        });
-        if let Err(e) = marked {
-            log::warn!("failed to mark shared database `{}` dirty: {e}", self.name);
-        }
-        self.lock().dirty = true;
-    }
-
-    /// Counts a handle back in, with its connection if it can serve another test.
-    fn release(&self, client: Option<Client>) {
-        let mut state = self.lock();
-        state.in_use = state.in_use.saturating_sub(1);
-        if let Some(client) = client.filter(|_| !state.dirty) {
-            state.idle.push(client);
-        }
-        self.changed.notify_all();
-    }
-
-    /// Counts back in a handle that got no connection, after `change` to the state.
-    fn release_without(&self, change: impl FnOnce(&mut State)) {
-        change(&mut self.lock());
-        self.release(None);
     }
 }
