@@ -550,6 +550,36 @@ fn postgres_transaction_commits_are_caught_and_the_database_rebuilt() -> TestRes
     })
 }
 
+/// The rebuild after a commit waits for the other open handles of the process: their
+/// transactions are not cut off.
+#[test]
+fn postgres_transaction_rebuild_waits_for_open_handles() -> TestResult {
+    pg_case(false, |url, admin| {
+        let (migrations, _) = fresh_users();
+        let mut open = testing::postgres_transaction(url, &migrations)?;
+        open.execute("INSERT INTO users (id, name) VALUES (7, 'open')", &[])?;
+        let mut leak = testing::postgres_transaction(url, &migrations)?;
+        leak.batch_execute("COMMIT; INSERT INTO users (id, name) VALUES (1, 'leak')")?;
+        drop(leak);
+        let waiting = thread::scope(|s| -> TestResult {
+            let next = s.spawn(|| -> Result<i64, String> {
+                let mut tx =
+                    testing::postgres_transaction(url, &migrations).map_err(|e| e.to_string())?;
+                pg_count(&mut tx).map_err(|e| e.to_string())
+            });
+            thread::sleep(std::time::Duration::from_millis(300));
+            assert!(!next.is_finished(), "the rebuild waits for `open`");
+            // Still connected, still in its transaction, with the committed row and its own.
+            assert_eq!(pg_count(&mut open)?, 2);
+            drop(open);
+            assert_eq!(next.join().map_err(|_| "panicked")??, 0);
+            Ok(())
+        });
+        waiting?;
+        drop_transactions(admin, &migrations, url)
+    })
+}
+
 #[test]
 fn postgres_errors_name_the_database_never_the_url() -> TestResult {
     let url = "postgres://someone:secret@127.0.0.1:1/nowhere";
