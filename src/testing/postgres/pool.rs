@@ -51,6 +51,13 @@ fn begin(client: &mut Client) -> std::result::Result<Option<i64>, BoxError> {
     Ok(Some(i64::from_str(xid)?))
 }
 
+/// Whether `e` is a connection the server closed or terminated (`DROP DATABASE ... WITH
+/// (FORCE)` of a rebuild).
+fn is_lost(e: &BoxError) -> bool {
+    e.downcast_ref::<postgres::Error>()
+        .is_some_and(|e| e.is_closed() || e.code() == Some(&SqlState::ADMIN_SHUTDOWN))
+}
+
 /// The connections of this process to one shared database.
 pub(super) struct Pool {
     config: Config,
@@ -128,8 +135,9 @@ impl Pool {
                     self.release_without(|state| state.dirty = true);
                     last = Some("the shared database was marked dirty again".into());
                 }
-                // A pooled connection a rebuild or the server closed, likely with the others.
-                Err(e) if !fresh => {
+                // A pooled connection a rebuild or the server closed, likely with the others,
+                // or a new one a rebuild in another process cut off: take another.
+                Err(e) if !fresh || is_lost(&e) => {
                     log::debug!("discarding the pooled connections to `{}`: {e}", self.name);
                     self.release_without(|state| state.idle.clear());
                 }
