@@ -15,14 +15,18 @@
 //!   PostgreSQL 15), connect to the new database. `template_file_copy` does the same with raw
 //!   SQL and `STRATEGY = FILE_COPY`, to compare the strategies. `replay` connects to the server,
 //!   `CREATE DATABASE` (from `template1`), connects to it and migrates it. Dropping the database
-//!   is outside the measured time on every side.
+//!   is outside the measured time on every side. `transaction` is
+//!   `strata::testing::postgres_transaction`: a pooled connection to the shared database (copied
+//!   from the template once, before the measured runs) and `BEGIN`; its measured time includes
+//!   the drop (`ROLLBACK`, the connection back to the pool), which is the next run's setup.
 //!
 //! After the criterion groups, the bench prints a table `case | template | replay | speedup`
 //! of the median times of this run (replay over template; the goal is 20x), then, for
 //! PostgreSQL, where the time of each side goes (the mean of a few timed runs per phase).
 //!
 //! The bench makes its own databases (`strata_test_*`, `strata_bench_*`) and drops them; the
-//! template (`strata_tpl_*`) stays, as it does for tests. Server: `STRATA_TEST_POSTGRES_URL`
+//! template (`strata_tpl_*`) and the shared database (`strata_shared_*`) stay, as they do for
+//! tests. Server: `STRATA_TEST_POSTGRES_URL`
 //! (default `postgres://postgres@127.0.0.1:5432/test`); when it cannot be reached the
 //! PostgreSQL group is skipped with a note (under `CI=true` it panics instead).
 //!
@@ -230,7 +234,20 @@ fn timed<T>(iters: u64, mut one: impl FnMut() -> T, mut check: impl FnMut(&mut T
 }
 
 fn bench_postgres(c: &mut Criterion, pg: &Pg, migrations: &Migrations) {
+    // The shared database of `postgres_transaction`, made before the measured runs.
+    pg_check(&mut testing::postgres_transaction(&pg.url, migrations).expect("shared database"));
     let mut group = c.benchmark_group("fresh_postgres");
+    group.bench_function(BenchmarkId::new("transaction", N), |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                let mut tx = testing::postgres_transaction(&pg.url, migrations).expect("begin");
+                pg_check(&mut tx);
+                drop(tx);
+            }
+            start.elapsed()
+        });
+    });
     group.bench_function(BenchmarkId::new("template", N), |b| {
         b.iter_custom(|iters| {
             timed(
@@ -331,6 +348,7 @@ fn print_speedups(since: SystemTime, breakdown: &[String]) {
         ("fresh_sqlite", "template"),
         ("fresh_postgres", "template"),
         ("fresh_postgres", "template_file_copy"),
+        ("fresh_postgres", "transaction"),
     ] {
         let copy = common::median_ns(&home, group, template, N, since);
         let replay = common::median_ns(&home, group, "replay", N, since);

@@ -26,6 +26,7 @@
 //! |------------|--------------|--------------------------------------------------------------|
 //! | SQLite     | [`sqlite()`], [`sqlite_file`] | an in-memory template migrated once per process, copied per call |
 //! | PostgreSQL | [`postgres()`] | a template database migrated once per server, `CREATE DATABASE ... TEMPLATE` per call |
+//! | PostgreSQL | [`postgres_transaction`] | a transaction, rolled back on drop, in one shared copy of that template |
 //! | MySQL      | [`mysql()`]    | a new database per call, migrated                            |
 //!
 //! Templates are keyed by a fingerprint of the [`Migrations`](crate::Migrations): strata's
@@ -36,7 +37,8 @@
 //! [`drop_postgres_templates`].
 //!
 //! The server databases come as a [`TestDatabase`], which derefs to the driver's connection
-//! and drops its database when it drops. [`check_reversible`] (from [`crate::schema`]) checks
+//! and drops its database when it drops; a [`TestTransaction`] derefs to a `postgres::Client`
+//! inside `BEGIN` and rolls back when it drops. [`check_reversible`] (from [`crate::schema`]) checks
 //! in a unit test that every down migration undoes its up migration. See `docs/testing.md` in
 //! the repository for the guide.
 
@@ -55,7 +57,9 @@ mod sqlite;
 #[cfg(feature = "mysql")]
 pub use self::mysql::mysql;
 #[cfg(feature = "postgres")]
-pub use self::postgres::{drop_postgres_templates, postgres};
+pub use self::postgres::{
+    TestTransaction, drop_postgres_templates, postgres, postgres_transaction,
+};
 #[cfg(feature = "rusqlite")]
 pub use self::sqlite::{sqlite, sqlite_file};
 

@@ -200,7 +200,7 @@ fn template_of(url: &str, migrations: &Migrations) -> Result<String, Box<dyn std
     Ok(db.template().ok_or("no template")?.to_owned())
 }
 
-fn pg_count(db: &mut TestDatabase<Admin>) -> Result<i64, postgres::Error> {
+fn pg_count(db: &mut Admin) -> Result<i64, postgres::Error> {
     db.query_one("SELECT count(*) FROM users", &[])?.try_get(0)
 }
 
@@ -301,18 +301,282 @@ fn postgres_half_made_template_is_rebuilt() -> TestResult {
 #[test]
 fn postgres_drop_templates_drops_every_template() -> TestResult {
     pg_case(true, |url, admin| {
-        let template = template_of(url, &fresh_users().0)?;
+        let (migrations, _) = fresh_users();
+        let template = template_of(url, &migrations)?;
+        let shared = testing::postgres_transaction(url, &migrations)?
+            .name()
+            .to_owned();
         let dropped = testing::drop_postgres_templates(url)?;
         assert!(dropped.contains(&template), "{dropped:?}");
+        assert!(dropped.contains(&shared), "{dropped:?}");
         assert_eq!(pg_database(admin, &template)?, None);
+        assert_eq!(pg_database(admin, &shared)?, None);
         let left: i64 = admin
             .query_one(
-                "SELECT count(*) FROM pg_database WHERE datname LIKE 'strata\\_tpl\\_%'",
+                "SELECT count(*) FROM pg_database WHERE datname LIKE 'strata\\_tpl\\_%' \
+                 OR datname LIKE 'strata\\_shared\\_%'",
                 &[],
             )?
             .try_get(0)?;
         assert_eq!(left, 0);
-        Ok(())
+        // The pool's connection to the dropped database is replaced, the database made again.
+        let mut tx = testing::postgres_transaction(url, &migrations)?;
+        assert_eq!(pg_count(&mut tx)?, 0);
+        drop(tx);
+        drop_transactions(admin, &migrations, url)
+    })
+}
+
+// PostgreSQL transactions in a shared database.
+
+/// Drops the shared database and the template of `migrations` (each test uses its own).
+fn drop_transactions(admin: &mut Admin, migrations: &Migrations, url: &str) -> TestResult {
+    let tx = testing::postgres_transaction(url, migrations)?;
+    let (shared, template) = (tx.name().to_owned(), tx.template().to_owned());
+    drop(tx);
+    admin.batch_execute(&format!("DROP DATABASE \"{shared}\" WITH (FORCE)"))?;
+    drop_template(admin, &template)?;
+    Ok(())
+}
+
+fn backend_pid(client: &mut Admin) -> Result<i32, postgres::Error> {
+    client.query_one("SELECT pg_backend_pid()", &[])?.try_get(0)
+}
+
+/// The comment on database `name` (`strata: dirty` once a test committed into it).
+fn pg_comment(admin: &mut Admin, name: &str) -> Result<Option<String>, postgres::Error> {
+    admin
+        .query_one(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+            &[&name],
+        )?
+        .try_get(0)
+}
+
+#[test]
+fn postgres_transactions_see_only_their_own_writes_and_roll_back() -> TestResult {
+    pg_case(false, |url, admin| {
+        let (migrations, runs) = fresh_users();
+        let mut a = testing::postgres_transaction(url, &migrations)?;
+        let mut b = testing::postgres_transaction(url, &migrations)?;
+        assert_eq!(a.name(), b.name());
+        assert!(a.name().starts_with("strata_shared_"), "{}", a.name());
+        let debug = format!("{a:?}");
+        assert!(
+            debug.contains(a.name()) && !debug.contains("postgres://"),
+            "{debug}"
+        );
+        assert_eq!(
+            a.template().replace("strata_tpl_", "strata_shared_"),
+            a.name()
+        );
+        a.execute("INSERT INTO users (id, name) VALUES (1, 'ada')", &[])?;
+        a.batch_execute("CREATE TABLE scratch (id INTEGER); INSERT INTO scratch VALUES (1)")?;
+        assert_eq!((pg_count(&mut a)?, pg_count(&mut b)?), (1, 0));
+        let open: bool = a
+            .query_one("SELECT txid_current_if_assigned() IS NOT NULL", &[])?
+            .try_get(0)?;
+        assert!(open, "the handle is inside a transaction");
+        drop(a);
+        assert_eq!(pg_count(&mut b)?, 0);
+        drop(b);
+        let mut c = testing::postgres_transaction(url, &migrations)?;
+        assert_eq!(pg_count(&mut c)?, 0);
+        let scratch: Option<String> = c
+            .query_one("SELECT to_regclass('scratch')::text", &[])?
+            .try_get(0)?;
+        assert_eq!(scratch, None, "the DDL was rolled back");
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            1,
+            "migrated once, in the template"
+        );
+        drop(c);
+        drop_transactions(admin, &migrations, url)
+    })
+}
+
+#[test]
+fn postgres_transaction_connections_are_reused() -> TestResult {
+    pg_case(false, |url, admin| {
+        let (migrations, _) = fresh_users();
+        let mut first = testing::postgres_transaction(url, &migrations)?;
+        let pid = backend_pid(&mut first)?;
+        drop(first);
+        let mut second = testing::postgres_transaction(url, &migrations)?;
+        assert_eq!(backend_pid(&mut second)?, pid);
+        // A failed statement aborts the transaction; the drop still rolls it back and keeps
+        // the connection.
+        assert!(
+            second
+                .execute("INSERT INTO nowhere VALUES (1)", &[])
+                .is_err()
+        );
+        drop(second);
+        let mut third = testing::postgres_transaction(url, &migrations)?;
+        assert_eq!(backend_pid(&mut third)?, pid);
+        assert_eq!(pg_count(&mut third)?, 0);
+        // Two handles at once have two connections.
+        let mut fourth = testing::postgres_transaction(url, &migrations)?;
+        assert_ne!(backend_pid(&mut fourth)?, pid);
+        drop((third, fourth));
+        drop_transactions(admin, &migrations, url)
+    })
+}
+
+/// 8 threads ask at once for a shared database nobody made yet, then each writes in its own
+/// transaction while the others are open.
+#[test]
+fn postgres_transactions_from_many_threads_at_once() -> TestResult {
+    pg_case(false, |url, admin| {
+        let (migrations, runs) = fresh_users();
+        let written = std::sync::Barrier::new(8);
+        let next = AtomicUsize::new(0);
+        let results = on_threads(8, || -> Result<(i32, i64, i64), String> {
+            let id =
+                i32::try_from(next.fetch_add(1, Ordering::SeqCst)).map_err(|e| e.to_string())?;
+            let mut tx =
+                testing::postgres_transaction(url, &migrations).map_err(|e| e.to_string())?;
+            tx.execute("INSERT INTO users (id, name) VALUES ($1, 'x')", &[&id])
+                .map_err(|e| e.to_string())?;
+            written.wait();
+            let mine: i64 = tx
+                .query_one("SELECT count(*) FROM users WHERE id = $1", &[&id])
+                .and_then(|row| row.try_get(0))
+                .map_err(|e| e.to_string())?;
+            let all = pg_count(&mut tx).map_err(|e| e.to_string())?;
+            let pid = backend_pid(&mut tx).map_err(|e| e.to_string())?;
+            written.wait();
+            Ok((pid, mine, all))
+        });
+        let mut pids = Vec::new();
+        for result in results {
+            let (pid, mine, all) = result?;
+            assert_eq!((mine, all), (1, 1), "each sees its own row only");
+            pids.push(pid);
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        assert_eq!(pids.len(), 8, "one connection per open transaction");
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        let mut after = testing::postgres_transaction(url, &migrations)?;
+        assert_eq!(pg_count(&mut after)?, 0);
+        assert!(
+            pids.contains(&backend_pid(&mut after)?),
+            "a pooled connection"
+        );
+        drop(after);
+        drop_transactions(admin, &migrations, url)
+    })
+}
+
+#[test]
+fn postgres_transaction_changed_migrations_get_their_own_database() -> TestResult {
+    pg_case(false, |url, admin| {
+        let (migrations, changed) = fresh_users_and_posts()?;
+        let mut old = testing::postgres_transaction(url, &migrations)?;
+        let mut new = testing::postgres_transaction(url, &changed)?;
+        assert_ne!(old.name(), new.name());
+        assert_ne!(old.template(), new.template());
+        new.execute("INSERT INTO posts (id) VALUES (1)", &[])?;
+        assert!(
+            old.execute("INSERT INTO posts (id) VALUES (1)", &[])
+                .is_err()
+        );
+        drop((old, new));
+        drop_transactions(admin, &migrations, url)?;
+        drop_transactions(admin, &changed, url)
+    })
+}
+
+/// Something a test does on its transaction's connection.
+type Leak = fn(&mut Admin) -> Result<(), postgres::Error>;
+
+/// A test that commits marks the shared database dirty; the next handle rebuilds it from the
+/// template (without migrating again) and sees none of what was committed.
+#[test]
+fn postgres_transaction_commits_are_caught_and_the_database_rebuilt() -> TestResult {
+    pg_case(false, |url, admin| {
+        let (migrations, runs) = fresh_users();
+        let leaks: [(&str, Leak); 3] = [
+            ("COMMIT in SQL", |c| {
+                c.batch_execute("COMMIT; INSERT INTO users (id, name) VALUES (1, 'leak')")
+            }),
+            ("Client::transaction, committed", |c| {
+                let mut tx = c.transaction()?;
+                tx.execute("INSERT INTO users (id, name) VALUES (2, 'leak')", &[])?;
+                tx.commit()
+            }),
+            ("Client::transaction rolled back, then a write", |c| {
+                drop(c.transaction()?);
+                c.execute("INSERT INTO users (id, name) VALUES (3, 'leak')", &[])?;
+                Ok(())
+            }),
+        ];
+        for (case, leak) in leaks {
+            let mut tx = testing::postgres_transaction(url, &migrations)?;
+            let name = tx.name().to_owned();
+            let (oid, _, _) = pg_database(admin, &name)?.ok_or("no shared database")?;
+            leak(&mut tx)?;
+            drop(tx);
+            assert_eq!(
+                pg_comment(admin, &name)?.as_deref(),
+                Some("strata: dirty"),
+                "{case}"
+            );
+            let mut next = testing::postgres_transaction(url, &migrations)?;
+            assert_eq!(pg_count(&mut next)?, 0, "{case}");
+            let (rebuilt, _, _) = pg_database(admin, &name)?.ok_or("no shared database")?;
+            assert_ne!(rebuilt, oid, "{case}: rebuilt");
+            assert_eq!(pg_comment(admin, &name)?, None, "{case}");
+            drop(next);
+        }
+        // Another process marked it dirty: the pooled connection of this one sees the mark at
+        // `BEGIN`, and the database is rebuilt before the handle is given.
+        let tx = testing::postgres_transaction(url, &migrations)?;
+        let name = tx.name().to_owned();
+        drop(tx);
+        let (oid, _, _) = pg_database(admin, &name)?.ok_or("no shared database")?;
+        admin.batch_execute(&format!(
+            "COMMENT ON DATABASE \"{name}\" IS 'strata: dirty'"
+        ))?;
+        let mut next = testing::postgres_transaction(url, &migrations)?;
+        assert_eq!(pg_count(&mut next)?, 0);
+        assert_ne!(pg_database(admin, &name)?.map(|db| db.0), Some(oid));
+        assert_eq!(pg_comment(admin, &name)?, None);
+        drop(next);
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "rebuilt from the template");
+        drop_transactions(admin, &migrations, url)
+    })
+}
+
+/// The rebuild after a commit waits for the other open handles of the process: their
+/// transactions are not cut off.
+#[test]
+fn postgres_transaction_rebuild_waits_for_open_handles() -> TestResult {
+    pg_case(false, |url, admin| {
+        let (migrations, _) = fresh_users();
+        let mut open = testing::postgres_transaction(url, &migrations)?;
+        open.execute("INSERT INTO users (id, name) VALUES (7, 'open')", &[])?;
+        let mut leak = testing::postgres_transaction(url, &migrations)?;
+        leak.batch_execute("COMMIT; INSERT INTO users (id, name) VALUES (1, 'leak')")?;
+        drop(leak);
+        let waiting = thread::scope(|s| -> TestResult {
+            let next = s.spawn(|| -> Result<i64, String> {
+                let mut tx =
+                    testing::postgres_transaction(url, &migrations).map_err(|e| e.to_string())?;
+                pg_count(&mut tx).map_err(|e| e.to_string())
+            });
+            thread::sleep(std::time::Duration::from_millis(300));
+            assert!(!next.is_finished(), "the rebuild waits for `open`");
+            // Still connected, still in its transaction, with the committed row and its own.
+            assert_eq!(pg_count(&mut open)?, 2);
+            drop(open);
+            assert_eq!(next.join().map_err(|_| "panicked")??, 0);
+            Ok(())
+        });
+        waiting?;
+        drop_transactions(admin, &migrations, url)
     })
 }
 

@@ -5,6 +5,9 @@
 //! `IS_TEMPLATE` with connections disallowed, and only then renamed to `strata_tpl_<hex>`: a
 //! database of that name is always complete. A build cut short (a killed process) leaves the
 //! temporary database, which the next build drops first.
+//!
+//! [`postgres_transaction`] (in `transaction.rs` and `pool.rs`) copies the template once more, into the
+//! shared database its transactions run in.
 
 use std::str::FromStr;
 use std::thread;
@@ -15,6 +18,11 @@ use postgres::{Client, Config, NoTls};
 
 use super::{TestDatabase, failed, short_fingerprint, unique_name, with_database};
 use crate::{Migrations, Migrator, Result};
+
+mod pool;
+mod transaction;
+
+pub use self::transaction::{TestTransaction, postgres_transaction};
 
 const BACKEND: &str = "postgres";
 const TEMPLATE: &str = "strata_tpl_";
@@ -57,27 +65,14 @@ const BUSY_RETRIES: u32 = 100;
 pub fn postgres(url: &str, migrations: &Migrations) -> Result<TestDatabase<Client>> {
     let config = Config::from_str(url).map_err(|e| failed("parse the URL", BACKEND, "?", e))?;
     let mut admin = connect(&config, admin_name(&config))?;
-    let hex = short_fingerprint(migrations);
-    let template = format!("{TEMPLATE}{hex}");
-    let exists = is_template(&mut admin, &template)
-        .map_err(|e| failed("look for the template database", BACKEND, &template, e))?;
-    let build = |admin: &mut Client| {
-        locked(admin, &hex, |admin| {
-            build_template(admin, &config, &hex, migrations)
-        })
-    };
-    if !exists {
-        build(&mut admin)?;
-    }
     let name = unique_name("strata_test");
-    let create = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
-    let mut created = retry_busy(|| admin.batch_execute(&create));
-    if matches!(&created, Err(e) if e.code() == Some(&SqlState::UNDEFINED_DATABASE)) {
-        // Dropped since it was found (`drop_postgres_templates` while tests run): build it again.
-        build(&mut admin)?;
-        created = retry_busy(|| admin.batch_execute(&create));
-    }
-    created.map_err(|e| failed("create the test database", BACKEND, &name, e))?;
+    let template = copy_template(
+        &mut admin,
+        &config,
+        &short_fingerprint(migrations),
+        migrations,
+        &name,
+    )?;
     drop(admin);
     let admin_config = config.clone();
     let dropper = move |name: &str| -> std::result::Result<(), crate::BoxError> {
@@ -102,8 +97,9 @@ pub fn postgres(url: &str, migrations: &Migrations) -> Result<TestDatabase<Clien
 }
 
 /// Drops every template database [`postgres()`] made on the server at `url` (and any build a
-/// killed process left), and returns their names. Run it when no test is running: after
-/// changing a Rust-function migration, or to reclaim the space of old templates.
+/// killed process left) and every shared database of [`postgres_transaction`], and returns
+/// their names. Run it when no test is running: after changing a Rust-function migration, or to
+/// reclaim the space of old templates.
 ///
 /// # Errors
 ///
@@ -116,7 +112,8 @@ pub fn drop_postgres_templates(url: &str) -> Result<Vec<String>> {
     let rows = admin
         .query(
             "SELECT datname FROM pg_database WHERE datname LIKE 'strata\\_tpl\\_%' \
-             OR datname LIKE 'strata\\_tmp\\_%' ORDER BY datname",
+             OR datname LIKE 'strata\\_tmp\\_%' OR datname LIKE 'strata\\_shared\\_%' \
+             ORDER BY datname",
             &[],
         )
         .map_err(|e| failed("list the template databases", BACKEND, admin_name, e))?;
@@ -125,7 +122,8 @@ pub fn drop_postgres_templates(url: &str) -> Result<Vec<String>> {
         let name: String = row
             .try_get(0)
             .map_err(|e| failed("list the template databases", BACKEND, admin_name, e))?;
-        let hex = name.get(TEMPLATE.len()..).unwrap_or_default().to_owned();
+        // The fingerprint ends every name: `strata_tpl_<hex>`, `strata_shared_<hex>`.
+        let hex = name.rsplit('_').next().unwrap_or_default().to_owned();
         locked(&mut admin, &hex, |admin| {
             drop_database(admin, &name)
                 .map_err(|e| failed("drop the template database", BACKEND, &name, e))
@@ -141,6 +139,37 @@ fn admin_name(config: &Config) -> &str {
         .get_dbname()
         .or(config.get_user())
         .unwrap_or("postgres")
+}
+
+/// Creates database `name` as a copy of the template of `migrations` (fingerprint `hex`),
+/// building the template first when it is missing, and returns the template's name.
+fn copy_template(
+    admin: &mut Client,
+    config: &Config,
+    hex: &str,
+    migrations: &Migrations,
+    name: &str,
+) -> Result<String> {
+    let template = format!("{TEMPLATE}{hex}");
+    let exists = is_template(admin, &template)
+        .map_err(|e| failed("look for the template database", BACKEND, &template, e))?;
+    let build = |admin: &mut Client| {
+        locked(admin, hex, |admin| {
+            build_template(admin, config, hex, migrations)
+        })
+    };
+    if !exists {
+        build(admin)?;
+    }
+    let create = format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\"");
+    let mut created = retry_busy(|| admin.batch_execute(&create));
+    if matches!(&created, Err(e) if e.code() == Some(&SqlState::UNDEFINED_DATABASE)) {
+        // Dropped since it was found (`drop_postgres_templates` while tests run): build it again.
+        build(admin)?;
+        created = retry_busy(|| admin.batch_execute(&create));
+    }
+    created.map_err(|e| failed("create the test database", BACKEND, name, e))?;
+    Ok(template)
 }
 
 fn connect(config: &Config, name: &str) -> Result<Client> {
