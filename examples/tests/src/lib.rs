@@ -186,8 +186,16 @@ mod tests {
     /// `STRATA_TEST_POSTGRES_URL` cannot be reached; under `CI=true` that fails the test.
     fn postgres() -> Result<Option<strata::testing::TestDatabase<postgres::Client>>, strata::Error>
     {
-        let url = std::env::var(URL_VAR).unwrap_or_else(|_| DEFAULT_URL.to_owned());
-        match strata::testing::postgres(&url, &migrations()?) {
+        reachable(strata::testing::postgres(&url(), &migrations()?))
+    }
+
+    fn url() -> String {
+        std::env::var(URL_VAR).unwrap_or_else(|_| DEFAULT_URL.to_owned())
+    }
+
+    /// `None` (with a note) when the server cannot be reached; under `CI=true` that fails.
+    fn reachable<T>(db: Result<T, strata::Error>) -> Result<Option<T>, strata::Error> {
+        match db {
             Ok(db) => Ok(Some(db)),
             Err(e) if matches!(e.kind(), strata::ErrorKind::Database { operation, .. } if *operation == "connect") =>
             {
@@ -222,6 +230,20 @@ mod tests {
     fn postgres_deactivates() -> TestResult {
         match postgres()? {
             Some(mut db) => deactivates(&mut *db),
+            None => Ok(()),
+        }
+    }
+
+    /// The faster PostgreSQL mode for tests that do not commit: a transaction in one shared,
+    /// migrated database, rolled back when the handle drops. The repository's methods never
+    /// commit, so the cases run unchanged.
+    #[test]
+    fn postgres_transaction_deactivates() -> TestResult {
+        match reachable(strata::testing::postgres_transaction(
+            &url(),
+            &migrations()?,
+        ))? {
+            Some(mut tx) => deactivates(&mut *tx),
             None => Ok(()),
         }
     }
