@@ -25,7 +25,7 @@
 //! fn main() -> std::process::ExitCode {
 //!     match App::parse().command {
 //!         AppCommand::Serve => std::process::ExitCode::SUCCESS,
-//!         AppCommand::Migrate(cmd) => strata::cli::exit_code((|| {
+//!         AppCommand::Migrate(cmd) => cmd.options.exit_code((|| {
 //!             let migrations = strata::Migrations::new([MIGRATIONS.to_set()?])?;
 //! #           #[cfg(feature = "rusqlite")]
 //!             let mut conn = rusqlite::Connection::open("app.db").map_err(|e| {
@@ -68,8 +68,6 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
-
-use clap::ColorChoice;
 
 use crate::adapter::Adapter;
 use crate::error::{Direction, Error, ErrorKind, Result};
@@ -224,16 +222,32 @@ pub fn error_report(error: &dyn std::error::Error, color: bool) -> String {
 }
 
 /// The process's exit code for `result`: success, or failure (1) after printing the error
-/// and its causes to standard error ([`error_report`]). Command-line usage errors exit with 2
-/// (clap's code) before any of this runs.
+/// and its causes to standard error ([`error_report`]), coloured as `--color auto` says.
+/// Command-line usage errors exit with 2 (clap's code) before any of this runs. Where the
+/// parsed [`Migrate`] is at hand, [`Options::exit_code`] honours its `--color`.
 #[must_use]
 pub fn exit_code(result: Result<()>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let color = Paint::new(ColorChoice::Auto, io::stderr().is_terminal()).is_on();
-            let _ = io::stderr().write_all(error_report(&e, color).as_bytes());
-            ExitCode::FAILURE
+    Options::default().exit_code(result)
+}
+
+impl Options {
+    /// [`exit_code`] with these options' `--color`: what `app migrate --color never ...`
+    /// returns from `main`.
+    ///
+    /// ```no_run
+    /// # fn run(cmd: &strata::cli::Migrate) -> strata::Result<()> { Ok(()) }
+    /// # let cmd: strata::cli::Migrate = unimplemented!();
+    /// let code: std::process::ExitCode = cmd.options.exit_code(run(&cmd));
+    /// ```
+    #[must_use]
+    pub fn exit_code(&self, result: Result<()>) -> ExitCode {
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                let color = self.colors(io::stderr().is_terminal());
+                let _ = io::stderr().write_all(error_report(&e, color).as_bytes());
+                ExitCode::FAILURE
+            }
         }
     }
 }
