@@ -105,7 +105,8 @@ pub fn run<C: Adapter>(
         Command::Status => {
             let database = conn.database();
             let status = conn.status(migrations)?;
-            output::status(&mut text, &database, &status, paint);
+            let allow_unknown = migrations.policy.allow_unknown;
+            output::status(&mut text, &database, &status, allow_unknown, paint);
         }
         Command::Up { target, dry_run } => {
             let target = target.as_deref().unwrap_or("heads");
@@ -130,27 +131,39 @@ pub fn run<C: Adapter>(
         }
         Command::Current => output::current(&mut text, &conn.status(migrations)?),
         Command::History => output::history(&mut text, &conn.history(migrations)?, paint),
-        Command::Stamp { target } => text = conn.stamp(migrations, target)?.to_string(),
+        Command::Stamp { target } => {
+            output::report(&mut text, &conn.stamp(migrations, target)?, paint);
+        }
         Command::Repair { set } => {
             let report = match set {
                 Some(set) => conn.repair_set(migrations, set)?,
                 None => conn.repair(migrations)?,
             };
-            text = report.to_string();
+            output::report(&mut text, &report, paint);
         }
         Command::Sql(sql) => text = script(conn, migrations, sql)?,
     }
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| {
-            Error::with_source(
-                ErrorKind::Io {
-                    operation: "write",
-                    path: "the output".to_owned(),
-                },
-                Box::new(e),
-            )
-        })
+    write_output(out, &text)
+}
+
+/// Writes `text` to `out` (normally standard output) and flushes it, as [`run`] does: a reader
+/// that stopped reading (`app migrate history | head -3`, a broken pipe) got what it wanted,
+/// and that is not an error.
+///
+/// # Errors
+///
+/// [`ErrorKind::Io`] naming `standard output` for any other failure.
+pub fn write_output(out: &mut dyn Write, text: &str) -> Result<()> {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::with_source(
+            ErrorKind::Io {
+                operation: "write",
+                path: "standard output".to_owned(),
+            },
+            Box::new(e),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `up` or `down`: the plan of a dry run, or the run with its progress lines and summary.

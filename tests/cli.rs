@@ -315,6 +315,14 @@ fn up_and_read(s: &Session) {
         "{}",
         history.stdout
     );
+    // Durations read as the progress lines write them (`1.2ms`, `3.0s`).
+    for row in history.stdout.lines().skip(1) {
+        let duration = row.split("  ").filter(|c| !c.is_empty()).nth(2);
+        assert!(
+            duration.is_some_and(|d| d.ends_with("ms") || d.ends_with('s')) && !row.contains(" ms"),
+            "{row}"
+        );
+    }
 }
 
 fn down_and_scripts(s: &Session, apply_script: Option<ApplyScript<'_>>) -> TestResult {
@@ -347,9 +355,13 @@ fn down_and_scripts(s: &Session, apply_script: Option<ApplyScript<'_>>) -> TestR
 
 fn stamp_and_repair(s: &Session) -> TestResult {
     let stamped = s.run(&["stamp", "heads"]).ok();
-    assert_eq!(
-        stamped.stdout.lines().next(),
-        Some(format!("stamped shop@{}_add_price (0.0ns)", s.v2).as_str())
+    let lines: Vec<&str> = stamped.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", stamped.stdout);
+    assert_eq!(lines[0], format!("stamped shop@{}_add_price", s.v2));
+    assert!(
+        lines[1].starts_with("1 step in ") && !lines[1].ends_with(" 0.0ns"),
+        "the real elapsed time: {}",
+        stamped.stdout
     );
     // Edit an applied migration: a diverged row, refused by `up`, accepted by `repair`.
     std::fs::write(
