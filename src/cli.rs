@@ -25,7 +25,7 @@
 //! fn main() -> std::process::ExitCode {
 //!     match App::parse().command {
 //!         AppCommand::Serve => std::process::ExitCode::SUCCESS,
-//!         AppCommand::Migrate(cmd) => strata::cli::exit_code((|| {
+//!         AppCommand::Migrate(cmd) => cmd.options.exit_code((|| {
 //!             let migrations = strata::Migrations::new([MIGRATIONS.to_set()?])?;
 //! #           #[cfg(feature = "rusqlite")]
 //!             let mut conn = rusqlite::Connection::open("app.db").map_err(|e| {
@@ -69,8 +69,6 @@
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::ColorChoice;
-
 use crate::adapter::Adapter;
 use crate::error::{Direction, Error, ErrorKind, Result};
 use crate::migrator::{Migrations, Migrator};
@@ -107,7 +105,8 @@ pub fn run<C: Adapter>(
         Command::Status => {
             let database = conn.database();
             let status = conn.status(migrations)?;
-            output::status(&mut text, &database, &status, paint);
+            let allow_unknown = migrations.policy.allow_unknown;
+            output::status(&mut text, &database, &status, allow_unknown, paint);
         }
         Command::Up { target, dry_run } => {
             let target = target.as_deref().unwrap_or("heads");
@@ -132,27 +131,39 @@ pub fn run<C: Adapter>(
         }
         Command::Current => output::current(&mut text, &conn.status(migrations)?),
         Command::History => output::history(&mut text, &conn.history(migrations)?, paint),
-        Command::Stamp { target } => text = conn.stamp(migrations, target)?.to_string(),
+        Command::Stamp { target } => {
+            output::report(&mut text, &conn.stamp(migrations, target)?, paint);
+        }
         Command::Repair { set } => {
             let report = match set {
                 Some(set) => conn.repair_set(migrations, set)?,
                 None => conn.repair(migrations)?,
             };
-            text = report.to_string();
+            output::report(&mut text, &report, paint);
         }
         Command::Sql(sql) => text = script(conn, migrations, sql)?,
     }
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| {
-            Error::with_source(
-                ErrorKind::Io {
-                    operation: "write",
-                    path: "the output".to_owned(),
-                },
-                Box::new(e),
-            )
-        })
+    write_output(out, &text)
+}
+
+/// Writes `text` to `out` (normally standard output) and flushes it, as [`run`] does: a reader
+/// that stopped reading (`app migrate history | head -3`, a broken pipe) got what it wanted,
+/// and that is not an error.
+///
+/// # Errors
+///
+/// [`ErrorKind::Io`] naming `standard output` for any other failure.
+pub fn write_output(out: &mut dyn Write, text: &str) -> Result<()> {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(Error::with_source(
+            ErrorKind::Io {
+                operation: "write",
+                path: "standard output".to_owned(),
+            },
+            Box::new(e),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `up` or `down`: the plan of a dry run, or the run with its progress lines and summary.
@@ -224,16 +235,32 @@ pub fn error_report(error: &dyn std::error::Error, color: bool) -> String {
 }
 
 /// The process's exit code for `result`: success, or failure (1) after printing the error
-/// and its causes to standard error ([`error_report`]). Command-line usage errors exit with 2
-/// (clap's code) before any of this runs.
+/// and its causes to standard error ([`error_report`]), coloured as `--color auto` says.
+/// Command-line usage errors exit with 2 (clap's code) before any of this runs. Where the
+/// parsed [`Migrate`] is at hand, [`Options::exit_code`] honours its `--color`.
 #[must_use]
 pub fn exit_code(result: Result<()>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let color = Paint::new(ColorChoice::Auto, io::stderr().is_terminal()).is_on();
-            let _ = io::stderr().write_all(error_report(&e, color).as_bytes());
-            ExitCode::FAILURE
+    Options::default().exit_code(result)
+}
+
+impl Options {
+    /// [`exit_code`] with these options' `--color`: what `app migrate --color never ...`
+    /// returns from `main`.
+    ///
+    /// ```no_run
+    /// # fn run(cmd: &strata::cli::Migrate) -> strata::Result<()> { Ok(()) }
+    /// # let cmd: strata::cli::Migrate = unimplemented!();
+    /// let code: std::process::ExitCode = cmd.options.exit_code(run(&cmd));
+    /// ```
+    #[must_use]
+    pub fn exit_code(&self, result: Result<()>) -> ExitCode {
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                let color = self.colors(io::stderr().is_terminal());
+                let _ = io::stderr().write_all(error_report(&e, color).as_bytes());
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -46,7 +46,7 @@ pub struct Migrations {
     table: Table,
     mode: Mode,
     lock_timeout: Duration,
-    policy: Policy,
+    pub(crate) policy: Policy,
     progress: Option<ProgressHook>,
 }
 

@@ -26,6 +26,20 @@ pub enum Action {
     DirtyCleared,
 }
 
+impl Action {
+    /// How a report line says it: `applied`, `accepted checksum of`...
+    pub(crate) fn verb(self) -> &'static str {
+        match self {
+            Action::Applied => "applied",
+            Action::Reverted => "reverted",
+            Action::Stamped => "stamped",
+            Action::Unstamped => "unstamped",
+            Action::ChecksumAccepted => "accepted checksum of",
+            Action::DirtyCleared => "cleared dirty",
+        }
+    }
+}
+
 /// One migration of a [`Report`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportStep {
@@ -90,15 +104,13 @@ impl fmt::Display for Report {
             return writeln!(f, "nothing to do ({:.1?})", self.duration);
         }
         for s in &self.steps {
-            let verb = match s.action {
-                Action::Applied => "applied",
-                Action::Reverted => "reverted",
-                Action::Stamped => "stamped",
-                Action::Unstamped => "unstamped",
-                Action::ChecksumAccepted => "accepted checksum of",
-                Action::DirtyCleared => "cleared dirty",
-            };
-            writeln!(f, "{verb} {} ({:.1?})", s.migration, s.duration)?;
+            writeln!(
+                f,
+                "{} {} ({:.1?})",
+                s.action.verb(),
+                s.migration,
+                s.duration
+            )?;
         }
         let n = self.steps.len();
         let steps = if n == 1 { "step" } else { "steps" };

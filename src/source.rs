@@ -277,19 +277,26 @@ pub(crate) fn parse_file_name(file: &str) -> Option<Result<(u64, &str, Part)>> {
     let Ok(version) = version.parse::<u64>() else {
         return Some(invalid("the version does not fit in 64 bits"));
     };
+    if let Err(reason) = check_name(name) {
+        return Some(invalid(reason));
+    }
+    Some(Ok((version, name, part)))
+}
+
+/// Checks the `<name>` of a file name: lowercase letters, digits and `_`, at most 255 of
+/// them. The error is the reason, for [`ErrorKind::InvalidFileName`].
+pub(crate) fn check_name(name: &str) -> std::result::Result<(), &'static str> {
     if name.is_empty()
         || !name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
-        return Some(invalid(
-            "the name must be lowercase letters, digits and `_`",
-        ));
+        return Err("the name must be lowercase letters, digits and `_`");
     }
     if name.len() > 255 {
-        return Some(invalid("the name is longer than 255 characters"));
+        return Err("the name is longer than 255 characters");
     }
-    Some(Ok((version, name, part)))
+    Ok(())
 }
 
 fn utf8(file: &str, bytes: Cow<'static, [u8]>) -> Result<Cow<'static, str>> {

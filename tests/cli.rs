@@ -35,17 +35,29 @@ impl Run {
     }
 }
 
+/// The binary in `dir`, with no database URL and no `NO_COLOR` in its environment.
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("STRATA_DATABASE_URL")
+        .env_remove("NO_COLOR");
+    cmd
+}
+
 fn strata(dir: &Path, args: &[&str]) -> Run {
+    strata_env(dir, args, &[])
+}
+
+/// Runs the binary with `env` set, and checks that it printed no colours and no password.
+fn strata_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let Output {
         status,
         stdout,
         stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("STRATA_DATABASE_URL")
-        .env_remove("NO_COLOR")
+    } = command(dir, args)
+        .envs(env.iter().copied())
         .output()
         .expect("run the strata binary");
     let run = Run {
@@ -53,6 +65,10 @@ fn strata(dir: &Path, args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
     };
+    let secrets = args
+        .iter()
+        .chain(env.iter().map(|(_, v)| v))
+        .filter_map(|a| password_of(a));
     for text in [&run.stdout, &run.stderr] {
         assert!(
             !text.contains('\u{1b}'),
@@ -60,7 +76,26 @@ fn strata(dir: &Path, args: &[&str]) -> Run {
         );
         assert!(!text.contains(SECRET), "the password was printed:\n{text}");
     }
+    for secret in secrets.filter(|s| s.len() > 3) {
+        for text in [&run.stdout, &run.stderr] {
+            assert!(
+                !text.contains(secret),
+                "the password `{secret}` was printed:\n{text}"
+            );
+        }
+    }
     run
+}
+
+/// The password of a URL (`scheme://user:password@`) or key/value string (`password=...`)
+/// given in a test, to check that no output shows it.
+fn password_of(arg: &str) -> Option<&str> {
+    if let Some((_, value)) = arg.split_once("password=") {
+        return value.split(' ').next();
+    }
+    let (_, rest) = arg.split_once("://")?;
+    let (userinfo, _) = rest.rsplit_once('@')?;
+    userinfo.split_once(':').map(|(_, p)| p)
 }
 
 fn has(text: &str, part: impl AsRef<str>) {
@@ -183,7 +218,7 @@ fn usage_and_url_errors() -> TestResult {
     assert_eq!(unsupported.code, Some(1));
     assert_eq!(
         unsupported.stderr,
-        "error: invalid database url `redis://:***@cache:6379/0`: unsupported scheme `redis`: expected `sqlite:`, `postgres://`, `postgresql://`, `mysql://` or `mariadb://`\n"
+        "error: invalid database url `redis://:***@cache:6379/0`: unsupported scheme `redis`: expected `sqlite:`, `postgres://`, `postgresql://`, `mysql://`, `mariadb://` or a `key=value` connection string\n"
     );
 
     // Nothing listens on port 1: the connection fails, and the password stays out of it.
@@ -214,6 +249,345 @@ fn usage_and_url_errors() -> TestResult {
 }
 
 type Error = Box<dyn std::error::Error>;
+
+#[test]
+fn empty_urls_are_refused_and_empty_variables_ignored() -> TestResult {
+    let (tmp, _) = project()?;
+    let empty = strata(tmp.path(), &["status", "--url", ""]);
+    assert_eq!(empty.code, Some(1));
+    assert_eq!(
+        empty.stderr,
+        "error: invalid database url ``: the url is empty\n"
+    );
+    // An empty `STRATA_DATABASE_URL` is not set: `DATABASE_URL` is used.
+    let fallback = strata_env(
+        tmp.path(),
+        &["status"],
+        &[
+            ("STRATA_DATABASE_URL", ""),
+            ("DATABASE_URL", "sqlite:env.db"),
+        ],
+    )
+    .ok();
+    starts(&fallback.stdout, "sqlite database `");
+    has(&fallback.stdout, "env.db`\n");
+    let none = strata_env(
+        tmp.path(),
+        &["status"],
+        &[("STRATA_DATABASE_URL", ""), ("DATABASE_URL", "")],
+    );
+    assert_eq!(none.code, Some(2), "{}", none.stderr);
+    has(&none.stderr, "pass `--url` or set `STRATA_DATABASE_URL`");
+    Ok(())
+}
+
+#[test]
+fn key_value_strings_are_postgres_and_never_files() -> TestResult {
+    let (tmp, _) = project()?;
+    let before = std::fs::read_dir(tmp.path())?.count();
+    let kv = format!("host=127.0.0.1 port=1 user=app password={SECRET} dbname=app");
+    let refused = strata(tmp.path(), &["status", "--url", &kv]);
+    assert_eq!(refused.code, Some(1), "{}", refused.stderr);
+    starts(
+        &refused.stderr,
+        "error: failed to connect on postgres database `app`\n",
+    );
+    assert_eq!(
+        std::fs::read_dir(tmp.path())?.count(),
+        before,
+        "no file created"
+    );
+    // Without a database name the driver uses the user name, and so does the error.
+    let no_db = strata(
+        tmp.path(),
+        &["status", "--url", "POSTGRES://someone@127.0.0.1:1"],
+    );
+    starts(
+        &no_db.stderr,
+        "error: failed to connect on postgres database `someone`\n",
+    );
+    Ok(())
+}
+
+#[test]
+fn urls_given_as_arguments_are_redacted_in_usage_errors() -> TestResult {
+    let (tmp, _) = project()?;
+    let url = format!("postgres://u:{SECRET}@h/db");
+    let extra = strata(tmp.path(), &["status", &url]);
+    assert_eq!(extra.code, Some(2), "{}", extra.stderr);
+    has(&extra.stderr, "'postgres://u:***@h/db'");
+    let target = strata(tmp.path(), &["up", &url, "--url", "sqlite:t.db"]);
+    assert_eq!(target.code, Some(1), "{}", target.stderr);
+    starts(&target.stderr, "error: ");
+    let kv = format!("password={SECRET}");
+    let target = strata(tmp.path(), &["up", &kv, "--url", "sqlite:t.db"]);
+    assert_eq!(target.code, Some(1), "{}", target.stderr);
+    Ok(())
+}
+
+#[test]
+fn a_short_password_leaves_strata_s_own_message_alone() -> TestResult {
+    let (tmp, _) = project()?;
+    for (url, first) in [
+        (
+            "mysql://app:e@127.0.0.1:1/app",
+            "error: failed to connect on mysql database `app`\n",
+        ),
+        (
+            "postgres://app:e@127.0.0.1:1/app",
+            "error: failed to connect on postgres database `app`\n",
+        ),
+    ] {
+        let err = strata(tmp.path(), &["status", "--url", url]);
+        assert_eq!(err.code, Some(1));
+        starts(&err.stderr, first);
+        has(&err.stderr, "\n  caused by: ");
+    }
+    Ok(())
+}
+
+#[test]
+fn new_refuses_names_the_loader_would_read_otherwise() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    for args in [
+        &["new", "b.down"][..],
+        &["new", "x.up", "--reversible"],
+        &["new", "a.up"],
+        &["new", "a.sql"],
+    ] {
+        let bad = strata(tmp.path(), args);
+        assert_eq!(bad.code, Some(1), "{args:?}: {}", bad.stdout);
+        starts(&bad.stderr, "error: invalid migration file name `");
+        ends(
+            &bad.stderr,
+            "`: the name must be lowercase letters, digits and `_`\n",
+        );
+    }
+    assert!(!tmp.path().join("migrations").exists(), "nothing written");
+    Ok(())
+}
+
+#[test]
+fn new_bumps_past_a_later_version_to_a_real_time() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    std::fs::create_dir(tmp.path().join("migrations"))?;
+    std::fs::write(
+        tmp.path().join("migrations/39991231235959_later.sql"),
+        "SELECT 1;",
+    )?;
+    let next = strata(tmp.path(), &["new", "after"]).ok();
+    assert_eq!(next.stdout, "migrations/40000101000000_after.sql\n");
+    Ok(())
+}
+
+#[test]
+fn parallel_new_in_one_directory_gives_distinct_versions() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let children = (0..30)
+        .map(|i| {
+            let name = format!("m{i}");
+            let reversible = if i % 2 == 0 { "--reversible" } else { "-q" };
+            command(tmp.path(), &["new", &name, reversible])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for child in children {
+        let out = child.wait_with_output()?;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut versions: Vec<String> = std::fs::read_dir(tmp.path().join("migrations"))?
+        .map(|e| e.map(|e| version_of(&e.path())))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(versions.len(), 45, "15 pairs and 15 single files");
+    versions.sort();
+    versions.dedup();
+    assert_eq!(
+        versions.len(),
+        30,
+        "one version per migration: {versions:?}"
+    );
+    for v in &versions {
+        let (hh, mm, ss) = (&v[8..10], &v[10..12], &v[12..14]);
+        assert!(hh < "24" && mm < "60" && ss < "60", "a real time: {v}");
+    }
+    Ok(())
+}
+
+#[cfg(feature = "rusqlite")]
+#[test]
+fn sqlite_urls_with_parameters_open_as_uris() -> TestResult {
+    let (tmp, _) = project()?;
+    strata(tmp.path(), &["up", "--url", "sqlite:b.db", "-q"]).ok();
+    let ro = strata(tmp.path(), &["status", "--url", "sqlite:b.db?mode=ro"]).ok();
+    ends(&ro.stdout, "2 migrations: 2 applied; up to date\n");
+    let refused = strata(tmp.path(), &["down", "-1", "--url", "sqlite:b.db?mode=ro"]);
+    assert_eq!(refused.code, Some(1), "{}", refused.stdout);
+    has(&refused.stderr, "readonly");
+    let missing = strata(tmp.path(), &["status", "--url", "sqlite:none.db?mode=rw"]);
+    assert_eq!(missing.code, Some(1), "mode=rw does not create a file");
+    let fragment = strata(tmp.path(), &["status", "--url", "sqlite:a.db#frag"]);
+    assert_eq!(
+        fragment.stderr,
+        "error: invalid database url `sqlite:a.db#frag`: a sqlite url has no fragment (`#`); for a file name with `#`, give the plain path\n"
+    );
+    let mut files: Vec<String> = std::fs::read_dir(tmp.path())?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    files.sort();
+    assert_eq!(files, ["Cargo.toml", "b.db", "migrations"]);
+    Ok(())
+}
+
+/// A second project, set `other`, with one migration of its own.
+fn other_project() -> Result<tempfile::TempDir, Error> {
+    let tmp = tempfile::tempdir()?;
+    std::fs::write(
+        tmp.path().join("Cargo.toml"),
+        "[package]\nname = 'other'\nversion = '0.1.0'\n",
+    )?;
+    std::fs::create_dir(tmp.path().join("migrations"))?;
+    std::fs::write(
+        tmp.path().join("migrations/1_create_logs.sql"),
+        "CREATE TABLE logs (id INTEGER PRIMARY KEY);",
+    )?;
+    Ok(tmp)
+}
+
+#[cfg(feature = "rusqlite")]
+#[test]
+fn a_database_shared_by_two_sets() -> TestResult {
+    let (shop, _) = project()?;
+    let other = other_project()?;
+    let db = shop.path().join("shared.db");
+    let url = format!("sqlite:{}", db.display());
+    strata(shop.path(), &["up", "--url", &url]).ok();
+    let refused = strata(other.path(), &["up", "--url", &url]);
+    assert_eq!(refused.code, Some(1));
+    has(
+        &refused.stderr,
+        "applied migrations this binary does not know",
+    );
+    let status = strata(other.path(), &["status", "--url", &url]).ok();
+    ends(
+        &status.stdout,
+        "3 migrations: 1 pending, 2 unknown; needs attention\n  unknown: applied by a newer binary or by another set; `up` refuses them unless allowed (`--allow-unknown`)\n",
+    );
+    strata(other.path(), &["up", "--url", &url, "--allow-unknown"]).ok();
+    let status = strata(other.path(), &["status", "--allow-unknown", "--url", &url]).ok();
+    ends(
+        &status.stdout,
+        "3 migrations: 1 applied, 2 unknown; up to date\n",
+    );
+
+    // A migration merged late, older than the applied one: refused unless `--out-of-order`.
+    std::fs::write(
+        other.path().join("migrations/0_create_tags.sql"),
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY);",
+    )?;
+    let late = strata(other.path(), &["up", "--url", &url, "--allow-unknown"]);
+    assert_eq!(late.code, Some(1), "{}", late.stdout);
+    let applied = strata(
+        other.path(),
+        &["up", "--url", &url, "--allow-unknown", "--out-of-order"],
+    )
+    .ok();
+    starts(&applied.stdout, "applied 1 migration in ");
+    Ok(())
+}
+
+#[cfg(feature = "rusqlite")]
+#[test]
+fn a_closed_pipe_is_a_quiet_success_and_a_full_disk_an_error() -> TestResult {
+    let (tmp, _) = project()?;
+    let empty = tempfile::tempdir()?;
+    for (dir, args) in [
+        (empty.path(), &["new", "piped"][..]),
+        (tmp.path(), &["status", "--url", "sqlite:p.db"]),
+        (tmp.path(), &["history", "--url", "sqlite:p.db"]),
+    ] {
+        let (reader, writer) = std::io::pipe()?;
+        drop(reader);
+        let out = command(dir, args).stdout(writer).output()?;
+        assert_eq!(
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr).as_ref()
+            ),
+            (Some(0), ""),
+            "{args:?}"
+        );
+    }
+    if Path::new("/dev/full").exists() {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full")?;
+        let out = command(tmp.path(), &["status", "--url", "sqlite:p.db"])
+            .stdout(full)
+            .output()?;
+        assert_eq!(out.status.code(), Some(1));
+        starts(
+            &String::from_utf8_lossy(&out.stderr),
+            "error: failed to write `standard output`\n  caused by: ",
+        );
+    }
+    Ok(())
+}
+
+#[cfg(feature = "rusqlite")]
+#[test]
+fn waiting_for_the_lock_is_said_on_stderr_at_once() -> TestResult {
+    use std::io::BufRead as _;
+    let (tmp, _) = project()?;
+    let db = tmp.path().join("locked.db");
+    let url = format!("sqlite:{}", db.display());
+    let holder = rusqlite::Connection::open(&db)?;
+    for quiet in [false, true] {
+        holder.execute_batch("BEGIN IMMEDIATE")?;
+        let mut args = vec!["up", "--url", &url];
+        if quiet {
+            args.push("-q");
+        }
+        let mut child = command(tmp.path(), &args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let stderr = std::io::BufReader::new(child.stderr.take().ok_or("stderr")?);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in stderr.lines() {
+                let _ = tx.send(line.unwrap_or_default());
+            }
+        });
+        if quiet {
+            std::thread::sleep(std::time::Duration::from_millis(800));
+        } else {
+            // Said while the lock is still held, not once it is free.
+            let first = rx.recv_timeout(std::time::Duration::from_secs(20))?;
+            assert!(
+                first
+                    .starts_with("waiting up to 60.0s for the migration lock on sqlite database `"),
+                "{first}"
+            );
+        }
+        holder.execute_batch("ROLLBACK")?;
+        assert!(child.wait()?.success());
+        let _ = reader.join();
+        let rest: Vec<String> = rx.try_iter().collect();
+        if quiet {
+            assert!(rest.is_empty(), "--quiet: {rest:?}");
+        } else {
+            assert_eq!(rest.len(), 2, "then the progress lines: {rest:?}");
+        }
+        strata(tmp.path(), &["down", "base", "-q", "--url", &url]).ok();
+    }
+    let verbose = strata(tmp.path(), &["up", "-v", "--url", &url]).ok();
+    has(&verbose.stderr, "debug: ");
+    Ok(())
+}
 
 /// Runs an offline script on a second, empty database and returns that database's URL.
 type ApplyScript<'a> = &'a dyn Fn(&str) -> Result<String, Error>;
@@ -315,6 +689,14 @@ fn up_and_read(s: &Session) {
         "{}",
         history.stdout
     );
+    // Durations read as the progress lines write them (`1.2ms`, `3.0s`).
+    for row in history.stdout.lines().skip(1) {
+        let duration = row.split("  ").filter(|c| !c.is_empty()).nth(2);
+        assert!(
+            duration.is_some_and(|d| d.ends_with("ms") || d.ends_with('s')) && !row.contains(" ms"),
+            "{row}"
+        );
+    }
 }
 
 fn down_and_scripts(s: &Session, apply_script: Option<ApplyScript<'_>>) -> TestResult {
@@ -347,9 +729,13 @@ fn down_and_scripts(s: &Session, apply_script: Option<ApplyScript<'_>>) -> TestR
 
 fn stamp_and_repair(s: &Session) -> TestResult {
     let stamped = s.run(&["stamp", "heads"]).ok();
-    assert_eq!(
-        stamped.stdout.lines().next(),
-        Some(format!("stamped shop@{}_add_price (0.0ns)", s.v2).as_str())
+    let lines: Vec<&str> = stamped.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", stamped.stdout);
+    assert_eq!(lines[0], format!("stamped shop@{}_add_price", s.v2));
+    assert!(
+        lines[1].starts_with("1 step in ") && !lines[1].ends_with(" 0.0ns"),
+        "the real elapsed time: {}",
+        stamped.stdout
     );
     // Edit an applied migration: a diverged row, refused by `up`, accepted by `repair`.
     std::fs::write(
@@ -444,6 +830,38 @@ mod pg {
     }
 
     #[test]
+    fn key_value_strings_query_passwords_and_upper_case_schemes_connect() -> TestResult {
+        let Some(db) = Db::create() else {
+            return Ok(());
+        };
+        let (tmp, _) = project()?;
+        let header = format!("postgres database `{}`\n", db.name);
+        // The test server trusts local connections: the passwords are accepted and ignored.
+        for url in [
+            format!(
+                "host=127.0.0.1 port=5432 user=postgres password={SECRET} dbname={}",
+                db.name
+            ),
+            format!(
+                "host=127.0.0.1 user=postgres password='{SECRET} x' dbname={}",
+                db.name
+            ),
+            format!(
+                "postgres://postgres@127.0.0.1:5432/{}?password={SECRET}",
+                db.name
+            ),
+            format!(
+                "POSTGRESQL://postgres:{SECRET}%40%2F@127.0.0.1:5432/{}",
+                db.name
+            ),
+        ] {
+            let status = strata(tmp.path(), &["status", "--url", &url]).ok();
+            starts(&status.stdout, &header);
+        }
+        Ok(())
+    }
+
+    #[test]
     fn postgres_round_trip() -> TestResult {
         let (Some(db), Some(scripted)) = (Db::create(), Db::create()) else {
             return Ok(());
@@ -483,23 +901,108 @@ mod pg {
 }
 
 #[cfg(feature = "mysql")]
-#[test]
-fn mariadb_round_trip() -> TestResult {
+mod my {
+    use super::*;
     use mysql::prelude::Queryable;
-    let Some((url, mut admin)) = conformance::reachable(
-        "STRATA_TEST_MYSQL_URL",
-        "mysql://root@127.0.0.1:3306/test",
-        |u| mysql::Conn::new(mysql::Opts::from_url(u)?),
-    ) else {
-        return Ok(());
-    };
-    let name = conformance::unique_name();
-    admin.query_drop(format!("CREATE DATABASE {name}"))?;
-    let (base, _) = url.rsplit_once('/').ok_or("a URL with a database")?;
-    let result = round_trip(
-        &format!("{}/{name}", base.replacen("mysql:", "mariadb:", 1)),
-        None,
-    );
-    admin.query_drop(format!("DROP DATABASE IF EXISTS {name}"))?;
-    result
+
+    /// A uniquely named database (and the users a test creates), dropped when the value drops.
+    struct Db {
+        admin: mysql::Conn,
+        name: String,
+        /// `host:port` of the server.
+        host: String,
+        users: Vec<String>,
+    }
+
+    impl Db {
+        fn create() -> Option<Db> {
+            let (url, mut admin) = conformance::reachable(
+                "STRATA_TEST_MYSQL_URL",
+                "mysql://root@127.0.0.1:3306/test",
+                |u| mysql::Conn::new(mysql::Opts::from_url(u)?),
+            )?;
+            let name = conformance::unique_name();
+            admin
+                .query_drop(format!("CREATE DATABASE {name}"))
+                .expect("create a database");
+            let (_, rest) = url.split_once('@').expect("a URL with a user");
+            let (host, _) = rest.rsplit_once('/').expect("a URL with a database");
+            Some(Db {
+                admin,
+                name,
+                host: host.to_owned(),
+                users: Vec::new(),
+            })
+        }
+
+        /// A user named after the database, with `password` and every right on it.
+        fn user(&mut self, password: &str) -> Result<String, Error> {
+            let user = self.name.clone();
+            self.admin.query_drop(format!(
+                "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
+            ))?;
+            self.users.push(user.clone());
+            self.admin
+                .query_drop(format!("GRANT ALL ON {}.* TO '{user}'@'%'", self.name))?;
+            Ok(user)
+        }
+    }
+
+    impl Drop for Db {
+        fn drop(&mut self) {
+            for user in &self.users {
+                let _ = self
+                    .admin
+                    .query_drop(format!("DROP USER IF EXISTS '{user}'@'%'"));
+            }
+            let _ = self
+                .admin
+                .query_drop(format!("DROP DATABASE IF EXISTS {}", self.name));
+        }
+    }
+
+    #[test]
+    fn mariadb_round_trip() -> TestResult {
+        let Some(db) = Db::create() else {
+            return Ok(());
+        };
+        round_trip(&format!("mariadb://root@{}/{}", db.host, db.name), None)
+    }
+
+    /// MariaDB checks passwords (the PostgreSQL test server trusts every local connection, so
+    /// a wrong password is never refused there): a user with a password, right and wrong.
+    #[test]
+    fn mariadb_password_authentication() -> TestResult {
+        let Some(mut db) = Db::create() else {
+            return Ok(());
+        };
+        // A password with characters a URL must percent-encode.
+        let password = format!("{SECRET}@/:x");
+        let user = db.user(&password)?;
+        let (tmp, _) = project()?;
+        let encoded = password
+            .replace('@', "%40")
+            .replace('/', "%2F")
+            .replace(':', "%3A");
+        let good = format!("mysql://{user}:{encoded}@{}/{}", db.host, db.name);
+        strata(tmp.path(), &["up", "--url", &good]).ok();
+        let status = strata(tmp.path(), &["status", "--url", &good]).ok();
+        ends(&status.stdout, "2 migrations: 2 applied; up to date\n");
+        for wrong in [format!("Wrong{SECRET}"), "e".to_owned()] {
+            let url = format!("mariadb://{user}:{wrong}@{}/{}", db.host, db.name);
+            let denied = strata(tmp.path(), &["status", "--url", &url]);
+            assert_eq!(denied.code, Some(1), "{}", denied.stdout);
+            starts(
+                &denied.stderr,
+                format!(
+                    "error: failed to connect on mysql database `{}`\n  caused by: ",
+                    db.name
+                ),
+            );
+            if wrong.len() > 1 {
+                has(&denied.stderr, "Access denied");
+            }
+        }
+        Ok(())
+    }
 }

@@ -2,12 +2,14 @@
 //! current|history|stamp|repair|sql --url <url> --dir <dir>` runs a directory of migrations
 //! against a database without embedding it (operations, CI). See `docs/cli.md`.
 
+use std::fmt::Write as _;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{CommandFactory, Parser, Subcommand};
-use strata::cli::{Command, DatabaseUrl, Migrate, Options};
+use strata::cli::{Command, DatabaseUrl, Migrate, Options, redact};
 use strata::{Database, Error, ErrorKind, Migrations, Result, Set};
 
 /// Migrations from a directory, against a database given by URL.
@@ -17,7 +19,8 @@ struct Cli {
     #[command(subcommand)]
     command: Top,
     /// The database: `sqlite:<path>` (or a plain path), `postgres://user:password@host/db`,
-    /// `mysql://...` or `mariadb://...`. Default: `STRATA_DATABASE_URL`, then `DATABASE_URL`.
+    /// a `host=... dbname=...` string, `mysql://...` or `mariadb://...`. Default:
+    /// `STRATA_DATABASE_URL`, then `DATABASE_URL` (empty ones are ignored).
     #[arg(long, global = true)]
     url: Option<String>,
     /// The migrations directory.
@@ -29,6 +32,16 @@ struct Cli {
     /// The history table (default `strata_migrations`; `schema.table` on PostgreSQL).
     #[arg(long, global = true)]
     table: Option<String>,
+    /// Tolerates applied rows this directory does not have (another set sharing the
+    /// database, or a newer binary's migrations).
+    #[arg(long, global = true)]
+    allow_unknown: bool,
+    /// Applies a migration older than the latest applied one of its set (merged late).
+    #[arg(long, global = true)]
+    out_of_order: bool,
+    /// Also prints strata's debug log lines (each statement) on standard error.
+    #[arg(long, short, global = true)]
+    verbose: bool,
     #[command(flatten)]
     options: Options,
 }
@@ -48,54 +61,179 @@ enum Top {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let url = match &cli.command {
-        Top::New { .. } => None,
-        Top::Migrate(_) => {
-            let url = cli
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    Logger::install(&cli);
+    let result = match &cli.command {
+        Top::New { name, reversible } => new(&cli, name, *reversible).map_err(|e| (e, None)),
+        Top::Migrate(command) => {
+            let Some(url) = cli
                 .url
                 .clone()
-                .or_else(|| std::env::var("STRATA_DATABASE_URL").ok())
-                .or_else(|| std::env::var("DATABASE_URL").ok());
-            let Some(url) = url else {
-                Cli::command()
-                    .error(
-                        clap::error::ErrorKind::MissingRequiredArgument,
-                        "no database: pass `--url` or set `STRATA_DATABASE_URL` or `DATABASE_URL`",
-                    )
-                    .exit()
+                .or_else(|| env_url("STRATA_DATABASE_URL"))
+                .or_else(|| env_url("DATABASE_URL"))
+            else {
+                return usage_error(&Cli::command().error(
+                    clap::error::ErrorKind::MissingRequiredArgument,
+                    "no database: pass `--url` or set `STRATA_DATABASE_URL` or `DATABASE_URL`",
+                ));
             };
-            Some(url)
+            match DatabaseUrl::parse(&url) {
+                Ok(url) => migrate(&cli, command, &url).map_err(|e| (e, Some(url))),
+                Err(e) => Err((e, None)),
+            }
         }
-    };
-    let parsed = url.as_deref().map(DatabaseUrl::parse);
-    let result = match (&cli.command, parsed) {
-        (Top::New { name, reversible }, _) => new(&cli, name, *reversible),
-        (Top::Migrate(command), Some(Ok(url))) => migrate(&cli, command, &url),
-        (Top::Migrate(_), Some(Err(e))) => Err(e),
-        (Top::Migrate(_), None) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err((e, url)) => {
             let color = cli.options.colors(io::stderr().is_terminal());
-            let report = strata::cli::error_report(&e, color);
-            // A driver's message could quote the URL: never print its password.
-            let report = match url.as_deref().map(DatabaseUrl::parse) {
-                Some(Ok(url)) => url.scrub(&report),
-                _ => report,
-            };
-            let _ = io::stderr().write_all(report.as_bytes());
+            let _ = io::stderr().write_all(report(&e, url.as_ref(), color).as_bytes());
             ExitCode::FAILURE
         }
     }
 }
 
-fn new(cli: &Cli, name: &str, reversible: bool) -> Result<()> {
-    for path in strata::cli::new_migration(&cli.dir, name, reversible)? {
-        println!("{}", path.display());
+/// A variable's value; unset, empty or not Unicode is `None`.
+fn env_url(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Prints clap's error (or help, or version) with any password redacted: a URL given as an
+/// argument by mistake is quoted in it.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    let text = e.render();
+    let (is_terminal, stream): (bool, Box<dyn Write>) = if e.use_stderr() {
+        (io::stderr().is_terminal(), Box::new(io::stderr()))
+    } else {
+        (io::stdout().is_terminal(), Box::new(io::stdout()))
+    };
+    let text = if Options::default().colors(is_terminal) {
+        text.ansi().to_string()
+    } else {
+        text.to_string()
+    };
+    // Help and version are strata's own text; an error may quote the arguments.
+    let text = if e.use_stderr() { redact(&text) } else { text };
+    let _ = { stream }.write_all(text.as_bytes());
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+}
+
+/// The error report, with every password kept out: the driver's text (the `caused by` lines,
+/// which may quote the URL) is scrubbed of the URL's password, and the whole report is
+/// redacted. Strata's own message is built from names, never from the URL, so it is not
+/// scrubbed (a short password would mangle it).
+fn report(e: &Error, url: Option<&DatabaseUrl>, color: bool) -> String {
+    let report = strata::cli::error_report(e, color);
+    let own = e.to_string();
+    let split = report.find(&own).map_or(0, |i| i + own.len());
+    let (head, causes) = report.split_at(split);
+    let mut text = head.to_owned();
+    for line in causes.split_inclusive('\n') {
+        const PREFIX: &str = "  caused by: ";
+        let (prefix, cause) = line.split_at(if line.starts_with(PREFIX) {
+            PREFIX.len()
+        } else {
+            0
+        });
+        text.push_str(prefix);
+        text.push_str(&url.map_or_else(|| cause.to_owned(), |url| url.scrub(cause)));
     }
-    Ok(())
+    redact(&text)
+}
+
+/// Whether a migration is running: its `info` log lines say what its progress line says.
+static IN_STEP: AtomicBool = AtomicBool::new(false);
+
+/// Whether a progress line is started and not ended: a log line starts a line of its own.
+static LINE_OPEN: AtomicBool = AtomicBool::new(false);
+
+/// Strata's log lines on standard error: warnings and errors always, `info` unless `--quiet`,
+/// `debug` with `--verbose`. The `info` lines that the command's own output repeats are left
+/// out: those of a running migration (its progress line says it), and the migrator's lines of
+/// `stamp` and `repair` (their report lists each row).
+struct Logger {
+    level: log::LevelFilter,
+    color: bool,
+    /// `stamp` or `repair`.
+    reports_rows: bool,
+}
+
+impl Logger {
+    fn install(cli: &Cli) {
+        let level = match (cli.options.quiet, cli.verbose) {
+            (_, true) => log::LevelFilter::Debug,
+            (true, false) => log::LevelFilter::Warn,
+            (false, false) => log::LevelFilter::Info,
+        };
+        let logger = Logger {
+            level,
+            color: cli.options.colors(io::stderr().is_terminal()),
+            reports_rows: matches!(
+                cli.command,
+                Top::Migrate(Command::Stamp { .. } | Command::Repair { .. })
+            ),
+        };
+        if log::set_logger(Box::leak(Box::new(logger))).is_ok() {
+            log::set_max_level(level);
+        }
+    }
+}
+
+impl log::Log for Logger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= self.level
+            && (metadata.target() == "strata" || metadata.target().starts_with("strata::"))
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let in_step = IN_STEP.load(Ordering::Relaxed);
+        let repeated = in_step || (self.reports_rows && record.target() == "strata::migrator");
+        if repeated && record.level() == log::Level::Info {
+            return;
+        }
+        let style = anstyle::Style::new().bold();
+        let (prefix, style) = match record.level() {
+            log::Level::Error => (
+                "error: ",
+                style.fg_color(Some(anstyle::AnsiColor::Red.into())),
+            ),
+            log::Level::Warn => (
+                "warning: ",
+                style.fg_color(Some(anstyle::AnsiColor::Yellow.into())),
+            ),
+            log::Level::Info => ("", style),
+            log::Level::Debug | log::Level::Trace => ("debug: ", anstyle::Style::new().dimmed()),
+        };
+        let prefix = if self.color && !prefix.is_empty() {
+            format!("{}{prefix}{}", style.render(), style.render_reset())
+        } else {
+            prefix.to_owned()
+        };
+        let newline = if LINE_OPEN.swap(false, Ordering::Relaxed) {
+            "\n"
+        } else {
+            ""
+        };
+        let line = redact(&format!("{newline}{prefix}{}\n", record.args()));
+        let _ = io::stderr().lock().write_all(line.as_bytes());
+    }
+
+    fn flush(&self) {}
+}
+
+fn new(cli: &Cli, name: &str, reversible: bool) -> Result<()> {
+    let paths = strata::cli::new_migration(&cli.dir, name, reversible)?;
+    let mut text = String::new();
+    for path in paths {
+        let _ = writeln!(text, "{}", path.display());
+    }
+    strata::cli::write_output(&mut io::stdout().lock(), &text)
 }
 
 fn migrations(cli: &Cli) -> Result<Migrations> {
@@ -108,7 +246,14 @@ fn migrations(cli: &Cli) -> Result<Migrations> {
         None => strata::cli::package_of(&cli.dir)?,
     };
     let set = Set::from_dir(&name, &version, &cli.dir)?;
-    let migrations = Migrations::new([set])?;
+    let quiet = cli.options.quiet;
+    let migrations = Migrations::new([set])?
+        .allow_unknown(cli.allow_unknown)
+        .out_of_order(cli.out_of_order)
+        .on_progress(move |p| {
+            IN_STEP.store(p.duration.is_none(), Ordering::Relaxed);
+            LINE_OPEN.store(p.duration.is_none() && !quiet, Ordering::Relaxed);
+        });
     match &cli.table {
         Some(table) => migrations.table(table),
         None => Ok(migrations),
@@ -145,7 +290,8 @@ fn migrate(cli: &Cli, command: &Command, url: &DatabaseUrl) -> Result<()> {
         #[cfg(feature = "rusqlite")]
         DatabaseUrl::Sqlite(path) => {
             // Created when missing, as `sqlite3` does: `status` of a new database lists every
-            // migration as pending.
+            // migration as pending. A `file:` URI (from a URL with parameters) is opened as
+            // one: rusqlite's default flags include `SQLITE_OPEN_URI`.
             let mut conn = rusqlite::Connection::open(path)
                 .map_err(|e| connect_error("sqlite", path.clone(), Box::new(e)))?;
             strata::cli::run(&mut conn, &migrations, &cmd, out)
@@ -155,13 +301,15 @@ fn migrate(cli: &Cli, command: &Command, url: &DatabaseUrl) -> Result<()> {
             let config: postgres::Config = url.parse().map_err(|e| {
                 Error::with_source(
                     ErrorKind::InvalidUrl {
-                        url: strata::cli::redact(url),
-                        reason: "not a valid postgres url".to_owned(),
+                        url: redact(url),
+                        reason: "not a valid postgres url or connection string".to_owned(),
                     },
                     Box::new(e),
                 )
             })?;
-            let name = config.get_dbname().unwrap_or("postgres").to_owned();
+            // Without a database name, the server's default: the user's name.
+            let name = config.get_dbname().or(config.get_user());
+            let name = name.unwrap_or_default().to_owned();
             let mut conn = config
                 .connect(postgres::NoTls)
                 .map_err(|e| connect_error("postgres", name, Box::new(e)))?;
@@ -172,7 +320,7 @@ fn migrate(cli: &Cli, command: &Command, url: &DatabaseUrl) -> Result<()> {
             let opts = mysql::Opts::from_url(url).map_err(|e| {
                 Error::with_source(
                     ErrorKind::InvalidUrl {
-                        url: strata::cli::redact(url),
+                        url: redact(url),
                         reason: "not a valid mysql url".to_owned(),
                     },
                     Box::new(e),
@@ -187,7 +335,7 @@ fn migrate(cli: &Cli, command: &Command, url: &DatabaseUrl) -> Result<()> {
         other => Err(Error::new(ErrorKind::InvalidUrl {
             url: match other {
                 DatabaseUrl::Sqlite(p) => format!("sqlite:{p}"),
-                DatabaseUrl::Postgres(u) | DatabaseUrl::Mysql(u) => strata::cli::redact(u),
+                DatabaseUrl::Postgres(u) | DatabaseUrl::Mysql(u) => redact(u),
             },
             reason: format!(
                 "this `strata` was built without the `{}` feature (cargo install strata --features cli,{})",

@@ -1,6 +1,7 @@
 //! What the subcommands print: aligned tables, summaries, progress lines, colours.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use anstyle::{AnsiColor, Style};
 use clap::ColorChoice;
@@ -20,12 +21,8 @@ impl Paint {
     /// Colours for `choice` on a stream that is (or is not) a terminal: `auto` colours a
     /// terminal unless `NO_COLOR` is set to a non-empty value.
     pub(super) fn new(choice: ColorChoice, is_terminal: bool) -> Paint {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Paint::with(match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => is_terminal && !no_color,
-        })
+        let no_color = std::env::var_os("NO_COLOR");
+        Paint::with(colors(choice, is_terminal, no_color.as_deref()))
     }
 
     pub(super) fn with(on: bool) -> Paint {
@@ -65,6 +62,16 @@ impl Paint {
 
     pub(super) fn dim(self, text: &str) -> String {
         self.style(text, Style::new().dimmed())
+    }
+}
+
+/// Whether to colour: `always`, never `never`, and `auto` on a terminal unless `NO_COLOR`
+/// (its value `no_color`) is set to something (<https://no-color.org>).
+fn colors(choice: ColorChoice, is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty),
     }
 }
 
@@ -118,8 +125,36 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// The status table with a header naming the database and a summary line.
-pub(super) fn status(out: &mut String, database: &Database, status: &Status, paint: Paint) {
+/// A duration as every output writes it: `176.9µs`, `12.4ms`, `3.1s`.
+pub(super) fn duration(d: Duration) -> String {
+    format!("{d:.1?}")
+}
+
+/// What to do about the rows in a state that needs attention.
+const HINTS: [(&str, &str); 3] = [
+    (
+        "dirty",
+        "a migration stopped part-way; clean up what it did by hand, then run `repair`",
+    ),
+    (
+        "diverged",
+        "changed after it was applied; restore the file, or accept the change with `repair`",
+    ),
+    (
+        "unknown",
+        "applied by a newer binary or by another set; `up` refuses them unless allowed (`--allow-unknown`)",
+    ),
+];
+
+/// The status table with a header naming the database, a summary line, and a line per state
+/// that needs attention. Unknown rows need none when `allow_unknown`.
+pub(super) fn status(
+    out: &mut String,
+    database: &Database,
+    status: &Status,
+    allow_unknown: bool,
+    paint: Paint,
+) {
     let _ = writeln!(out, "{database}\n");
     let mut counts: Vec<(&str, usize)> = Vec::new();
     let rows: Vec<Vec<Cell>> = status
@@ -168,16 +203,17 @@ pub(super) fn status(out: &mut String, database: &Database, status: &Status, pai
         paint,
     );
     let detail: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    let verdict = if status.is_up_to_date() {
-        paint.good("up to date")
-    } else if status
-        .filter(|s| *s != State::Applied && *s != State::Pending)
-        .next()
-        .is_some()
-    {
-        paint.error("needs attention (see `repair`)")
-    } else {
+    let hints: Vec<_> = HINTS
+        .iter()
+        .filter(|(k, _)| counts.iter().any(|(c, _)| c == k))
+        .filter(|(k, _)| !(allow_unknown && *k == "unknown"))
+        .collect();
+    let verdict = if !hints.is_empty() {
+        paint.error("needs attention")
+    } else if counts.iter().any(|(k, _)| *k == "pending") {
         paint.warn("not up to date")
+    } else {
+        paint.good("up to date")
     };
     let _ = writeln!(
         out,
@@ -185,6 +221,9 @@ pub(super) fn status(out: &mut String, database: &Database, status: &Status, pai
         plural(rows.len(), "migration", "migrations"),
         detail.join(", ")
     );
+    for (kind, hint) in hints {
+        let _ = writeln!(out, "  {}: {hint}", paint.error(kind));
+    }
 }
 
 /// The latest migration in the database of each set, or `base`.
@@ -229,7 +268,14 @@ pub(super) fn history(out: &mut String, records: &[Record], paint: Paint) {
             vec![
                 (r.id(), plain as fn(Paint, &str) -> String),
                 (timestamp(&r.applied_at), plain),
-                (format!("{} ms", r.duration_ms), plain),
+                // The history keeps whole milliseconds.
+                (
+                    match r.duration_ms {
+                        0 => "<1.0ms".to_owned(),
+                        ms => duration(Duration::from_millis(ms)),
+                    },
+                    plain,
+                ),
                 (state, style),
             ]
         })
@@ -271,7 +317,30 @@ pub(super) fn summary(out: &mut String, report: &Report, paint: Paint) {
         (0, n) => format!("reverted {}", plural(n, "migration", "migrations")),
         (a, r) => format!("applied {a} and reverted {r} migrations"),
     };
-    let _ = writeln!(out, "{} in {:.1?}", paint.good(&line), report.duration());
+    let _ = writeln!(
+        out,
+        "{} in {}",
+        paint.good(&line),
+        duration(report.duration())
+    );
+}
+
+/// A stamp's or repair's report: a line per row it wrote or removed, then the time it took
+/// (nothing ran, so the rows have no duration of their own).
+pub(super) fn report(out: &mut String, report: &Report, paint: Paint) {
+    for s in report.steps() {
+        let _ = writeln!(out, "{} {}", s.action.verb(), s.migration);
+    }
+    let line = match report.steps().len() {
+        0 => "nothing to do".to_owned(),
+        n => plural(n, "step", "steps"),
+    };
+    let _ = writeln!(
+        out,
+        "{} in {}",
+        paint.good(&line),
+        duration(report.duration())
+    );
 }
 
 #[cfg(test)]
@@ -310,7 +379,7 @@ mod tests {
             name: "app.db".to_owned(),
         };
         let mut out = String::new();
-        super::status(&mut out, &database, &status, Paint::with(false));
+        super::status(&mut out, &database, &status, false, Paint::with(false));
         assert_eq!(
             out,
             "sqlite database `app.db`\n\n\
@@ -318,15 +387,106 @@ mod tests {
              app      1               m1               applied    2026-11-22 07:30:55\n\
              app      20261122080000  m20261122080000  pending\n\
              billing  3               m3               dirty (2)  2026-11-22 07:31:00\n\
-             \n3 migrations: 1 applied, 1 pending, 1 dirty; needs attention (see `repair`)\n"
+             \n3 migrations: 1 applied, 1 pending, 1 dirty; needs attention\n\
+             \x20 dirty: a migration stopped part-way; clean up what it did by hand, then run `repair`\n"
         );
         let mut coloured = String::new();
-        super::status(&mut coloured, &database, &status, Paint::with(true));
+        super::status(&mut coloured, &database, &status, false, Paint::with(true));
         assert!(coloured.contains("\u{1b}["));
 
         let mut out = String::new();
         current(&mut out, &status);
         assert_eq!(out, "app      1_m1\nbilling  3_m3 (dirty)\n");
+    }
+
+    #[test]
+    fn each_state_that_needs_attention_says_what_to_do() {
+        let status = Status::from_entries(vec![
+            entry("app", 1, State::Applied, Some("2026-11-22T07:30:55.123Z")),
+            entry(
+                "app",
+                2,
+                State::Diverged {
+                    applied: "a".into(),
+                    current: "b".into(),
+                },
+                Some("2026-11-22T07:30:55.123Z"),
+            ),
+            entry(
+                "core",
+                7,
+                State::UnknownApplied {
+                    set_version: "2.0.0".into(),
+                },
+                Some("2026-11-22T07:30:55.123Z"),
+            ),
+        ]);
+        let database = Database {
+            backend: "sqlite",
+            name: "app.db".to_owned(),
+        };
+        let summary = |allow_unknown| {
+            let mut out = String::new();
+            super::status(
+                &mut out,
+                &database,
+                &status,
+                allow_unknown,
+                Paint::with(false),
+            );
+            out.split_once("\n\n3 migrations: ")
+                .map(|(_, s)| s.to_owned())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            summary(false),
+            "1 applied, 1 diverged, 1 unknown; needs attention\n\
+             \x20 diverged: changed after it was applied; restore the file, or accept the change with `repair`\n\
+             \x20 unknown: applied by a newer binary or by another set; `up` refuses them unless allowed (`--allow-unknown`)\n"
+        );
+        assert_eq!(
+            summary(true),
+            "1 applied, 1 diverged, 1 unknown; needs attention\n\
+             \x20 diverged: changed after it was applied; restore the file, or accept the change with `repair`\n"
+        );
+    }
+
+    #[test]
+    fn durations_read_alike_everywhere() {
+        assert_eq!(duration(Duration::from_nanos(176_900)), "176.9µs");
+        assert_eq!(duration(Duration::from_millis(1500)), "1.5s");
+        let mut out = String::new();
+        let report = Report {
+            steps: vec![crate::report::ReportStep {
+                migration: "app@1_a".to_owned(),
+                action: crate::report::Action::Stamped,
+                duration: Duration::ZERO,
+            }],
+            duration: Duration::from_micros(2500),
+        };
+        super::report(&mut out, &report, Paint::with(false));
+        assert_eq!(out, "stamped app@1_a\n1 step in 2.5ms\n");
+    }
+
+    #[test]
+    fn the_colour_decision_follows_the_choice_the_terminal_and_no_color() {
+        use std::ffi::OsStr;
+        let set = Some(OsStr::new("1"));
+        let empty = Some(OsStr::new(""));
+        for (choice, terminal, no_color, on) in [
+            (ColorChoice::Auto, true, None, true),
+            (ColorChoice::Auto, true, set, false),
+            (ColorChoice::Auto, true, empty, true),
+            (ColorChoice::Auto, false, None, false),
+            (ColorChoice::Always, false, set, true),
+            (ColorChoice::Never, true, None, false),
+        ] {
+            assert_eq!(
+                colors(choice, terminal, no_color),
+                on,
+                "{choice:?} {terminal} {no_color:?}"
+            );
+        }
     }
 
     #[test]

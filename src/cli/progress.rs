@@ -70,7 +70,7 @@ fn progress_line(p: &Progress<'_>, paint: Paint) -> String {
             let step = paint.dim(&format!("[{:>width$}/{}]", p.step, p.steps));
             format!("{step} {verb} {} ...", paint.bold(p.migration))
         }
-        Some(d) => format!(" {}\n", paint.good(&format!("{d:.1?}"))),
+        Some(d) => format!(" {}\n", paint.good(&super::output::duration(d))),
     }
 }
 

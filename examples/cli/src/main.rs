@@ -42,7 +42,12 @@ fn main() -> ExitCode {
         .database
         .or_else(|| std::env::var_os("NOTES_DATABASE").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("notes.db"));
-    strata::cli::exit_code(run(&path, &app.command))
+    let result = run(&path, &app.command);
+    match &app.command {
+        // `migrate --color never` holds for its errors too.
+        AppCommand::Migrate(cmd) => cmd.options.exit_code(result),
+        AppCommand::Serve => strata::cli::exit_code(result),
+    }
 }
 
 fn run(path: &Path, command: &AppCommand) -> Result<()> {

@@ -70,3 +70,21 @@ fn migrate_subcommands_run_through_the_application_parser() -> TestResult {
     assert_eq!(err, "error: no set named `nope` is registered\n");
     Ok(())
 }
+
+#[test]
+fn the_migrate_colour_option_decides_the_error_s_colours() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let db = tmp.path().join("notes.db");
+    for (color, coloured) in [("always", true), ("never", false), ("auto", false)] {
+        let out = Command::new(env!("CARGO_BIN_EXE_strata-example-cli"))
+            .args(["migrate", "--color", color, "up", "nope@1"])
+            .env("NOTES_DATABASE", &db)
+            .env_remove("NO_COLOR")
+            .output()?;
+        let err = String::from_utf8(out.stderr)?;
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(err.contains('\u{1b}'), coloured, "--color {color}: {err:?}");
+        assert!(err.contains("no set named `nope` is registered"), "{err}");
+    }
+    Ok(())
+}
