@@ -68,7 +68,10 @@ pub use self::sqlite::{sqlite, sqlite_file};
 pub use crate::schema::{Reversibility, check_reversible};
 
 /// A uniquely named database on a server, for one test: derefs to the driver's connection
-/// `C`, and drops the database (with its connections) when it drops.
+/// `C`, and drops the database when it drops, ending the other sessions connected to it
+/// (PostgreSQL: `DROP DATABASE ... WITH (FORCE)`; MySQL: `KILL` of the sessions whose current
+/// database it is, then `DROP DATABASE` with a `lock_wait_timeout` of 10 s, which a session
+/// using its tables from another database can still make wait and fail).
 ///
 /// A failure to drop the database is logged (`log::warn!`), not raised: it runs in `Drop`.
 /// Its `Debug` shows the database name, never the URL.

@@ -9,8 +9,9 @@
 mod conformance;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, mpsc};
 use std::thread;
+use std::time::Duration;
 
 use conformance::{TestResult, reachable, unique_name};
 use mysql::prelude::Queryable;
@@ -652,5 +653,53 @@ fn mysql_failed_migration_drops_its_database() -> TestResult {
     let name = &err.database().ok_or("no database in the error")?.name;
     assert!(name.starts_with("strata_test_"), "{name}");
     assert!(!my_exists(&mut admin, name)?, "{name} was not dropped");
+    Ok(())
+}
+
+/// Drops `db` on another thread; whether that took less than a minute.
+fn dropped_in_a_minute(db: TestDatabase<mysql::Conn>) -> bool {
+    let (dropped, done) = mpsc::channel();
+    thread::spawn(move || {
+        drop(db);
+        let _ = dropped.send(());
+    });
+    done.recv_timeout(Duration::from_secs(60)).is_ok()
+}
+
+/// Another connection to the test database in an open transaction holds a metadata lock that
+/// `DROP DATABASE` would wait for (a day, by default): the drop ends that session first.
+#[test]
+fn mysql_drop_ends_the_other_sessions() -> TestResult {
+    let Some((url, mut admin)) = my() else {
+        return Ok(());
+    };
+    let db = testing::mysql(&url, &fresh_users().0)?;
+    let name = db.name().to_owned();
+    let mut other = mysql::Conn::new(db.url())?;
+    other.query_drop("BEGIN")?;
+    let count: Option<i64> = other.query_first("SELECT count(*) FROM users")?;
+    assert_eq!(count, Some(0));
+    assert!(
+        dropped_in_a_minute(db),
+        "the drop waits for the other session"
+    );
+    assert!(!my_exists(&mut admin, &name)?, "{name} was not dropped");
+    assert!(
+        other.query_drop("SELECT 1").is_err(),
+        "the session was ended"
+    );
+    // A session using the tables from another database is not ended: the drop gives up after
+    // its short `lock_wait_timeout`, with a warning, and leaves the database.
+    let db = testing::mysql(&url, &fresh_users().0)?;
+    let name = db.name().to_owned();
+    let mut other = mysql::Conn::new(url.as_str())?;
+    other.query_drop("BEGIN")?;
+    let count: Option<i64> = other.query_first(format!("SELECT count(*) FROM `{name}`.users"))?;
+    assert_eq!(count, Some(0));
+    let gave_up = dropped_in_a_minute(db);
+    other.query_drop("COMMIT")?;
+    assert!(gave_up, "the drop waits for the other session");
+    assert!(my_exists(&mut admin, &name)?, "{name} was dropped");
+    admin.query_drop(format!("DROP DATABASE `{name}`"))?;
     Ok(())
 }
