@@ -120,8 +120,10 @@ impl<C> TestDatabase<C> {
         &self.database.name
     }
 
-    /// The URL of the database: the URL given, with this database's name. For more connections
-    /// (a pool); it carries the password the given URL had, so keep it out of logs.
+    /// The URL of the database: the URL given, with this database's name (as its path, any
+    /// `dbname` or `db_name` query parameter of the given URL removed, since the drivers let
+    /// it override the path). For more connections (a pool); it carries the password the
+    /// given URL had, so keep it out of logs.
     #[must_use]
     pub fn url(&self) -> &str {
         &self.database.url
@@ -190,21 +192,28 @@ pub(crate) fn unique_name(prefix: &str) -> String {
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 /// `url` with its database replaced by `name`: the path of a `scheme://...` URL (its query
-/// kept), or a `dbname=` appended to a PostgreSQL key-value string.
+/// kept but for the parameters that would override the path, PostgreSQL's `dbname` and
+/// MySQL's `db_name`), or a `dbname=` appended to a PostgreSQL key-value string (the last one
+/// wins).
 pub(crate) fn with_database(url: &str, name: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return format!("{url} dbname={name}");
     };
-    let (rest, query) = match rest.split_once('?') {
-        Some((rest, query)) => (rest, Some(query)),
-        None => (rest, None),
-    };
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
     let authority = rest
         .split_once('/')
         .map_or(rest, |(authority, _)| authority);
-    match query {
-        Some(query) => format!("{scheme}://{authority}/{name}?{query}"),
-        None => format!("{scheme}://{authority}/{name}"),
+    let query: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split_once('=').map_or(*pair, |(key, _)| key);
+            !pair.is_empty() && key != "dbname" && key != "db_name"
+        })
+        .collect();
+    if query.is_empty() {
+        format!("{scheme}://{authority}/{name}")
+    } else {
+        format!("{scheme}://{authority}/{name}?{}", query.join("&"))
     }
 }
 
@@ -286,6 +295,15 @@ mod tests {
             (
                 "mysql://root@127.0.0.1:3306",
                 "mysql://root@127.0.0.1:3306/x",
+            ),
+            (
+                "postgres://u@h/test?dbname=test&sslmode=disable",
+                "postgres://u@h/x?sslmode=disable",
+            ),
+            ("postgres://u@h?dbname=test", "postgres://u@h/x"),
+            (
+                "mysql://root@h:3306/test?db_name=test&prefer_socket=false",
+                "mysql://root@h:3306/x?prefer_socket=false",
             ),
             (
                 "host=h user=u dbname=test",

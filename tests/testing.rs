@@ -201,6 +201,13 @@ fn template_of(url: &str, migrations: &Migrations) -> Result<String, Box<dyn std
     Ok(db.template().ok_or("no template")?.to_owned())
 }
 
+/// The database a new connection to `url` is connected to.
+fn pg_connected_to(url: &str) -> Result<String, postgres::Error> {
+    Admin::connect(url, postgres::NoTls)?
+        .query_one("SELECT current_database()", &[])?
+        .try_get(0)
+}
+
 fn pg_count(db: &mut Admin) -> Result<i64, postgres::Error> {
     db.query_one("SELECT count(*) FROM users", &[])?.try_get(0)
 }
@@ -221,12 +228,7 @@ fn postgres_copies_are_separate_databases_dropped_after_use() -> TestResult {
             1,
             "migrated once, in the template"
         );
-        let mut other = Admin::connect(b.url(), postgres::NoTls)?;
-        let current: String = other
-            .query_one("SELECT current_database()", &[])?
-            .try_get(0)?;
-        assert_eq!(current, b.name());
-        drop(other);
+        assert_eq!(pg_connected_to(b.url())?, b.name());
         drop_all(admin, vec![a, b])
     })
 }
@@ -325,6 +327,20 @@ fn postgres_drop_templates_drops_every_template() -> TestResult {
         assert_eq!(pg_count(&mut tx)?, 0);
         drop(tx);
         drop_transactions(admin, &migrations, url)
+    })
+}
+
+/// `url()` names the test database even when the given URL has a `dbname` parameter, which
+/// would override the path.
+#[test]
+fn postgres_url_connects_to_the_test_database() -> TestResult {
+    pg_case(false, |url, admin| {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{sep}dbname={}", pg_connected_to(url)?);
+        let (migrations, _) = fresh_users();
+        let db = testing::postgres(&url, &migrations)?;
+        assert_eq!(pg_connected_to(db.url())?, db.name());
+        drop_all(admin, vec![db])
     })
 }
 
@@ -653,6 +669,21 @@ fn mysql_failed_migration_drops_its_database() -> TestResult {
     let name = &err.database().ok_or("no database in the error")?.name;
     assert!(name.starts_with("strata_test_"), "{name}");
     assert!(!my_exists(&mut admin, name)?, "{name} was not dropped");
+    Ok(())
+}
+
+/// `url()` names the test database even when the given URL has a `db_name` parameter, which
+/// would override the path.
+#[test]
+fn mysql_url_connects_to_the_test_database() -> TestResult {
+    let Some((url, _)) = my() else {
+        return Ok(());
+    };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = testing::mysql(&format!("{url}{sep}db_name=mysql"), &fresh_users().0)?;
+    let mut other = mysql::Conn::new(db.url())?;
+    let connected: Option<String> = other.query_first("SELECT DATABASE()")?;
+    assert_eq!(connected.as_deref(), Some(db.name()));
     Ok(())
 }
 
