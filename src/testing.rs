@@ -33,8 +33,8 @@
 //! version, the history table, each set's name and version, and each migration's version,
 //! name, checksums, no-transaction flag and dependencies. Editing a migration file makes a new
 //! template. A Rust-function migration counts by its name only: after changing its code,
-//! restart the test process (SQLite) or drop the PostgreSQL templates with
-//! [`drop_postgres_templates`].
+//! restart the test process (SQLite) or drop the PostgreSQL template of the set with
+//! [`drop_postgres_template`].
 //!
 //! The server databases come as a [`TestDatabase`], which derefs to the driver's connection
 //! and drops its database when it drops; a [`TestTransaction`] derefs to a `postgres::Client`
@@ -58,7 +58,8 @@ mod sqlite;
 pub use self::mysql::mysql;
 #[cfg(feature = "postgres")]
 pub use self::postgres::{
-    TestTransaction, drop_postgres_templates, postgres, postgres_transaction,
+    TestTransaction, drop_postgres_template, drop_postgres_templates, postgres,
+    postgres_transaction,
 };
 #[cfg(feature = "rusqlite")]
 pub use self::sqlite::{sqlite, sqlite_file};

@@ -9,11 +9,11 @@
 mod conformance;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use conformance::{TestResult, reachable, unique_name};
+use conformance::{TestResult, reachable, setup_url, unique_name};
 use mysql::prelude::Queryable;
 use strata::testing::{self, TestDatabase};
 use strata::{Migration, Migrations, Migrator, Set};
@@ -140,16 +140,11 @@ fn sqlite_changed_migrations_get_a_new_template() -> TestResult {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL.
 
-/// Held shared by every PostgreSQL test, and exclusively by the one that drops every template.
-static TEMPLATES: RwLock<()> = RwLock::new(());
-
 type Admin = postgres::Client;
 
-/// Runs `case` with the server URL and an admin connection, holding [`TEMPLATES`] shared (or
-/// exclusively); skips it (with a note) when the server cannot be reached.
-fn pg_case(exclusive: bool, case: impl FnOnce(&str, &mut Admin) -> TestResult) -> TestResult {
-    let _shared = (!exclusive).then(|| TEMPLATES.read().unwrap_or_else(PoisonError::into_inner));
-    let _exclusive = exclusive.then(|| TEMPLATES.write().unwrap_or_else(PoisonError::into_inner));
+/// Runs `case` with the server URL and an admin connection; skips it (with a note) when the
+/// server cannot be reached.
+fn pg_case(case: impl FnOnce(&str, &mut Admin) -> TestResult) -> TestResult {
     let Some((url, mut admin)) =
         reachable(PG_VAR, PG_URL, |url| Admin::connect(url, postgres::NoTls))
     else {
@@ -214,7 +209,7 @@ fn pg_count(db: &mut Admin) -> Result<i64, postgres::Error> {
 
 #[test]
 fn postgres_copies_are_separate_databases_dropped_after_use() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, admin| {
         let (migrations, runs) = fresh_users();
         let mut a = testing::postgres(url, &migrations)?;
         let mut b = testing::postgres(url, &migrations)?;
@@ -235,7 +230,7 @@ fn postgres_copies_are_separate_databases_dropped_after_use() -> TestResult {
 
 #[test]
 fn postgres_template_is_made_once_and_reused() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, admin| {
         let (migrations, runs) = fresh_users();
         let first = testing::postgres(url, &migrations)?;
         let template = first.template().ok_or("no template")?.to_owned();
@@ -253,7 +248,7 @@ fn postgres_template_is_made_once_and_reused() -> TestResult {
 /// 8 threads ask at once for a template nobody made yet: one builds it, all get a copy.
 #[test]
 fn postgres_copies_from_many_threads_at_once() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, admin| {
         let (migrations, runs) = fresh_users();
         let dbs = on_threads(8, || testing::postgres(url, &migrations));
         let mut dbs = dbs.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -267,7 +262,7 @@ fn postgres_copies_from_many_threads_at_once() -> TestResult {
 
 #[test]
 fn postgres_changed_migrations_get_a_new_template() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, admin| {
         let (migrations, changed) = fresh_users_and_posts()?;
         let mut old = testing::postgres(url, &migrations)?;
         let mut new = testing::postgres(url, &changed)?;
@@ -284,7 +279,7 @@ fn postgres_changed_migrations_get_a_new_template() -> TestResult {
 /// the template again.
 #[test]
 fn postgres_half_made_template_is_rebuilt() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, admin| {
         let (migrations, runs) = fresh_users();
         let template = template_of(url, &migrations)?;
         drop_template(admin, &template)?;
@@ -301,32 +296,160 @@ fn postgres_half_made_template_is_rebuilt() -> TestResult {
     })
 }
 
+/// `drop_postgres_template` drops the template and the shared database of one migration set,
+/// and leaves every other set's alone (other tests, processes and sessions use the server).
 #[test]
-fn postgres_drop_templates_drops_every_template() -> TestResult {
-    pg_case(true, |url, admin| {
-        let (migrations, _) = fresh_users();
+fn postgres_drop_template_drops_one_sets_databases() -> TestResult {
+    pg_case(|url, admin| {
+        let (migrations, runs) = fresh_users();
+        let (other, _) = fresh_users();
         let template = template_of(url, &migrations)?;
         let shared = testing::postgres_transaction(url, &migrations)?
             .name()
             .to_owned();
-        let dropped = testing::drop_postgres_templates(url)?;
-        assert!(dropped.contains(&template), "{dropped:?}");
-        assert!(dropped.contains(&shared), "{dropped:?}");
+        let other_template = template_of(url, &other)?;
+        assert_eq!(
+            testing::drop_postgres_template(url, &migrations)?,
+            [shared.clone(), template.clone()]
+        );
         assert_eq!(pg_database(admin, &template)?, None);
         assert_eq!(pg_database(admin, &shared)?, None);
-        let left: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_database WHERE datname LIKE 'strata\\_tpl\\_%' \
-                 OR datname LIKE 'strata\\_shared\\_%'",
-                &[],
-            )?
-            .try_get(0)?;
-        assert_eq!(left, 0);
-        // The pool's connection to the dropped database is replaced, the database made again.
+        assert!(pg_database(admin, &other_template)?.is_some());
+        assert!(testing::drop_postgres_template(url, &migrations)?.is_empty());
+        // The pool's connection to the dropped database is replaced, the databases made again.
         let mut tx = testing::postgres_transaction(url, &migrations)?;
         assert_eq!(pg_count(&mut tx)?, 0);
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            2,
+            "the template was built again"
+        );
         drop(tx);
-        drop_transactions(admin, &migrations, url)
+        drop_transactions(url, &migrations)?;
+        drop_transactions(url, &other)
+    })
+}
+
+/// `drop_postgres_templates` drops every template, build and shared database on the server, so
+/// it runs only on the private primary `.ci/run` starts (`STRATA_TEST_PRIMARY_URL`), which no
+/// other test uses.
+#[test]
+fn postgres_drop_templates_drops_every_template_on_a_private_server() -> TestResult {
+    let Some(url) = setup_url("STRATA_TEST_PRIMARY_URL", "a private PostgreSQL primary") else {
+        return Ok(());
+    };
+    let mut admin = Admin::connect(&url, postgres::NoTls)?;
+    let (migrations, _) = fresh_users();
+    let (other, _) = fresh_users();
+    let template = template_of(&url, &migrations)?;
+    let shared = testing::postgres_transaction(&url, &migrations)?
+        .name()
+        .to_owned();
+    let other_template = template_of(&url, &other)?;
+    // A build a killed process left.
+    let building = other_template.replace("strata_tpl_", "strata_tmp_");
+    admin.batch_execute(&format!("CREATE DATABASE \"{building}\""))?;
+    let dropped = testing::drop_postgres_templates(&url)?;
+    for name in [&template, &shared, &other_template, &building] {
+        assert!(dropped.contains(name), "{name} not in {dropped:?}");
+        assert_eq!(pg_database(&mut admin, name)?, None, "{name}");
+    }
+    let mut tx = testing::postgres_transaction(&url, &migrations)?;
+    assert_eq!(pg_count(&mut tx)?, 0);
+    drop(tx);
+    drop_transactions(&url, &migrations)
+}
+
+/// `url` with its database replaced by `name`.
+fn pg_url_of(url: &str, name: &str) -> Result<String, &'static str> {
+    let (scheme, rest) = url.split_once("://").ok_or("the test needs a URL")?;
+    let (rest, query) = rest
+        .split_once('?')
+        .map_or((rest, None), |(r, q)| (r, Some(q)));
+    let authority = rest
+        .split_once('/')
+        .map_or(rest, |(authority, _)| authority);
+    Ok(match query {
+        Some(query) => format!("{scheme}://{authority}/{name}?{query}"),
+        None => format!("{scheme}://{authority}/{name}"),
+    })
+}
+
+/// Migrations whose first run of migration 2 takes a second, and tells `started` it began.
+fn slow_first_run(
+    started: mpsc::Sender<()>,
+) -> Result<(Migrations, Arc<AtomicUsize>), strata::Error> {
+    let (migrations, runs) = fresh_users();
+    let mut set = migrations.sets()[0].clone();
+    let counted = Arc::clone(&runs);
+    let started = Mutex::new(started);
+    set.add(Migration::function(3, "slow_first_run", move |_| {
+        if counted.load(Ordering::SeqCst) == 1 {
+            let _ = started.lock().map(|started| started.send(()));
+            thread::sleep(Duration::from_secs(1));
+        }
+        Ok(())
+    })?)?;
+    Ok((Migrations::new([set])?, runs))
+}
+
+/// Runs `case` with two URLs of the server that name different databases (`url`'s and one made
+/// here, dropped after), migrations of [`slow_first_run`] and the receiver of its start; then
+/// checks that they were built once, and drops their template and shared database.
+fn across_admin_databases(
+    case: impl FnOnce(&[String; 2], &Migrations, mpsc::Receiver<()>) -> TestResult,
+) -> TestResult {
+    pg_case(|url, admin| {
+        let (started, first_started) = mpsc::channel();
+        let (migrations, runs) = slow_first_run(started)?;
+        let second = format!("strata_admin_{}", unique_name());
+        admin.batch_execute(&format!("CREATE DATABASE \"{second}\""))?;
+        let result = pg_url_of(url, &second)
+            .map_err(Into::into)
+            .and_then(|second| case(&[url.to_owned(), second], &migrations, first_started));
+        let dropped = testing::drop_postgres_template(url, &migrations);
+        admin.batch_execute(&format!("DROP DATABASE \"{second}\" WITH (FORCE)"))?;
+        result?;
+        dropped?;
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "built once");
+        Ok(())
+    })
+}
+
+/// Clients whose URLs name different databases (`/test` and another) wait for one build of the
+/// template: the second asks while the first builds.
+#[test]
+fn postgres_builds_exclude_each_other_across_admin_databases() -> TestResult {
+    across_admin_databases(|urls, migrations, first_started| {
+        let templates = thread::scope(|s| {
+            let first = s.spawn(|| template_of(&urls[0], migrations).map_err(|e| e.to_string()));
+            let _ = first_started.recv_timeout(Duration::from_secs(60));
+            let second = s.spawn(|| template_of(&urls[1], migrations).map_err(|e| e.to_string()));
+            [first.join(), second.join()]
+        });
+        let [first, second] =
+            templates.map(|t| t.map_err(|_| "panicked".to_owned()).and_then(|t| t));
+        assert_eq!(first?, second?);
+        Ok(())
+    })
+}
+
+/// The shared database of `postgres_transaction` is made once for clients whose URLs name
+/// different databases, asking at once.
+#[test]
+fn postgres_shared_database_is_made_once_across_admin_databases() -> TestResult {
+    across_admin_databases(|urls, migrations, _| {
+        let next = AtomicUsize::new(0);
+        let names = on_threads(4, || -> Result<String, String> {
+            let url = &urls[next.fetch_add(1, Ordering::SeqCst) % 2];
+            let mut tx =
+                testing::postgres_transaction(url, migrations).map_err(|e| e.to_string())?;
+            pg_count(&mut tx).map_err(|e| e.to_string())?;
+            Ok(tx.name().to_owned())
+        });
+        let names = names.into_iter().collect::<Result<Vec<_>, _>>()?;
+        assert!(names.iter().all(|name| *name == names[0]), "{names:?}");
+        Ok(())
     })
 }
 
@@ -334,7 +457,7 @@ fn postgres_drop_templates_drops_every_template() -> TestResult {
 /// would override the path.
 #[test]
 fn postgres_url_connects_to_the_test_database() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, admin| {
         let sep = if url.contains('?') { '&' } else { '?' };
         let url = format!("{url}{sep}dbname={}", pg_connected_to(url)?);
         let (migrations, _) = fresh_users();
@@ -347,12 +470,14 @@ fn postgres_url_connects_to_the_test_database() -> TestResult {
 // PostgreSQL transactions in a shared database.
 
 /// Drops the shared database and the template of `migrations` (each test uses its own).
-fn drop_transactions(admin: &mut Admin, migrations: &Migrations, url: &str) -> TestResult {
-    let tx = testing::postgres_transaction(url, migrations)?;
-    let (shared, template) = (tx.name().to_owned(), tx.template().to_owned());
-    drop(tx);
-    admin.batch_execute(&format!("DROP DATABASE \"{shared}\" WITH (FORCE)"))?;
-    drop_template(admin, &template)?;
+fn drop_transactions(url: &str, migrations: &Migrations) -> TestResult {
+    let dropped = testing::drop_postgres_template(url, migrations)?;
+    assert!(
+        dropped
+            .iter()
+            .all(|name| name.starts_with("strata_tpl_") || name.starts_with("strata_shared_")),
+        "{dropped:?}"
+    );
     Ok(())
 }
 
@@ -372,7 +497,7 @@ fn pg_comment(admin: &mut Admin, name: &str) -> Result<Option<String>, postgres:
 
 #[test]
 fn postgres_transactions_see_only_their_own_writes_and_roll_back() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, _| {
         let (migrations, runs) = fresh_users();
         let mut a = testing::postgres_transaction(url, &migrations)?;
         let mut b = testing::postgres_transaction(url, &migrations)?;
@@ -409,13 +534,13 @@ fn postgres_transactions_see_only_their_own_writes_and_roll_back() -> TestResult
             "migrated once, in the template"
         );
         drop(c);
-        drop_transactions(admin, &migrations, url)
+        drop_transactions(url, &migrations)
     })
 }
 
 #[test]
 fn postgres_transaction_connections_are_reused() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, _| {
         let (migrations, _) = fresh_users();
         let mut first = testing::postgres_transaction(url, &migrations)?;
         let pid = backend_pid(&mut first)?;
@@ -437,7 +562,7 @@ fn postgres_transaction_connections_are_reused() -> TestResult {
         let mut fourth = testing::postgres_transaction(url, &migrations)?;
         assert_ne!(backend_pid(&mut fourth)?, pid);
         drop((third, fourth));
-        drop_transactions(admin, &migrations, url)
+        drop_transactions(url, &migrations)
     })
 }
 
@@ -445,7 +570,7 @@ fn postgres_transaction_connections_are_reused() -> TestResult {
 /// transaction while the others are open.
 #[test]
 fn postgres_transactions_from_many_threads_at_once() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, _| {
         let (migrations, runs) = fresh_users();
         let written = std::sync::Barrier::new(8);
         let next = AtomicUsize::new(0);
@@ -483,13 +608,13 @@ fn postgres_transactions_from_many_threads_at_once() -> TestResult {
             "a pooled connection"
         );
         drop(after);
-        drop_transactions(admin, &migrations, url)
+        drop_transactions(url, &migrations)
     })
 }
 
 #[test]
 fn postgres_transaction_changed_migrations_get_their_own_database() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, _| {
         let (migrations, changed) = fresh_users_and_posts()?;
         let mut old = testing::postgres_transaction(url, &migrations)?;
         let mut new = testing::postgres_transaction(url, &changed)?;
@@ -501,8 +626,8 @@ fn postgres_transaction_changed_migrations_get_their_own_database() -> TestResul
                 .is_err()
         );
         drop((old, new));
-        drop_transactions(admin, &migrations, url)?;
-        drop_transactions(admin, &changed, url)
+        drop_transactions(url, &migrations)?;
+        drop_transactions(url, &changed)
     })
 }
 
@@ -513,7 +638,7 @@ type Leak = fn(&mut Admin) -> Result<(), postgres::Error>;
 /// template (without migrating again) and sees none of what was committed.
 #[test]
 fn postgres_transaction_commits_are_caught_and_the_database_rebuilt() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, admin| {
         let (migrations, runs) = fresh_users();
         let leaks: [(&str, Leak); 3] = [
             ("COMMIT in SQL", |c| {
@@ -563,7 +688,7 @@ fn postgres_transaction_commits_are_caught_and_the_database_rebuilt() -> TestRes
         assert_eq!(pg_comment(admin, &name)?, None);
         drop(next);
         assert_eq!(runs.load(Ordering::SeqCst), 1, "rebuilt from the template");
-        drop_transactions(admin, &migrations, url)
+        drop_transactions(url, &migrations)
     })
 }
 
@@ -571,7 +696,7 @@ fn postgres_transaction_commits_are_caught_and_the_database_rebuilt() -> TestRes
 /// transactions are not cut off.
 #[test]
 fn postgres_transaction_rebuild_waits_for_open_handles() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, _| {
         let (migrations, _) = fresh_users();
         let mut open = testing::postgres_transaction(url, &migrations)?;
         open.execute("INSERT INTO users (id, name) VALUES (7, 'open')", &[])?;
@@ -593,7 +718,7 @@ fn postgres_transaction_rebuild_waits_for_open_handles() -> TestResult {
             Ok(())
         });
         waiting?;
-        drop_transactions(admin, &migrations, url)
+        drop_transactions(url, &migrations)
     })
 }
 

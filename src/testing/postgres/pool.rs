@@ -13,12 +13,11 @@ use std::time::{Duration, Instant};
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls, SimpleQueryMessage};
 
-use super::{BACKEND, TEMPLATE, admin_name, connect, copy_template, drop_database, locked};
+use super::{BACKEND, Locks, SHARED, TEMPLATE, admin_name, connect, copy_template, drop_database};
 use crate::error::BoxError;
 use crate::testing::{failed, short_fingerprint};
 use crate::{Migrations, Result};
 
-const SHARED: &str = "strata_shared_";
 /// The comment that marks a shared database as changed by a test that committed.
 const DIRTY: &str = "strata: dirty";
 /// How long a rebuild waits for this process's other handles on the dirty database to drop.
@@ -198,7 +197,9 @@ impl Pool {
     /// template's advisory lock.
     fn prepare(&self, migrations: &Migrations) -> Result<()> {
         let mut admin = connect(&self.config, admin_name(&self.config))?;
-        locked(&mut admin, &self.hex, |admin| {
+        let mut locks = Locks::connect(&mut admin, &self.config)?;
+        locks.hold(&self.hex, || {
+            let admin = &mut admin;
             let found = admin
                 .query_opt(
                     "SELECT shobj_description(oid, 'pg_database') FROM pg_database \
@@ -222,7 +223,7 @@ impl Pool {
                 }
                 None => {}
             }
-            copy_template(admin, &self.config, &self.hex, migrations, &self.name)?;
+            copy_template(admin, &self.config, &self.hex, migrations, &self.name, true)?;
             log::info!("made shared database `{}`", self.name);
             Ok(())
         })

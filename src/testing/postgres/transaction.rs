@@ -40,7 +40,7 @@ pub struct TestTransaction {
 /// The shared database, `strata_shared_<16 hex digits of the fingerprint>`, is copied from the
 /// template by the first call that does not find it, under the template's advisory lock, and
 /// reused by later calls, processes and runs: nobody commits into it.
-/// [`drop_postgres_templates`](super::drop_postgres_templates) drops it with the templates.
+/// [`drop_postgres_template`](super::drop_postgres_template) drops it with its template.
 ///
 /// The tests of one migration set share that database: a row or DDL lock another test holds
 /// until its rollback can make a statement wait (it never sees the other test's data),
