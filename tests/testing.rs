@@ -8,6 +8,7 @@
 
 mod conformance;
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
@@ -358,6 +359,47 @@ fn postgres_drop_templates_drops_every_template_on_a_private_server() -> TestRes
     assert_eq!(pg_count(&mut tx)?, 0);
     drop(tx);
     drop_transactions(&url, &migrations)
+}
+
+/// A migration that panics while `postgres_transaction` prepares the shared database: the
+/// panic reaches the caller, and a later call does not wait for the preparation that died.
+#[test]
+fn postgres_transaction_after_a_panicking_migration() -> TestResult {
+    pg_case(|url, _| {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let mut set = Set::new("app", "1.0.0")?;
+        let sql = format!(
+            "-- {}\nCREATE TABLE users (id INTEGER, name TEXT)",
+            unique_name()
+        );
+        set.add(Migration::sql(1, "users", sql)?)?;
+        let counted = Arc::clone(&runs);
+        set.add(Migration::function(2, "panics_once", move |_| {
+            assert_ne!(
+                counted.fetch_add(1, Ordering::SeqCst),
+                0,
+                "the first run panics"
+            );
+            Ok(())
+        })?)?;
+        let migrations = Migrations::new([set])?;
+        let first = catch_unwind(AssertUnwindSafe(|| {
+            testing::postgres_transaction(url, &migrations)
+        }));
+        assert!(first.is_err(), "the panic reaches the caller");
+        let (sender, receiver) = mpsc::channel();
+        let (later_url, later) = (url.to_owned(), migrations.clone());
+        thread::spawn(move || {
+            let _ = sender.send(testing::postgres_transaction(&later_url, &later));
+        });
+        let mut tx = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .map_err(|_| "a call after the panic hangs")??;
+        assert_eq!(pg_count(&mut tx)?, 0);
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        drop(tx);
+        drop_transactions(url, &migrations)
+    })
 }
 
 /// `url` with its database replaced by `name`.

@@ -3,8 +3,8 @@
 //!
 //! A template is built under a temporary name (`strata_tmp_<hex>`), migrated, closed, marked
 //! `IS_TEMPLATE` with connections disallowed, and only then renamed to `strata_tpl_<hex>`: a
-//! database of that name is always complete. A build cut short (a killed process) leaves the
-//! temporary database, which the next build drops first.
+//! database of that name is always complete. A build cut short (a killed process, a panicking
+//! migration) leaves the temporary database, which the next build drops first.
 //!
 //! Advisory locks are per database, and two clients may name different databases in their
 //! URLs: the locks are taken in one database of strata's own, `strata_locks`, made by the
@@ -72,6 +72,11 @@ const BUSY_RETRIES: u32 = 100;
 ///
 /// A URL that does not parse, a server that cannot be reached or refuses to create a database,
 /// or the migration error of the template's build.
+///
+/// # Panics
+///
+/// When a Rust-function migration panics while the call builds the template: the next call
+/// builds it again.
 pub fn postgres(url: &str, migrations: &Migrations) -> Result<TestDatabase<Client>> {
     let config = Config::from_str(url).map_err(|e| failed("parse the URL", BACKEND, "?", e))?;
     let mut admin = connect(&config, admin_name(&config))?;

@@ -80,6 +80,25 @@ struct State {
     preparing: bool,
 }
 
+/// A thread's preparation of the database: when it drops, a panic of a migration included,
+/// `preparing` is cleared (the state made ready if it `succeeded`) and the waiters wake.
+struct Preparation<'a> {
+    pool: &'a Pool,
+    succeeded: bool,
+}
+
+impl Drop for Preparation<'_> {
+    fn drop(&mut self) {
+        let mut state = self.pool.lock();
+        state.preparing = false;
+        if self.succeeded {
+            state.ready = true;
+            state.dirty = false;
+        }
+        self.pool.changed.notify_all();
+    }
+}
+
 impl Pool {
     /// The pool of `migrations` at `url`, made on first use.
     pub(super) fn of(url: &str, migrations: &Migrations) -> Result<Arc<Pool>> {
@@ -181,15 +200,15 @@ impl Pool {
             let idle = std::mem::take(&mut state.idle);
             drop(state);
             drop(idle);
+            let mut preparation = Preparation {
+                pool: self,
+                succeeded: false,
+            };
             let prepared = self.prepare(migrations);
-            state = self.lock();
-            state.preparing = false;
-            if prepared.is_ok() {
-                state.ready = true;
-                state.dirty = false;
-            }
-            self.changed.notify_all();
+            preparation.succeeded = prepared.is_ok();
+            drop(preparation);
             prepared?;
+            state = self.lock();
         }
     }
 

@@ -63,6 +63,11 @@ pub struct TestTransaction {
 ///
 /// A URL that does not parse, a server that cannot be reached or refuses to create a database,
 /// the migration error of the template's build, or a failed `BEGIN`.
+///
+/// # Panics
+///
+/// When a Rust-function migration panics while the call builds the template: the next call
+/// builds it again.
 pub fn postgres_transaction(url: &str, migrations: &Migrations) -> Result<TestTransaction> {
     let pool = Pool::of(url, migrations)?;
     let (client, xid) = pool.checkout(migrations)?;
