@@ -734,6 +734,39 @@ fn postgres_transaction_commits_are_caught_and_the_database_rebuilt() -> TestRes
     })
 }
 
+/// The process that saw a commit rebuilds the shared database even when the dirty mark is not
+/// on the server (its `COMMENT` failed), unless the database was rebuilt since.
+#[test]
+fn postgres_transaction_commit_without_a_mark_is_rebuilt() -> TestResult {
+    pg_case(|url, admin| {
+        let (migrations, _) = fresh_users();
+        let mut tx = testing::postgres_transaction(url, &migrations)?;
+        let (name, template) = (tx.name().to_owned(), tx.template().to_owned());
+        let (oid, _, _) = pg_database(admin, &name)?.ok_or("no shared database")?;
+        tx.batch_execute("COMMIT; INSERT INTO users (id, name) VALUES (1, 'leak')")?;
+        drop(tx);
+        // As if the mark had failed.
+        admin.batch_execute(&format!("COMMENT ON DATABASE \"{name}\" IS NULL"))?;
+        let mut next = testing::postgres_transaction(url, &migrations)?;
+        assert_eq!(pg_count(&mut next)?, 0);
+        let (rebuilt, _, _) = pg_database(admin, &name)?.ok_or("no shared database")?;
+        assert_ne!(rebuilt, oid);
+        // Another commit, and another process rebuilds it first: no second rebuild.
+        next.batch_execute("COMMIT; INSERT INTO users (id, name) VALUES (2, 'leak')")?;
+        drop(next);
+        admin.batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))?;
+        admin.batch_execute(&format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+        ))?;
+        let (copied, _, _) = pg_database(admin, &name)?.ok_or("no shared database")?;
+        let mut last = testing::postgres_transaction(url, &migrations)?;
+        assert_eq!(pg_count(&mut last)?, 0);
+        assert_eq!(pg_database(admin, &name)?.map(|db| db.0), Some(copied));
+        drop(last);
+        drop_transactions(url, &migrations)
+    })
+}
+
 /// The rebuild after a commit waits for the other open handles of the process: their
 /// transactions are not cut off.
 #[test]
