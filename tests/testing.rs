@@ -509,6 +509,87 @@ fn postgres_url_connects_to_the_test_database() -> TestResult {
     })
 }
 
+/// A failing migration fails `postgres()` and `postgres_transaction` each time, the same way,
+/// and leaves no database of its fingerprint behind; its errors hold no URL or password.
+#[test]
+fn postgres_failed_migration_leaves_no_database() -> TestResult {
+    pg_case(|url, admin| {
+        let url = &with_password(url);
+        let mut set = Set::new("app", "1.0.0")?;
+        let sql = format!("-- {}\nCREATE TABLE broken (id NOPE)", unique_name());
+        set.add(Migration::sql(1, "broken", sql)?)?;
+        let migrations = Migrations::new([set])?;
+        let err = testing::postgres(url, &migrations)
+            .err()
+            .ok_or("migrated")?;
+        let building = err
+            .database()
+            .ok_or("no database in the error")?
+            .name
+            .clone();
+        let hex = building
+            .strip_prefix("strata_tmp_")
+            .ok_or("not the build")?;
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "failed to apply migration `app@1_broken` (statement 1 of 1, line 2) on postgres \
+                 database `{building}`"
+            )
+        );
+        for _ in 0..2 {
+            let again = testing::postgres(url, &migrations)
+                .err()
+                .ok_or("migrated")?;
+            let tx = testing::postgres_transaction(url, &migrations)
+                .err()
+                .ok_or("migrated")?;
+            for e in [again, tx] {
+                assert_eq!(e.to_string(), err.to_string());
+                assert_eq!(e.migration(), Some("app@1_broken"));
+                assert_hides(&e, url);
+            }
+        }
+        for prefix in ["strata_tmp_", "strata_tpl_", "strata_shared_"] {
+            let name = format!("{prefix}{hex}");
+            assert_eq!(pg_database(admin, &name)?, None, "{name}");
+        }
+        Ok(())
+    })
+}
+
+/// `url` with a password if it has none (a trust server ignores it), so that errors can be
+/// checked for it.
+fn with_password(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((user, host)) if !user.contains(':') => {
+                format!("{scheme}://{user}:strata-secret@{host}")
+            }
+            _ => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Asserts that neither `err` nor any error of its `source()` chain shows `url` or its
+/// password, in `Display` or `Debug`.
+fn assert_hides(err: &strata::Error, url: &str) {
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(user, _)| user.split_once(':'))
+        .map(|(_, password)| password);
+    let mut next: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = next {
+        for shown in [e.to_string(), format!("{e:?}")] {
+            assert!(!shown.contains(url), "{shown}");
+            assert!(password.is_none_or(|p| !shown.contains(p)), "{shown}");
+        }
+        next = e.source();
+    }
+}
+
 // PostgreSQL transactions in a shared database.
 
 /// Drops the shared database and the template of `migrations` (each test uses its own).
@@ -807,6 +888,7 @@ fn postgres_errors_name_the_database_never_the_url() -> TestResult {
         err.to_string(),
         "failed to connect on postgres database `nowhere`"
     );
+    assert_hides(&err, url);
     Ok(())
 }
 
@@ -866,9 +948,24 @@ fn mysql_failed_migration_drops_its_database() -> TestResult {
         .err()
         .ok_or("migrated")?;
     assert_eq!(err.migration(), Some("app@1_broken"));
+    assert_hides(&err, &url);
     let name = &err.database().ok_or("no database in the error")?.name;
     assert!(name.starts_with("strata_test_"), "{name}");
     assert!(!my_exists(&mut admin, name)?, "{name} was not dropped");
+    Ok(())
+}
+
+#[test]
+fn mysql_errors_name_the_database_never_the_url() -> TestResult {
+    let url = "mysql://someone:secret@127.0.0.1:1/nowhere";
+    let err = testing::mysql(url, &fresh_users().0)
+        .err()
+        .ok_or("connected to port 1")?;
+    assert_eq!(
+        err.to_string(),
+        "failed to connect on mysql database `nowhere`"
+    );
+    assert_hides(&err, url);
     Ok(())
 }
 
