@@ -33,8 +33,8 @@
 //! version, the history table, each set's name and version, and each migration's version,
 //! name, checksums, no-transaction flag and dependencies. Editing a migration file makes a new
 //! template. A Rust-function migration counts by its name only: after changing its code,
-//! restart the test process (SQLite) or drop the PostgreSQL templates with
-//! [`drop_postgres_templates`].
+//! restart the test process (SQLite) or drop the PostgreSQL template of the set with
+//! [`drop_postgres_template`].
 //!
 //! The server databases come as a [`TestDatabase`], which derefs to the driver's connection
 //! and drops its database when it drops; a [`TestTransaction`] derefs to a `postgres::Client`
@@ -58,7 +58,8 @@ mod sqlite;
 pub use self::mysql::mysql;
 #[cfg(feature = "postgres")]
 pub use self::postgres::{
-    TestTransaction, drop_postgres_templates, postgres, postgres_transaction,
+    TestTransaction, drop_postgres_template, drop_postgres_templates, postgres,
+    postgres_transaction,
 };
 #[cfg(feature = "rusqlite")]
 pub use self::sqlite::{sqlite, sqlite_file};
@@ -68,7 +69,10 @@ pub use self::sqlite::{sqlite, sqlite_file};
 pub use crate::schema::{Reversibility, check_reversible};
 
 /// A uniquely named database on a server, for one test: derefs to the driver's connection
-/// `C`, and drops the database (with its connections) when it drops.
+/// `C`, and drops the database when it drops, ending the other sessions connected to it
+/// (PostgreSQL: `DROP DATABASE ... WITH (FORCE)`; MySQL: `KILL` of the sessions whose current
+/// database it is, then `DROP DATABASE` with a `lock_wait_timeout` of 10 s, which a session
+/// using its tables from another database can still make wait and fail).
 ///
 /// A failure to drop the database is logged (`log::warn!`), not raised: it runs in `Drop`.
 /// Its `Debug` shows the database name, never the URL.
@@ -117,8 +121,10 @@ impl<C> TestDatabase<C> {
         &self.database.name
     }
 
-    /// The URL of the database: the URL given, with this database's name. For more connections
-    /// (a pool); it carries the password the given URL had, so keep it out of logs.
+    /// The URL of the database: the URL given, with this database's name (as its path, any
+    /// `dbname` or `db_name` query parameter of the given URL removed, since the drivers let
+    /// it override the path). For more connections (a pool); it carries the password the
+    /// given URL had, so keep it out of logs.
     #[must_use]
     pub fn url(&self) -> &str {
         &self.database.url
@@ -187,21 +193,28 @@ pub(crate) fn unique_name(prefix: &str) -> String {
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 /// `url` with its database replaced by `name`: the path of a `scheme://...` URL (its query
-/// kept), or a `dbname=` appended to a PostgreSQL key-value string.
+/// kept but for the parameters that would override the path, PostgreSQL's `dbname` and
+/// MySQL's `db_name`), or a `dbname=` appended to a PostgreSQL key-value string (the last one
+/// wins).
 pub(crate) fn with_database(url: &str, name: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return format!("{url} dbname={name}");
     };
-    let (rest, query) = match rest.split_once('?') {
-        Some((rest, query)) => (rest, Some(query)),
-        None => (rest, None),
-    };
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
     let authority = rest
         .split_once('/')
         .map_or(rest, |(authority, _)| authority);
-    match query {
-        Some(query) => format!("{scheme}://{authority}/{name}?{query}"),
-        None => format!("{scheme}://{authority}/{name}"),
+    let query: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split_once('=').map_or(*pair, |(key, _)| key);
+            !pair.is_empty() && key != "dbname" && key != "db_name"
+        })
+        .collect();
+    if query.is_empty() {
+        format!("{scheme}://{authority}/{name}")
+    } else {
+        format!("{scheme}://{authority}/{name}?{}", query.join("&"))
     }
 }
 
@@ -283,6 +296,15 @@ mod tests {
             (
                 "mysql://root@127.0.0.1:3306",
                 "mysql://root@127.0.0.1:3306/x",
+            ),
+            (
+                "postgres://u@h/test?dbname=test&sslmode=disable",
+                "postgres://u@h/x?sslmode=disable",
+            ),
+            ("postgres://u@h?dbname=test", "postgres://u@h/x"),
+            (
+                "mysql://root@h:3306/test?db_name=test&prefer_socket=false",
+                "mysql://root@h:3306/x?prefer_socket=false",
             ),
             (
                 "host=h user=u dbname=test",

@@ -8,11 +8,13 @@
 
 mod conformance;
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
+use std::time::Duration;
 
-use conformance::{TestResult, reachable, unique_name};
+use conformance::{TestResult, reachable, setup_url, unique_name};
 use mysql::prelude::Queryable;
 use strata::testing::{self, TestDatabase};
 use strata::{Migration, Migrations, Migrator, Set};
@@ -139,16 +141,11 @@ fn sqlite_changed_migrations_get_a_new_template() -> TestResult {
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL.
 
-/// Held shared by every PostgreSQL test, and exclusively by the one that drops every template.
-static TEMPLATES: RwLock<()> = RwLock::new(());
-
 type Admin = postgres::Client;
 
-/// Runs `case` with the server URL and an admin connection, holding [`TEMPLATES`] shared (or
-/// exclusively); skips it (with a note) when the server cannot be reached.
-fn pg_case(exclusive: bool, case: impl FnOnce(&str, &mut Admin) -> TestResult) -> TestResult {
-    let _shared = (!exclusive).then(|| TEMPLATES.read().unwrap_or_else(PoisonError::into_inner));
-    let _exclusive = exclusive.then(|| TEMPLATES.write().unwrap_or_else(PoisonError::into_inner));
+/// Runs `case` with the server URL and an admin connection; skips it (with a note) when the
+/// server cannot be reached.
+fn pg_case(case: impl FnOnce(&str, &mut Admin) -> TestResult) -> TestResult {
     let Some((url, mut admin)) =
         reachable(PG_VAR, PG_URL, |url| Admin::connect(url, postgres::NoTls))
     else {
@@ -200,13 +197,20 @@ fn template_of(url: &str, migrations: &Migrations) -> Result<String, Box<dyn std
     Ok(db.template().ok_or("no template")?.to_owned())
 }
 
+/// The database a new connection to `url` is connected to.
+fn pg_connected_to(url: &str) -> Result<String, postgres::Error> {
+    Admin::connect(url, postgres::NoTls)?
+        .query_one("SELECT current_database()", &[])?
+        .try_get(0)
+}
+
 fn pg_count(db: &mut Admin) -> Result<i64, postgres::Error> {
     db.query_one("SELECT count(*) FROM users", &[])?.try_get(0)
 }
 
 #[test]
 fn postgres_copies_are_separate_databases_dropped_after_use() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, admin| {
         let (migrations, runs) = fresh_users();
         let mut a = testing::postgres(url, &migrations)?;
         let mut b = testing::postgres(url, &migrations)?;
@@ -220,19 +224,14 @@ fn postgres_copies_are_separate_databases_dropped_after_use() -> TestResult {
             1,
             "migrated once, in the template"
         );
-        let mut other = Admin::connect(b.url(), postgres::NoTls)?;
-        let current: String = other
-            .query_one("SELECT current_database()", &[])?
-            .try_get(0)?;
-        assert_eq!(current, b.name());
-        drop(other);
+        assert_eq!(pg_connected_to(b.url())?, b.name());
         drop_all(admin, vec![a, b])
     })
 }
 
 #[test]
 fn postgres_template_is_made_once_and_reused() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, admin| {
         let (migrations, runs) = fresh_users();
         let first = testing::postgres(url, &migrations)?;
         let template = first.template().ok_or("no template")?.to_owned();
@@ -250,7 +249,7 @@ fn postgres_template_is_made_once_and_reused() -> TestResult {
 /// 8 threads ask at once for a template nobody made yet: one builds it, all get a copy.
 #[test]
 fn postgres_copies_from_many_threads_at_once() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, admin| {
         let (migrations, runs) = fresh_users();
         let dbs = on_threads(8, || testing::postgres(url, &migrations));
         let mut dbs = dbs.into_iter().collect::<Result<Vec<_>, _>>()?;
@@ -264,7 +263,7 @@ fn postgres_copies_from_many_threads_at_once() -> TestResult {
 
 #[test]
 fn postgres_changed_migrations_get_a_new_template() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, admin| {
         let (migrations, changed) = fresh_users_and_posts()?;
         let mut old = testing::postgres(url, &migrations)?;
         let mut new = testing::postgres(url, &changed)?;
@@ -281,7 +280,7 @@ fn postgres_changed_migrations_get_a_new_template() -> TestResult {
 /// the template again.
 #[test]
 fn postgres_half_made_template_is_rebuilt() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, admin| {
         let (migrations, runs) = fresh_users();
         let template = template_of(url, &migrations)?;
         drop_template(admin, &template)?;
@@ -298,44 +297,310 @@ fn postgres_half_made_template_is_rebuilt() -> TestResult {
     })
 }
 
+/// `drop_postgres_template` drops the template and the shared database of one migration set,
+/// and leaves every other set's alone (other tests, processes and sessions use the server).
 #[test]
-fn postgres_drop_templates_drops_every_template() -> TestResult {
-    pg_case(true, |url, admin| {
-        let (migrations, _) = fresh_users();
+fn postgres_drop_template_drops_one_sets_databases() -> TestResult {
+    pg_case(|url, admin| {
+        let (migrations, runs) = fresh_users();
+        let (other, _) = fresh_users();
         let template = template_of(url, &migrations)?;
         let shared = testing::postgres_transaction(url, &migrations)?
             .name()
             .to_owned();
-        let dropped = testing::drop_postgres_templates(url)?;
-        assert!(dropped.contains(&template), "{dropped:?}");
-        assert!(dropped.contains(&shared), "{dropped:?}");
+        let other_template = template_of(url, &other)?;
+        assert_eq!(
+            testing::drop_postgres_template(url, &migrations)?,
+            [shared.clone(), template.clone()]
+        );
         assert_eq!(pg_database(admin, &template)?, None);
         assert_eq!(pg_database(admin, &shared)?, None);
-        let left: i64 = admin
-            .query_one(
-                "SELECT count(*) FROM pg_database WHERE datname LIKE 'strata\\_tpl\\_%' \
-                 OR datname LIKE 'strata\\_shared\\_%'",
-                &[],
-            )?
-            .try_get(0)?;
-        assert_eq!(left, 0);
-        // The pool's connection to the dropped database is replaced, the database made again.
+        assert!(pg_database(admin, &other_template)?.is_some());
+        assert!(testing::drop_postgres_template(url, &migrations)?.is_empty());
+        // The pool's connection to the dropped database is replaced, the databases made again.
         let mut tx = testing::postgres_transaction(url, &migrations)?;
         assert_eq!(pg_count(&mut tx)?, 0);
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            2,
+            "the template was built again"
+        );
         drop(tx);
-        drop_transactions(admin, &migrations, url)
+        drop_transactions(url, &migrations)?;
+        drop_transactions(url, &other)
     })
+}
+
+/// `drop_postgres_templates` drops every template, build and shared database on the server, so
+/// it runs only on the private primary `.ci/run` starts (`STRATA_TEST_PRIMARY_URL`), which no
+/// other test uses.
+#[test]
+fn postgres_drop_templates_drops_every_template_on_a_private_server() -> TestResult {
+    let Some(url) = setup_url("STRATA_TEST_PRIMARY_URL", "a private PostgreSQL primary") else {
+        return Ok(());
+    };
+    let mut admin = Admin::connect(&url, postgres::NoTls)?;
+    let (migrations, _) = fresh_users();
+    let (other, _) = fresh_users();
+    let template = template_of(&url, &migrations)?;
+    let shared = testing::postgres_transaction(&url, &migrations)?
+        .name()
+        .to_owned();
+    let other_template = template_of(&url, &other)?;
+    // A build a killed process left.
+    let building = other_template.replace("strata_tpl_", "strata_tmp_");
+    admin.batch_execute(&format!("CREATE DATABASE \"{building}\""))?;
+    let dropped = testing::drop_postgres_templates(&url)?;
+    for name in [&template, &shared, &other_template, &building] {
+        assert!(dropped.contains(name), "{name} not in {dropped:?}");
+        assert_eq!(pg_database(&mut admin, name)?, None, "{name}");
+    }
+    let mut tx = testing::postgres_transaction(&url, &migrations)?;
+    assert_eq!(pg_count(&mut tx)?, 0);
+    drop(tx);
+    drop_transactions(&url, &migrations)
+}
+
+/// A migration that panics while `postgres_transaction` prepares the shared database: the
+/// panic reaches the caller, and a later call does not wait for the preparation that died.
+#[test]
+fn postgres_transaction_after_a_panicking_migration() -> TestResult {
+    pg_case(|url, _| {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let mut set = Set::new("app", "1.0.0")?;
+        let sql = format!(
+            "-- {}\nCREATE TABLE users (id INTEGER, name TEXT)",
+            unique_name()
+        );
+        set.add(Migration::sql(1, "users", sql)?)?;
+        let counted = Arc::clone(&runs);
+        set.add(Migration::function(2, "panics_once", move |_| {
+            assert_ne!(
+                counted.fetch_add(1, Ordering::SeqCst),
+                0,
+                "the first run panics"
+            );
+            Ok(())
+        })?)?;
+        let migrations = Migrations::new([set])?;
+        let first = catch_unwind(AssertUnwindSafe(|| {
+            testing::postgres_transaction(url, &migrations)
+        }));
+        assert!(first.is_err(), "the panic reaches the caller");
+        let (sender, receiver) = mpsc::channel();
+        let (later_url, later) = (url.to_owned(), migrations.clone());
+        thread::spawn(move || {
+            let _ = sender.send(testing::postgres_transaction(&later_url, &later));
+        });
+        let mut tx = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .map_err(|_| "a call after the panic hangs")??;
+        assert_eq!(pg_count(&mut tx)?, 0);
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        drop(tx);
+        drop_transactions(url, &migrations)
+    })
+}
+
+/// `url` with its database replaced by `name`.
+fn pg_url_of(url: &str, name: &str) -> Result<String, &'static str> {
+    let (scheme, rest) = url.split_once("://").ok_or("the test needs a URL")?;
+    let (rest, query) = rest
+        .split_once('?')
+        .map_or((rest, None), |(r, q)| (r, Some(q)));
+    let authority = rest
+        .split_once('/')
+        .map_or(rest, |(authority, _)| authority);
+    Ok(match query {
+        Some(query) => format!("{scheme}://{authority}/{name}?{query}"),
+        None => format!("{scheme}://{authority}/{name}"),
+    })
+}
+
+/// Migrations whose first run of migration 2 takes a second, and tells `started` it began.
+fn slow_first_run(
+    started: mpsc::Sender<()>,
+) -> Result<(Migrations, Arc<AtomicUsize>), strata::Error> {
+    let (migrations, runs) = fresh_users();
+    let mut set = migrations.sets()[0].clone();
+    let counted = Arc::clone(&runs);
+    let started = Mutex::new(started);
+    set.add(Migration::function(3, "slow_first_run", move |_| {
+        if counted.load(Ordering::SeqCst) == 1 {
+            let _ = started.lock().map(|started| started.send(()));
+            thread::sleep(Duration::from_secs(1));
+        }
+        Ok(())
+    })?)?;
+    Ok((Migrations::new([set])?, runs))
+}
+
+/// Runs `case` with two URLs of the server that name different databases (`url`'s and one made
+/// here, dropped after), migrations of [`slow_first_run`] and the receiver of its start; then
+/// checks that they were built once, and drops their template and shared database.
+fn across_admin_databases(
+    case: impl FnOnce(&[String; 2], &Migrations, mpsc::Receiver<()>) -> TestResult,
+) -> TestResult {
+    pg_case(|url, admin| {
+        let (started, first_started) = mpsc::channel();
+        let (migrations, runs) = slow_first_run(started)?;
+        let second = format!("strata_admin_{}", unique_name());
+        admin.batch_execute(&format!("CREATE DATABASE \"{second}\""))?;
+        let result = pg_url_of(url, &second)
+            .map_err(Into::into)
+            .and_then(|second| case(&[url.to_owned(), second], &migrations, first_started));
+        let dropped = testing::drop_postgres_template(url, &migrations);
+        admin.batch_execute(&format!("DROP DATABASE \"{second}\" WITH (FORCE)"))?;
+        result?;
+        dropped?;
+        assert_eq!(runs.load(Ordering::SeqCst), 1, "built once");
+        Ok(())
+    })
+}
+
+/// Clients whose URLs name different databases (`/test` and another) wait for one build of the
+/// template: the second asks while the first builds.
+#[test]
+fn postgres_builds_exclude_each_other_across_admin_databases() -> TestResult {
+    across_admin_databases(|urls, migrations, first_started| {
+        let templates = thread::scope(|s| {
+            let first = s.spawn(|| template_of(&urls[0], migrations).map_err(|e| e.to_string()));
+            let _ = first_started.recv_timeout(Duration::from_secs(60));
+            let second = s.spawn(|| template_of(&urls[1], migrations).map_err(|e| e.to_string()));
+            [first.join(), second.join()]
+        });
+        let [first, second] =
+            templates.map(|t| t.map_err(|_| "panicked".to_owned()).and_then(|t| t));
+        assert_eq!(first?, second?);
+        Ok(())
+    })
+}
+
+/// The shared database of `postgres_transaction` is made once for clients whose URLs name
+/// different databases, asking at once.
+#[test]
+fn postgres_shared_database_is_made_once_across_admin_databases() -> TestResult {
+    across_admin_databases(|urls, migrations, _| {
+        let next = AtomicUsize::new(0);
+        let names = on_threads(4, || -> Result<String, String> {
+            let url = &urls[next.fetch_add(1, Ordering::SeqCst) % 2];
+            let mut tx =
+                testing::postgres_transaction(url, migrations).map_err(|e| e.to_string())?;
+            pg_count(&mut tx).map_err(|e| e.to_string())?;
+            Ok(tx.name().to_owned())
+        });
+        let names = names.into_iter().collect::<Result<Vec<_>, _>>()?;
+        assert!(names.iter().all(|name| *name == names[0]), "{names:?}");
+        Ok(())
+    })
+}
+
+/// `url()` names the test database even when the given URL has a `dbname` parameter, which
+/// would override the path.
+#[test]
+fn postgres_url_connects_to_the_test_database() -> TestResult {
+    pg_case(|url, admin| {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{sep}dbname={}", pg_connected_to(url)?);
+        let (migrations, _) = fresh_users();
+        let db = testing::postgres(&url, &migrations)?;
+        assert_eq!(pg_connected_to(db.url())?, db.name());
+        drop_all(admin, vec![db])
+    })
+}
+
+/// A failing migration fails `postgres()` and `postgres_transaction` each time, the same way,
+/// and leaves no database of its fingerprint behind; its errors hold no URL or password.
+#[test]
+fn postgres_failed_migration_leaves_no_database() -> TestResult {
+    pg_case(|url, admin| {
+        let url = &with_password(url);
+        let mut set = Set::new("app", "1.0.0")?;
+        let sql = format!("-- {}\nCREATE TABLE broken (id NOPE)", unique_name());
+        set.add(Migration::sql(1, "broken", sql)?)?;
+        let migrations = Migrations::new([set])?;
+        let err = testing::postgres(url, &migrations)
+            .err()
+            .ok_or("migrated")?;
+        let building = err
+            .database()
+            .ok_or("no database in the error")?
+            .name
+            .clone();
+        let hex = building
+            .strip_prefix("strata_tmp_")
+            .ok_or("not the build")?;
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "failed to apply migration `app@1_broken` (statement 1 of 1, line 2) on postgres \
+                 database `{building}`"
+            )
+        );
+        for _ in 0..2 {
+            let again = testing::postgres(url, &migrations)
+                .err()
+                .ok_or("migrated")?;
+            let tx = testing::postgres_transaction(url, &migrations)
+                .err()
+                .ok_or("migrated")?;
+            for e in [again, tx] {
+                assert_eq!(e.to_string(), err.to_string());
+                assert_eq!(e.migration(), Some("app@1_broken"));
+                assert_hides(&e, url);
+            }
+        }
+        for prefix in ["strata_tmp_", "strata_tpl_", "strata_shared_"] {
+            let name = format!("{prefix}{hex}");
+            assert_eq!(pg_database(admin, &name)?, None, "{name}");
+        }
+        Ok(())
+    })
+}
+
+/// `url` with a password if it has none (a trust server ignores it), so that errors can be
+/// checked for it.
+fn with_password(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((user, host)) if !user.contains(':') => {
+                format!("{scheme}://{user}:strata-secret@{host}")
+            }
+            _ => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Asserts that neither `err` nor any error of its `source()` chain shows `url` or its
+/// password, in `Display` or `Debug`.
+fn assert_hides(err: &strata::Error, url: &str) {
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(user, _)| user.split_once(':'))
+        .map(|(_, password)| password);
+    let mut next: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = next {
+        for shown in [e.to_string(), format!("{e:?}")] {
+            assert!(!shown.contains(url), "{shown}");
+            assert!(password.is_none_or(|p| !shown.contains(p)), "{shown}");
+        }
+        next = e.source();
+    }
 }
 
 // PostgreSQL transactions in a shared database.
 
 /// Drops the shared database and the template of `migrations` (each test uses its own).
-fn drop_transactions(admin: &mut Admin, migrations: &Migrations, url: &str) -> TestResult {
-    let tx = testing::postgres_transaction(url, migrations)?;
-    let (shared, template) = (tx.name().to_owned(), tx.template().to_owned());
-    drop(tx);
-    admin.batch_execute(&format!("DROP DATABASE \"{shared}\" WITH (FORCE)"))?;
-    drop_template(admin, &template)?;
+fn drop_transactions(url: &str, migrations: &Migrations) -> TestResult {
+    let dropped = testing::drop_postgres_template(url, migrations)?;
+    assert!(
+        dropped
+            .iter()
+            .all(|name| name.starts_with("strata_tpl_") || name.starts_with("strata_shared_")),
+        "{dropped:?}"
+    );
     Ok(())
 }
 
@@ -355,7 +620,7 @@ fn pg_comment(admin: &mut Admin, name: &str) -> Result<Option<String>, postgres:
 
 #[test]
 fn postgres_transactions_see_only_their_own_writes_and_roll_back() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, _| {
         let (migrations, runs) = fresh_users();
         let mut a = testing::postgres_transaction(url, &migrations)?;
         let mut b = testing::postgres_transaction(url, &migrations)?;
@@ -392,13 +657,13 @@ fn postgres_transactions_see_only_their_own_writes_and_roll_back() -> TestResult
             "migrated once, in the template"
         );
         drop(c);
-        drop_transactions(admin, &migrations, url)
+        drop_transactions(url, &migrations)
     })
 }
 
 #[test]
 fn postgres_transaction_connections_are_reused() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, _| {
         let (migrations, _) = fresh_users();
         let mut first = testing::postgres_transaction(url, &migrations)?;
         let pid = backend_pid(&mut first)?;
@@ -420,7 +685,7 @@ fn postgres_transaction_connections_are_reused() -> TestResult {
         let mut fourth = testing::postgres_transaction(url, &migrations)?;
         assert_ne!(backend_pid(&mut fourth)?, pid);
         drop((third, fourth));
-        drop_transactions(admin, &migrations, url)
+        drop_transactions(url, &migrations)
     })
 }
 
@@ -428,7 +693,7 @@ fn postgres_transaction_connections_are_reused() -> TestResult {
 /// transaction while the others are open.
 #[test]
 fn postgres_transactions_from_many_threads_at_once() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, _| {
         let (migrations, runs) = fresh_users();
         let written = std::sync::Barrier::new(8);
         let next = AtomicUsize::new(0);
@@ -466,13 +731,13 @@ fn postgres_transactions_from_many_threads_at_once() -> TestResult {
             "a pooled connection"
         );
         drop(after);
-        drop_transactions(admin, &migrations, url)
+        drop_transactions(url, &migrations)
     })
 }
 
 #[test]
 fn postgres_transaction_changed_migrations_get_their_own_database() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, _| {
         let (migrations, changed) = fresh_users_and_posts()?;
         let mut old = testing::postgres_transaction(url, &migrations)?;
         let mut new = testing::postgres_transaction(url, &changed)?;
@@ -484,8 +749,8 @@ fn postgres_transaction_changed_migrations_get_their_own_database() -> TestResul
                 .is_err()
         );
         drop((old, new));
-        drop_transactions(admin, &migrations, url)?;
-        drop_transactions(admin, &changed, url)
+        drop_transactions(url, &migrations)?;
+        drop_transactions(url, &changed)
     })
 }
 
@@ -496,7 +761,7 @@ type Leak = fn(&mut Admin) -> Result<(), postgres::Error>;
 /// template (without migrating again) and sees none of what was committed.
 #[test]
 fn postgres_transaction_commits_are_caught_and_the_database_rebuilt() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, admin| {
         let (migrations, runs) = fresh_users();
         let leaks: [(&str, Leak); 3] = [
             ("COMMIT in SQL", |c| {
@@ -546,7 +811,40 @@ fn postgres_transaction_commits_are_caught_and_the_database_rebuilt() -> TestRes
         assert_eq!(pg_comment(admin, &name)?, None);
         drop(next);
         assert_eq!(runs.load(Ordering::SeqCst), 1, "rebuilt from the template");
-        drop_transactions(admin, &migrations, url)
+        drop_transactions(url, &migrations)
+    })
+}
+
+/// The process that saw a commit rebuilds the shared database even when the dirty mark is not
+/// on the server (its `COMMENT` failed), unless the database was rebuilt since.
+#[test]
+fn postgres_transaction_commit_without_a_mark_is_rebuilt() -> TestResult {
+    pg_case(|url, admin| {
+        let (migrations, _) = fresh_users();
+        let mut tx = testing::postgres_transaction(url, &migrations)?;
+        let (name, template) = (tx.name().to_owned(), tx.template().to_owned());
+        let (oid, _, _) = pg_database(admin, &name)?.ok_or("no shared database")?;
+        tx.batch_execute("COMMIT; INSERT INTO users (id, name) VALUES (1, 'leak')")?;
+        drop(tx);
+        // As if the mark had failed.
+        admin.batch_execute(&format!("COMMENT ON DATABASE \"{name}\" IS NULL"))?;
+        let mut next = testing::postgres_transaction(url, &migrations)?;
+        assert_eq!(pg_count(&mut next)?, 0);
+        let (rebuilt, _, _) = pg_database(admin, &name)?.ok_or("no shared database")?;
+        assert_ne!(rebuilt, oid);
+        // Another commit, and another process rebuilds it first: no second rebuild.
+        next.batch_execute("COMMIT; INSERT INTO users (id, name) VALUES (2, 'leak')")?;
+        drop(next);
+        admin.batch_execute(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))?;
+        admin.batch_execute(&format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
+        ))?;
+        let (copied, _, _) = pg_database(admin, &name)?.ok_or("no shared database")?;
+        let mut last = testing::postgres_transaction(url, &migrations)?;
+        assert_eq!(pg_count(&mut last)?, 0);
+        assert_eq!(pg_database(admin, &name)?.map(|db| db.0), Some(copied));
+        drop(last);
+        drop_transactions(url, &migrations)
     })
 }
 
@@ -554,7 +852,7 @@ fn postgres_transaction_commits_are_caught_and_the_database_rebuilt() -> TestRes
 /// transactions are not cut off.
 #[test]
 fn postgres_transaction_rebuild_waits_for_open_handles() -> TestResult {
-    pg_case(false, |url, admin| {
+    pg_case(|url, _| {
         let (migrations, _) = fresh_users();
         let mut open = testing::postgres_transaction(url, &migrations)?;
         open.execute("INSERT INTO users (id, name) VALUES (7, 'open')", &[])?;
@@ -576,7 +874,7 @@ fn postgres_transaction_rebuild_waits_for_open_handles() -> TestResult {
             Ok(())
         });
         waiting?;
-        drop_transactions(admin, &migrations, url)
+        drop_transactions(url, &migrations)
     })
 }
 
@@ -590,6 +888,7 @@ fn postgres_errors_name_the_database_never_the_url() -> TestResult {
         err.to_string(),
         "failed to connect on postgres database `nowhere`"
     );
+    assert_hides(&err, url);
     Ok(())
 }
 
@@ -649,8 +948,86 @@ fn mysql_failed_migration_drops_its_database() -> TestResult {
         .err()
         .ok_or("migrated")?;
     assert_eq!(err.migration(), Some("app@1_broken"));
+    assert_hides(&err, &url);
     let name = &err.database().ok_or("no database in the error")?.name;
     assert!(name.starts_with("strata_test_"), "{name}");
     assert!(!my_exists(&mut admin, name)?, "{name} was not dropped");
+    Ok(())
+}
+
+#[test]
+fn mysql_errors_name_the_database_never_the_url() -> TestResult {
+    let url = "mysql://someone:secret@127.0.0.1:1/nowhere";
+    let err = testing::mysql(url, &fresh_users().0)
+        .err()
+        .ok_or("connected to port 1")?;
+    assert_eq!(
+        err.to_string(),
+        "failed to connect on mysql database `nowhere`"
+    );
+    assert_hides(&err, url);
+    Ok(())
+}
+
+/// `url()` names the test database even when the given URL has a `db_name` parameter, which
+/// would override the path.
+#[test]
+fn mysql_url_connects_to_the_test_database() -> TestResult {
+    let Some((url, _)) = my() else {
+        return Ok(());
+    };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = testing::mysql(&format!("{url}{sep}db_name=mysql"), &fresh_users().0)?;
+    let mut other = mysql::Conn::new(db.url())?;
+    let connected: Option<String> = other.query_first("SELECT DATABASE()")?;
+    assert_eq!(connected.as_deref(), Some(db.name()));
+    Ok(())
+}
+
+/// Drops `db` on another thread; whether that took less than a minute.
+fn dropped_in_a_minute(db: TestDatabase<mysql::Conn>) -> bool {
+    let (dropped, done) = mpsc::channel();
+    thread::spawn(move || {
+        drop(db);
+        let _ = dropped.send(());
+    });
+    done.recv_timeout(Duration::from_secs(60)).is_ok()
+}
+
+/// Another connection to the test database in an open transaction holds a metadata lock that
+/// `DROP DATABASE` would wait for (a day, by default): the drop ends that session first.
+#[test]
+fn mysql_drop_ends_the_other_sessions() -> TestResult {
+    let Some((url, mut admin)) = my() else {
+        return Ok(());
+    };
+    let db = testing::mysql(&url, &fresh_users().0)?;
+    let name = db.name().to_owned();
+    let mut other = mysql::Conn::new(db.url())?;
+    other.query_drop("BEGIN")?;
+    let count: Option<i64> = other.query_first("SELECT count(*) FROM users")?;
+    assert_eq!(count, Some(0));
+    assert!(
+        dropped_in_a_minute(db),
+        "the drop waits for the other session"
+    );
+    assert!(!my_exists(&mut admin, &name)?, "{name} was not dropped");
+    assert!(
+        other.query_drop("SELECT 1").is_err(),
+        "the session was ended"
+    );
+    // A session using the tables from another database is not ended: the drop gives up after
+    // its short `lock_wait_timeout`, with a warning, and leaves the database.
+    let db = testing::mysql(&url, &fresh_users().0)?;
+    let name = db.name().to_owned();
+    let mut other = mysql::Conn::new(url.as_str())?;
+    other.query_drop("BEGIN")?;
+    let count: Option<i64> = other.query_first(format!("SELECT count(*) FROM `{name}`.users"))?;
+    assert_eq!(count, Some(0));
+    let gave_up = dropped_in_a_minute(db);
+    other.query_drop("COMMIT")?;
+    assert!(gave_up, "the drop waits for the other session");
+    assert!(my_exists(&mut admin, &name)?, "{name} was dropped");
+    admin.query_drop(format!("DROP DATABASE `{name}`"))?;
     Ok(())
 }

@@ -23,9 +23,10 @@ for s in "${SETUPS[@]}"; do
     wait "${pids[$s]}" || failed+=("$s")
 done
 pgbouncer=$(cat "$out/pgbouncer")
+primary=$(sed -n 1p "$out/pg-replica")
 standby=$(sed -n 2p "$out/pg-replica")
 galera=$(paste -sd, "$out/galera")
-if [ ${#failed[@]} -eq 0 ] && { [ -z "$pgbouncer" ] || [ -z "$standby" ] || [ "$(wc -l <"$out/galera")" -ne 3 ]; }; then
+if [ ${#failed[@]} -eq 0 ] && { [ -z "$pgbouncer" ] || [ -z "$primary" ] || [ -z "$standby" ] || [ "$(wc -l <"$out/galera")" -ne 3 ]; }; then
     failed=("(missing URLs)")
 fi
 if [ ${#failed[@]} -gt 0 ]; then
@@ -36,5 +37,6 @@ fi
 printf '[cluster] all up in %s s\n' "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')" >&2
 printf 'export %s=%s\n' \
     STRATA_TEST_PGBOUNCER_URL "${pgbouncer@Q}" \
+    STRATA_TEST_PRIMARY_URL "${primary@Q}" \
     STRATA_TEST_STANDBY_URL "${standby@Q}" \
     STRATA_TEST_GALERA_URLS "${galera@Q}"

@@ -5,12 +5,22 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder};
 
 use super::{TestDatabase, failed, unique_name, with_database};
+use crate::error::BoxError;
 use crate::{Migrations, Migrator, Result};
 
 const BACKEND: &str = "mysql";
+/// How long (seconds) the drop of a test database waits for a metadata lock that a session it
+/// could not end holds, instead of the server's `lock_wait_timeout` (a day by default).
+const DROP_LOCK_WAIT: u32 = 10;
 
 /// A new MySQL/MariaDB database with every migration of `migrations` applied, for one test;
 /// dropped when the returned value drops.
+///
+/// The drop first ends (`KILL CONNECTION`) the other sessions whose current database it is,
+/// such as a pool made from [`TestDatabase::url`]: an open transaction of theirs holds
+/// metadata locks `DROP DATABASE` would wait for. A session that uses the tables from another
+/// current database is not ended; the drop waits 10 s for it, then fails with a warning
+/// (`log::warn!`) and leaves the database.
 ///
 /// `url` is a server the tests may create databases on (`mysql://user:password@host:port/db`;
 /// its database is used only to connect). The test database is named
@@ -39,10 +49,7 @@ pub fn mysql(url: &str, migrations: &Migrations) -> Result<TestDatabase<Conn>> {
         .query_drop(format!("CREATE DATABASE `{name}`"))
         .map_err(|e| failed("create the test database", BACKEND, &name, e))?;
     let db_opts = OptsBuilder::from_opts(opts.clone()).db_name(Some(&name));
-    let dropper = move |name: &str| -> std::result::Result<(), crate::BoxError> {
-        Conn::new(opts.clone())?.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))?;
-        Ok(())
-    };
+    let dropper = move |name: &str| drop_database(&opts, name);
     let conn = match Conn::new(db_opts) {
         Ok(conn) => conn,
         Err(e) => {
@@ -56,4 +63,22 @@ pub fn mysql(url: &str, migrations: &Migrations) -> Result<TestDatabase<Conn>> {
     let mut db = TestDatabase::new(conn, name, url, None, dropper);
     db.migrate(migrations)?;
     Ok(db)
+}
+
+/// Drops database `name`, after ending the other sessions whose current database it is.
+fn drop_database(opts: &Opts, name: &str) -> std::result::Result<(), BoxError> {
+    let mut admin = Conn::new(opts.clone())?;
+    admin.query_drop(format!("SET SESSION lock_wait_timeout = {DROP_LOCK_WAIT}"))?;
+    let sessions: Vec<u64> = admin.exec(
+        "SELECT id FROM information_schema.processlist WHERE db = ? AND id <> CONNECTION_ID()",
+        (name,),
+    )?;
+    for id in sessions {
+        // Gone meanwhile, or not this user's to end: the drop tells whether it mattered.
+        if let Err(e) = admin.query_drop(format!("KILL CONNECTION {id}")) {
+            log::debug!("failed to end session {id} on test database `{name}`: {e}");
+        }
+    }
+    admin.query_drop(format!("DROP DATABASE IF EXISTS `{name}`"))?;
+    Ok(())
 }

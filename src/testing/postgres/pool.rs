@@ -3,7 +3,8 @@
 //!
 //! A shared database a test committed into is marked dirty with a comment (`COMMENT ON
 //! DATABASE`, visible to every process); the next checkout, of any process, sees the mark at
-//! `BEGIN` and rebuilds the database from the template first.
+//! `BEGIN` and rebuilds the database from the template first. The process that saw the commit
+//! also remembers the database (by oid), and rebuilds it even if the mark could not be written.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -13,12 +14,11 @@ use std::time::{Duration, Instant};
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls, SimpleQueryMessage};
 
-use super::{BACKEND, TEMPLATE, admin_name, connect, copy_template, drop_database, locked};
+use super::{BACKEND, Locks, SHARED, TEMPLATE, admin_name, connect, copy_template, drop_database};
 use crate::error::BoxError;
 use crate::testing::{failed, short_fingerprint};
 use crate::{Migrations, Result};
 
-const SHARED: &str = "strata_shared_";
 /// The comment that marks a shared database as changed by a test that committed.
 const DIRTY: &str = "strata: dirty";
 /// How long a rebuild waits for this process's other handles on the dirty database to drop.
@@ -29,12 +29,20 @@ const ATTEMPTS: u32 = 5;
 /// The pools of this process, by URL and fingerprint.
 static POOLS: Mutex<BTreeMap<(String, String), Arc<Pool>>> = Mutex::new(BTreeMap::new());
 
-/// `BEGIN`, with a transaction id assigned now (so that the drop can ask whether it committed):
-/// the id, or `None` when the database is marked dirty.
-fn begin(client: &mut Client) -> std::result::Result<Option<i64>, BoxError> {
+/// A transaction `BEGIN` opened.
+pub(super) struct Begun {
+    /// Its id, assigned at `BEGIN` (so that the drop can ask whether it committed).
+    pub(super) xid: i64,
+    /// The oid of the shared database it runs in.
+    pub(super) oid: u32,
+}
+
+/// `BEGIN`, with a transaction id assigned now: the transaction, or `None` when the database
+/// is marked dirty.
+fn begin(client: &mut Client) -> std::result::Result<Option<Begun>, BoxError> {
     let messages = client.simple_query(&format!(
         "BEGIN; SELECT txid_current(), shobj_description(oid, 'pg_database') IS NOT DISTINCT \
-         FROM '{DIRTY}' FROM pg_database WHERE datname = current_database()"
+         FROM '{DIRTY}', oid FROM pg_database WHERE datname = current_database()"
     ))?;
     let row = messages
         .iter()
@@ -48,7 +56,11 @@ fn begin(client: &mut Client) -> std::result::Result<Option<i64>, BoxError> {
         return Ok(None);
     }
     let xid = row.get(0).ok_or("`txid_current()` returned null")?;
-    Ok(Some(i64::from_str(xid)?))
+    let oid = row.get(2).ok_or("the shared database has no oid")?;
+    Ok(Some(Begun {
+        xid: i64::from_str(xid)?,
+        oid: u32::from_str(oid)?,
+    }))
 }
 
 /// Whether `e` is a connection the server closed or terminated (`DROP DATABASE ... WITH
@@ -77,8 +89,31 @@ struct State {
     ready: bool,
     /// Whether a handle found it dirty: wait for the other handles, then rebuild.
     dirty: bool,
+    /// The oid of the database a test of this process committed into: rebuilt even when the
+    /// server's dirty mark is missing (its `COMMENT` failed), unless it was rebuilt since.
+    committed: Option<u32>,
     /// Whether a thread is making or rebuilding it.
     preparing: bool,
+}
+
+/// A thread's preparation of the database: when it drops, a panic of a migration included,
+/// `preparing` is cleared (the state made ready if it `succeeded`) and the waiters wake.
+struct Preparation<'a> {
+    pool: &'a Pool,
+    succeeded: bool,
+}
+
+impl Drop for Preparation<'_> {
+    fn drop(&mut self) {
+        let mut state = self.pool.lock();
+        state.preparing = false;
+        if self.succeeded {
+            state.ready = true;
+            state.dirty = false;
+            state.committed = None;
+        }
+        self.pool.changed.notify_all();
+    }
 }
 
 impl Pool {
@@ -106,8 +141,8 @@ impl Pool {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A connection inside a new transaction, and the transaction's id.
-    pub(super) fn checkout(&self, migrations: &Migrations) -> Result<(Client, i64)> {
+    /// A connection inside a new transaction, and the transaction.
+    pub(super) fn checkout(&self, migrations: &Migrations) -> Result<(Client, Begun)> {
         let mut last = None;
         for _ in 0..ATTEMPTS {
             let pooled = self.reserve(migrations)?;
@@ -129,7 +164,7 @@ impl Pool {
                 },
             };
             match begin(&mut client) {
-                Ok(Some(xid)) => return Ok((client, xid)),
+                Ok(Some(begun)) => return Ok((client, begun)),
                 Ok(None) => {
                     drop(client);
                     self.release_without(|state| state.dirty = true);
@@ -179,39 +214,51 @@ impl Pool {
                 continue;
             }
             state.preparing = true;
+            let committed = state.committed;
             let idle = std::mem::take(&mut state.idle);
             drop(state);
             drop(idle);
-            let prepared = self.prepare(migrations);
-            state = self.lock();
-            state.preparing = false;
-            if prepared.is_ok() {
-                state.ready = true;
-                state.dirty = false;
-            }
-            self.changed.notify_all();
+            let mut preparation = Preparation {
+                pool: self,
+                succeeded: false,
+            };
+            let prepared = self.prepare(migrations, committed);
+            preparation.succeeded = prepared.is_ok();
+            drop(preparation);
             prepared?;
+            state = self.lock();
         }
     }
 
-    /// Makes the shared database from the template unless it exists and is clean, under the
-    /// template's advisory lock.
-    fn prepare(&self, migrations: &Migrations) -> Result<()> {
+    /// Makes the shared database from the template unless it exists and is clean (not marked
+    /// dirty, and not the database of oid `committed`), under the template's advisory lock.
+    fn prepare(&self, migrations: &Migrations, committed: Option<u32>) -> Result<()> {
         let mut admin = connect(&self.config, admin_name(&self.config))?;
-        locked(&mut admin, &self.hex, |admin| {
+        let mut locks = Locks::connect(&mut admin, &self.config)?;
+        locks.hold(&self.hex, || {
+            let admin = &mut admin;
             let found = admin
                 .query_opt(
-                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database \
+                    "SELECT oid, shobj_description(oid, 'pg_database') FROM pg_database \
                      WHERE datname = $1",
                     &[&self.name],
                 )
                 .and_then(|row| {
-                    row.map(|row| row.try_get::<_, Option<String>>(0))
-                        .transpose()
+                    row.map(|row| {
+                        Ok((
+                            row.try_get::<_, u32>(0)?,
+                            row.try_get::<_, Option<String>>(1)?,
+                        ))
+                    })
+                    .transpose()
                 })
                 .map_err(|e| failed("look for the shared database", BACKEND, &self.name, e))?;
             match found {
-                Some(comment) if comment.as_deref() != Some(DIRTY) => return Ok(()),
+                Some((oid, comment))
+                    if comment.as_deref() != Some(DIRTY) && committed != Some(oid) =>
+                {
+                    return Ok(());
+                }
                 Some(_) => {
                     log::warn!(
                         "rebuilding shared database `{}`: a test committed",
@@ -222,14 +269,14 @@ impl Pool {
                 }
                 None => {}
             }
-            copy_template(admin, &self.config, &self.hex, migrations, &self.name)?;
+            copy_template(admin, &self.config, &self.hex, migrations, &self.name, true)?;
             log::info!("made shared database `{}`", self.name);
             Ok(())
         })
     }
 
-    /// Marks the database dirty, on the server (for every process) and here.
-    pub(super) fn mark_dirty(&self, client: &mut Client) {
+    /// Marks the database of oid `oid` dirty, on the server (for every process) and here.
+    pub(super) fn mark_dirty(&self, client: &mut Client, oid: u32) {
         let comment = format!("COMMENT ON DATABASE \"{}\" IS '{DIRTY}'", self.name);
         let marked = client.batch_execute(&comment).or_else(|_| {
             connect(&self.config, admin_name(&self.config))
@@ -239,7 +286,9 @@ impl Pool {
         if let Err(e) = marked {
             log::warn!("failed to mark shared database `{}` dirty: {e}", self.name);
         }
-        self.lock().dirty = true;
+        let mut state = self.lock();
+        state.dirty = true;
+        state.committed = Some(oid);
     }
 
     /// Counts a handle back in, with its connection if it can serve another test.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use postgres::error::SqlState;
 use postgres::{Client, SimpleQueryMessage};
 
-use super::pool::Pool;
+use super::pool::{Begun, Pool};
 use crate::error::BoxError;
 use crate::{Migrations, Result};
 
@@ -22,12 +22,14 @@ use crate::{Migrations, Result};
 /// [`Client::transaction`], which sends `START TRANSACTION` inside the open one, where
 /// PostgreSQL ignores it with a warning, then `COMMIT` or `ROLLBACK` for the whole transaction),
 /// the drop logs a warning (`log::warn!`), closes the connection and marks the shared database
-/// dirty: the next handle, in any process, rebuilds it from the template first. Its `Debug`
-/// shows the database name, never the URL.
+/// dirty: the next handle, in any process, rebuilds it from the template first. A test process
+/// killed between a commit and the drop leaves the committed rows in the shared database for
+/// later runs; [`drop_postgres_template`](super::drop_postgres_template) drops it, and the next
+/// handle copies the template again. Its `Debug` shows the database name, never the URL.
 pub struct TestTransaction {
     client: Option<Client>,
-    /// The id of the transaction, assigned at `BEGIN`.
-    xid: i64,
+    /// The transaction `BEGIN` opened.
+    begun: Begun,
     pool: Arc<Pool>,
 }
 
@@ -40,7 +42,7 @@ pub struct TestTransaction {
 /// The shared database, `strata_shared_<16 hex digits of the fingerprint>`, is copied from the
 /// template by the first call that does not find it, under the template's advisory lock, and
 /// reused by later calls, processes and runs: nobody commits into it.
-/// [`drop_postgres_templates`](super::drop_postgres_templates) drops it with the templates.
+/// [`drop_postgres_template`](super::drop_postgres_template) drops it with its template.
 ///
 /// The tests of one migration set share that database: a row or DDL lock another test holds
 /// until its rollback can make a statement wait (it never sees the other test's data),
@@ -63,12 +65,17 @@ pub struct TestTransaction {
 ///
 /// A URL that does not parse, a server that cannot be reached or refuses to create a database,
 /// the migration error of the template's build, or a failed `BEGIN`.
+///
+/// # Panics
+///
+/// When a Rust-function migration panics while the call builds the template: the next call
+/// builds it again.
 pub fn postgres_transaction(url: &str, migrations: &Migrations) -> Result<TestTransaction> {
     let pool = Pool::of(url, migrations)?;
-    let (client, xid) = pool.checkout(migrations)?;
+    let (client, begun) = pool.checkout(migrations)?;
     Ok(TestTransaction {
         client: Some(client),
-        xid,
+        begun,
         pool,
     })
 }
@@ -122,7 +129,7 @@ impl Drop for TestTransaction {
             return;
         };
         let name = &self.pool.name;
-        let kept = match finish(&mut client, self.xid) {
+        let kept = match finish(&mut client, self.begun.xid) {
             // After its `ROLLBACK` the connection is outside any transaction block: idle.
             Ok(Outcome::RolledBack) => Some(client).filter(|client| !client.is_closed()),
             Ok(Outcome::Ended { committed }) => {
@@ -135,7 +142,7 @@ impl Drop for TestTransaction {
                     "a test {what} in shared database `{name}`: rebuilding it before the next \
                      test; use `strata::testing::postgres` for tests that commit"
                 );
-                self.pool.mark_dirty(&mut client);
+                self.pool.mark_dirty(&mut client, self.begun.oid);
                 None
             }
             Err(e) => {
