@@ -314,3 +314,50 @@ fn reversibility_check_on_a_galera_cluster() -> TestResult {
     assert_eq!(other.snapshot()?, schema);
     Ok(())
 }
+
+/// A snapshot of a fresh database after `sql` ran as one migration; `None` without a server.
+fn snapshot_after(
+    sql: &'static str,
+) -> Result<Option<strata::schema::Schema>, Box<dyn std::error::Error>> {
+    use strata::schema::Snapshot;
+    let Some(db) = My::create() else {
+        return Ok(None);
+    };
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(1, "schema", sql)?)?;
+    let mut conn = db.connect();
+    conn.migrate(&Migrations::new([set])?)?;
+    Ok(Some(conn.snapshot()?))
+}
+
+/// The definitions of `table`'s constraints, in snapshot order.
+fn constraints(schema: &strata::schema::Schema, table: &str) -> Vec<String> {
+    schema.table(table).map_or_else(Vec::new, |t| {
+        t.constraints()
+            .iter()
+            .map(|c| format!("{}: {}", c.name().unwrap_or_default(), c.definition()))
+            .collect()
+    })
+}
+
+/// A foreign key may share its name with a unique key on MySQL: both are listed, apart.
+#[test]
+fn a_foreign_key_named_like_a_unique_key_is_listed_apart() -> TestResult {
+    let Some(schema) = snapshot_after(
+        "CREATE TABLE users (id INT PRIMARY KEY);\n\
+         CREATE TABLE posts (id INT PRIMARY KEY, uid INT, CONSTRAINT u UNIQUE (uid), \
+         CONSTRAINT u FOREIGN KEY (uid) REFERENCES users (id));",
+    )?
+    else {
+        return Ok(());
+    };
+    assert_eq!(
+        constraints(&schema, "posts"),
+        [
+            "PRIMARY: PRIMARY KEY (id)",
+            "u: UNIQUE (uid)",
+            "u: FOREIGN KEY (uid) REFERENCES users (id) ON UPDATE RESTRICT ON DELETE RESTRICT",
+        ]
+    );
+    Ok(())
+}

@@ -36,6 +36,9 @@ const STATISTICS: &str = "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME
      COLLATION, INDEX_TYPE FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
      ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX";
 
+/// The columns of primary keys, unique keys and foreign keys. A foreign key may have the name
+/// of a unique key of its table, so a key column row joins the constraint of its own type
+/// (foreign key rows have a referenced table) and rows group by name and type.
 const KEYS: &str = "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, c.CONSTRAINT_TYPE, k.COLUMN_NAME, \
      CASE WHEN k.REFERENCED_TABLE_SCHEMA = DATABASE() THEN k.REFERENCED_TABLE_NAME \
      ELSE CONCAT(k.REFERENCED_TABLE_SCHEMA, '.', k.REFERENCED_TABLE_NAME) END, \
@@ -43,10 +46,12 @@ const KEYS: &str = "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, c.CONSTRAINT_TYPE, k
      FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.TABLE_CONSTRAINTS c \
      ON c.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND c.TABLE_NAME = k.TABLE_NAME \
      AND c.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+     AND (c.CONSTRAINT_TYPE = 'FOREIGN KEY') = (k.REFERENCED_TABLE_NAME IS NOT NULL) \
      LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
-     ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.TABLE_NAME = k.TABLE_NAME \
-     AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
-     WHERE k.TABLE_SCHEMA = DATABASE() ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION";
+     ON c.CONSTRAINT_TYPE = 'FOREIGN KEY' AND r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA \
+     AND r.TABLE_NAME = k.TABLE_NAME AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+     WHERE k.TABLE_SCHEMA = DATABASE() \
+     ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, c.CONSTRAINT_TYPE, k.ORDINAL_POSITION";
 
 /// `CHECK_CONSTRAINTS` has `TABLE_NAME` on MariaDB only (MySQL's check names are unique per
 /// database), so the join adds it there.
@@ -165,9 +170,11 @@ fn constraints(
         let column: String = take(&mut row, 3)?;
         let referenced: Option<String> = take(&mut row, 4)?;
         let referenced_column: Option<String> = take(&mut row, 5)?;
-        let same = all
-            .last()
-            .is_some_and(|(t, c, _)| *t == table && c.name.as_deref() == Some(&name));
+        let same = all.last().is_some_and(|(t, c, _)| {
+            *t == table
+                && c.name.as_deref() == Some(&name)
+                && matches!(c.kind, ConstraintKind::ForeignKey { .. }) == referenced.is_some()
+        });
         if !same {
             let kind = match (kind.as_str(), referenced) {
                 ("PRIMARY KEY", _) => ConstraintKind::PrimaryKey,
