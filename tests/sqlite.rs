@@ -652,3 +652,42 @@ fn snapshot_compares_structure_not_formatting() -> TestResult {
     );
     Ok(())
 }
+
+/// `ALTER TABLE ... RENAME` quotes the new name in the definitions that name the table
+/// (`ON "users"`): renaming there and back passes the reversibility check.
+#[test]
+fn renaming_a_table_and_back_is_reversible() -> TestResult {
+    use strata::schema::{Snapshot, check_reversible};
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(
+        1,
+        "users",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n\
+         CREATE INDEX users_name ON users (name);\n\
+         CREATE VIEW named AS SELECT id, 'users' AS kind FROM users WHERE name IS NOT NULL;",
+    )?)?;
+    set.add(
+        Migration::sql(2, "members", "ALTER TABLE users RENAME TO members;")?
+            .with_down("ALTER TABLE members RENAME TO users;")?,
+    )?;
+    let m = Migrations::new([set])?;
+    let mut conn = Connection::open_in_memory()?;
+    let report = check_reversible(&mut conn, &m)?;
+    assert_eq!(report.checked(), ["app@2_members"]);
+    // At `heads`, renamed: SQLite wrote `"members"`, the snapshot reads `members`.
+    let schema = conn.snapshot()?;
+    let index = schema
+        .table("members")
+        .and_then(|t| t.index("users_name"))
+        .ok_or("no index `users_name`")?;
+    assert_eq!(
+        index.definition(),
+        "CREATE INDEX users_name ON members (name)"
+    );
+    let view = schema.view("named").ok_or("no view `named`")?;
+    assert_eq!(
+        view.definition(),
+        "CREATE VIEW named AS SELECT id, 'users' AS kind FROM members WHERE name IS NOT NULL"
+    );
+    Ok(())
+}

@@ -3,32 +3,242 @@
 
 use super::super::{Constraint, ConstraintKind};
 
-/// `text` with every run of whitespace outside quotes turned into one space, trimmed: SQL as
-/// SQLite stores it (as written) compares equal however it was indented.
-pub(super) fn squeeze(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut quote = None;
-    let mut space = false;
-    for c in text.trim().chars() {
-        match quote {
-            Some(q) => quote = (c != q).then_some(q),
-            None if c.is_whitespace() => {
-                space = true;
-                continue;
-            }
-            None => {
-                quote = match c {
-                    '\'' | '"' | '`' => Some(c),
-                    '[' => Some(']'),
-                    _ => None,
-                }
+/// SQLite's keywords (`sqlite3_keyword_name`), in byte order.
+const KEYWORDS: [&str; 147] = [
+    "ABORT",
+    "ACTION",
+    "ADD",
+    "AFTER",
+    "ALL",
+    "ALTER",
+    "ALWAYS",
+    "ANALYZE",
+    "AND",
+    "AS",
+    "ASC",
+    "ATTACH",
+    "AUTOINCREMENT",
+    "BEFORE",
+    "BEGIN",
+    "BETWEEN",
+    "BY",
+    "CASCADE",
+    "CASE",
+    "CAST",
+    "CHECK",
+    "COLLATE",
+    "COLUMN",
+    "COMMIT",
+    "CONFLICT",
+    "CONSTRAINT",
+    "CREATE",
+    "CROSS",
+    "CURRENT",
+    "CURRENT_DATE",
+    "CURRENT_TIME",
+    "CURRENT_TIMESTAMP",
+    "DATABASE",
+    "DEFAULT",
+    "DEFERRABLE",
+    "DEFERRED",
+    "DELETE",
+    "DESC",
+    "DETACH",
+    "DISTINCT",
+    "DO",
+    "DROP",
+    "EACH",
+    "ELSE",
+    "END",
+    "ESCAPE",
+    "EXCEPT",
+    "EXCLUDE",
+    "EXCLUSIVE",
+    "EXISTS",
+    "EXPLAIN",
+    "FAIL",
+    "FILTER",
+    "FIRST",
+    "FOLLOWING",
+    "FOR",
+    "FOREIGN",
+    "FROM",
+    "FULL",
+    "GENERATED",
+    "GLOB",
+    "GROUP",
+    "GROUPS",
+    "HAVING",
+    "IF",
+    "IGNORE",
+    "IMMEDIATE",
+    "IN",
+    "INDEX",
+    "INDEXED",
+    "INITIALLY",
+    "INNER",
+    "INSERT",
+    "INSTEAD",
+    "INTERSECT",
+    "INTO",
+    "IS",
+    "ISNULL",
+    "JOIN",
+    "KEY",
+    "LAST",
+    "LEFT",
+    "LIKE",
+    "LIMIT",
+    "MATCH",
+    "MATERIALIZED",
+    "NATURAL",
+    "NO",
+    "NOT",
+    "NOTHING",
+    "NOTNULL",
+    "NULL",
+    "NULLS",
+    "OF",
+    "OFFSET",
+    "ON",
+    "OR",
+    "ORDER",
+    "OTHERS",
+    "OUTER",
+    "OVER",
+    "PARTITION",
+    "PLAN",
+    "PRAGMA",
+    "PRECEDING",
+    "PRIMARY",
+    "QUERY",
+    "RAISE",
+    "RANGE",
+    "RECURSIVE",
+    "REFERENCES",
+    "REGEXP",
+    "REINDEX",
+    "RELEASE",
+    "RENAME",
+    "REPLACE",
+    "RESTRICT",
+    "RETURNING",
+    "RIGHT",
+    "ROLLBACK",
+    "ROW",
+    "ROWS",
+    "SAVEPOINT",
+    "SELECT",
+    "SET",
+    "TABLE",
+    "TEMP",
+    "TEMPORARY",
+    "THEN",
+    "TIES",
+    "TO",
+    "TRANSACTION",
+    "TRIGGER",
+    "UNBOUNDED",
+    "UNION",
+    "UNIQUE",
+    "UPDATE",
+    "USING",
+    "VACUUM",
+    "VALUES",
+    "VIEW",
+    "VIRTUAL",
+    "WHEN",
+    "WHERE",
+    "WINDOW",
+    "WITH",
+    "WITHOUT",
+];
+
+/// Whether `word` is one of SQLite's [`KEYWORDS`], in any case.
+fn is_keyword(word: &str) -> bool {
+    KEYWORDS
+        .binary_search_by(|k| k.bytes().cmp(word.bytes().map(|b| b.to_ascii_uppercase())))
+        .is_ok()
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '$'
+}
+
+/// The length of the string or quoted identifier at the start of `text`, which opens with
+/// `quote`: up to the closing quote, a doubled quote being one inside it (all of `text` when
+/// it is not closed).
+fn quoted_len(text: &str, quote: char) -> usize {
+    let mut chars = text.char_indices().skip(1).peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == quote {
+            if chars.peek().is_some_and(|&(_, n)| n == quote) {
+                chars.next();
+            } else {
+                return i + c.len_utf8();
             }
         }
+    }
+    text.len()
+}
+
+/// One token of SQL text as [`squeeze`] writes it: a keyword in upper case, a quoted
+/// identifier without its quotes when it is a plain one (ASCII letters, digits and `_`, not a
+/// keyword), anything else as it is.
+fn normal(token: &str) -> std::borrow::Cow<'_, str> {
+    let inner = match token.chars().next() {
+        Some('"' | '`') if token.len() >= 2 => token[1..token.len() - 1].to_owned(),
+        Some('[') if token.ends_with(']') => token[1..token.len() - 1].to_owned(),
+        Some(c) if is_word_char(c) && is_keyword(token) => {
+            return token.to_ascii_uppercase().into();
+        }
+        _ => return token.into(),
+    };
+    let plain = inner.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && inner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if plain && !is_keyword(&inner) {
+        inner.into()
+    } else {
+        token.into()
+    }
+}
+
+/// `text` as SQLite stores it (as written, or as `ALTER TABLE ... RENAME` rewrote it), in a form
+/// that compares equal however it was written: every run of whitespace outside strings,
+/// quoted identifiers and comments turned into one space, trimmed; keywords in upper case; the
+/// quotes `"..."`, `` `...` `` and `[...]` around a plain identifier removed (`ON "users"`
+/// reads `ON users`). String literals stay as they are.
+pub(super) fn squeeze(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.trim();
+    let mut space = false;
+    while let Some(c) = rest.chars().next() {
+        let len = match c {
+            c if c.is_whitespace() => {
+                space = true;
+                rest = &rest[c.len_utf8()..];
+                continue;
+            }
+            '\'' | '"' | '`' => quoted_len(rest, c),
+            '[' => rest.find(']').map_or(rest.len(), |i| i + 1),
+            '-' if rest.starts_with("--") => rest.find('\n').unwrap_or(rest.len()),
+            '/' if rest.starts_with("/*") => rest.find("*/").map_or(rest.len(), |i| i + 2),
+            c if is_word_char(c) => rest.find(|n| !is_word_char(n)).unwrap_or(rest.len()),
+            c => c.len_utf8(),
+        };
+        let (token, after) = rest.split_at(len);
         if space {
             out.push(' ');
             space = false;
         }
-        out.push(c);
+        if c == '\'' {
+            out.push_str(token);
+        } else {
+            out.push_str(&normal(token));
+        }
+        rest = after;
     }
     out
 }
@@ -173,5 +383,21 @@ mod tests {
             squeeze(" a  \n b 'x   y' \"c  d\" "),
             "a b 'x   y' \"c  d\""
         );
+    }
+
+    #[test]
+    fn squeezed_text_has_upper_case_keywords_and_plain_identifiers_unquoted() {
+        assert!(KEYWORDS.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(
+            squeeze("create index \"i\" on [users] (`name` collate nocase) where \"order\" > 0"),
+            "CREATE INDEX i ON users (name COLLATE nocase) WHERE \"order\" > 0"
+        );
+        // Strings, identifiers that need their quotes, and comments stay as written.
+        assert_eq!(
+            squeeze("select 'on \"users\"', \"a b\", \"it\"\"s\", [é], \"1x\" -- \"c\"\n/* [d] */"),
+            "SELECT 'on \"users\"', \"a b\", \"it\"\"s\", [é], \"1x\" -- \"c\" /* [d] */"
+        );
+        assert_eq!(squeeze("'it''s' \"x"), "'it''s' \"x");
+        assert_eq!(squeeze("a\"\"b"), "a\"\"b");
     }
 }
