@@ -171,6 +171,26 @@ fn failed(database: crate::Database, source: crate::BoxError) -> crate::Error {
     )
 }
 
+/// The length of the string or quoted identifier that opens `text` with `quote`, its closing
+/// quote included (all of `text` when it is not closed): a doubled quote is inside it, and so
+/// is a character after a backslash when `backslash` escapes (MySQL strings).
+#[cfg(any(feature = "rusqlite", feature = "mysql"))]
+fn quoted_len(text: &str, quote: char, backslash: bool) -> usize {
+    let mut chars = text.char_indices().skip(1);
+    while let Some((i, c)) = chars.next() {
+        if c == '\\' && backslash {
+            chars.next();
+        } else if c == quote {
+            if text[i + 1..].starts_with(quote) {
+                chars.next();
+            } else {
+                return i + 1;
+            }
+        }
+    }
+    text.len()
+}
+
 /// A foreign key and its definition, `FOREIGN KEY (a) REFERENCES t (b) ON DELETE CASCADE`
 /// (actions as reported, `NO ACTION` left out).
 #[cfg(any(feature = "rusqlite", feature = "mysql"))]

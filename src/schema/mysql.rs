@@ -7,6 +7,7 @@ use mysql::{Conn, PooledConn, Row};
 
 use super::{
     Column, Constraint, ConstraintKind, Index, Schema, Snapshot, Table, View, failed, foreign_key,
+    quoted_len,
 };
 use crate::adapter::Adapter;
 use crate::error::{BoxError, Result};
@@ -81,15 +82,39 @@ fn rows(conn: &mut Conn, sql: &str) -> Result<Vec<Row>, BoxError> {
     Ok(conn.query(sql)?)
 }
 
+/// `definition` without the qualifier `` `database`. `` that MySQL writes before every table
+/// of the view's own database, outside string literals.
+fn unqualified(definition: &str, database: &str) -> String {
+    let qualifier = format!("`{}`.", database.replace('`', "``"));
+    let mut out = String::with_capacity(definition.len());
+    let mut rest = definition;
+    while let Some(c) = rest.chars().next() {
+        let len = match c {
+            _ if rest.starts_with(&qualifier) => {
+                rest = &rest[qualifier.len()..];
+                continue;
+            }
+            '\'' | '"' | '`' => quoted_len(rest, c, c != '`'),
+            c => c.len_utf8(),
+        };
+        out.push_str(&rest[..len]);
+        rest = &rest[len..];
+    }
+    out
+}
+
 fn read(conn: &mut Conn) -> Result<Schema, BoxError> {
-    let version: Option<String> = conn.query_first("SELECT VERSION()")?;
-    let mariadb = version.is_some_and(|v| v.contains("MariaDB"));
+    let (version, database): (String, String) =
+        conn.query_first("SELECT VERSION(), DATABASE()")?
+            .ok_or("no answer to `SELECT VERSION(), DATABASE()`")?;
+    let mariadb = version.contains("MariaDB");
     let mut tables = BTreeMap::new();
     let mut views = Vec::new();
     for mut row in rows(conn, TABLES)? {
         let name: String = take(&mut row, 0)?;
         if take::<String>(&mut row, 1)? == "VIEW" {
             let definition = take::<Option<String>>(&mut row, 2)?.unwrap_or_default();
+            let definition = unqualified(&definition, &database);
             views.push(View { name, definition });
         } else {
             tables.insert(name.clone(), Table::new(name, vec![], vec![], vec![]));
@@ -234,4 +259,23 @@ fn constraints(
         }
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_definitions_leave_out_their_own_database() {
+        let definition = "select `app`.`users`.`id` AS `id`,'`app`.x' AS `s`,\"`app`.\" AS `d`,\
+                          'it\\'s `app`.' AS `e` from (`app`.`users` join `other`.`t`) \
+                          where `app`.`users`.`id` = `app``s`.`id`";
+        assert_eq!(
+            unqualified(definition, "app"),
+            "select `users`.`id` AS `id`,'`app`.x' AS `s`,\"`app`.\" AS `d`,\
+             'it\\'s `app`.' AS `e` from (`users` join `other`.`t`) \
+             where `users`.`id` = `app``s`.`id`"
+        );
+        assert_eq!(unqualified("`a``b`.`t`, '", "a`b"), "`t`, '");
+    }
 }

@@ -22,6 +22,12 @@ fn shop() -> Result<Migrations, strata::Error> {
          title VARCHAR(200), CONSTRAINT posts_user FOREIGN KEY (user_id) REFERENCES users (id));\n\
          CREATE INDEX posts_title ON posts (title);",
     )?)?;
+    set.add(Migration::sql(
+        3,
+        "titles",
+        "CREATE VIEW titles AS SELECT p.id, p.title, u.email, 'users.id' AS via \
+         FROM posts p JOIN users u ON u.id = p.user_id WHERE p.title <> '';",
+    )?)?;
     Migrations::new([set])
 }
 
@@ -158,6 +164,36 @@ where
     assert!(expected.table("strata_migrations").is_some());
     let without: Schema = expected.without_table(&m.history_table().to_string());
     assert!(without.table("strata_migrations").is_none());
+    Ok(())
+}
+
+/// Two databases of other names migrated alike have equal snapshots: nothing in a snapshot
+/// names the database (MySQL's view definitions qualify tables with it).
+pub fn snapshots_of_two_databases_migrated_alike_are_equal<D: TestDb>(db: &D) -> TestResult
+where
+    D::Conn: Snapshot,
+{
+    let Some(other) = D::create() else {
+        return Ok(());
+    };
+    let m = shop()?;
+    let mut conn = db.connect();
+    conn.migrate(&m)?;
+    let mut second = other.connect();
+    second.migrate(&m)?;
+    let expected = conn.snapshot()?;
+    let differences: Vec<String> = expected
+        .diff(&second.snapshot()?)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(differences, Vec::<String>::new());
+    let view = expected.view("titles").ok_or("no view `titles`")?;
+    assert!(
+        view.definition().contains("'users.id'"),
+        "{}",
+        view.definition()
+    );
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! SQLite keeps `CHECK` constraints only in the `CREATE TABLE` text, as written: reading them
 //! back, and comparing SQL text however it was indented.
 
-use super::super::{Constraint, ConstraintKind};
+use super::super::{Constraint, ConstraintKind, quoted_len};
 
 /// SQLite's keywords (`sqlite3_keyword_name`), in byte order.
 const KEYWORDS: [&str; 147] = [
@@ -165,23 +165,6 @@ fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_' || c == '$'
 }
 
-/// The length of the string or quoted identifier at the start of `text`, which opens with
-/// `quote`: up to the closing quote, a doubled quote being one inside it (all of `text` when
-/// it is not closed).
-fn quoted_len(text: &str, quote: char) -> usize {
-    let mut chars = text.char_indices().skip(1).peekable();
-    while let Some((i, c)) = chars.next() {
-        if c == quote {
-            if chars.peek().is_some_and(|&(_, n)| n == quote) {
-                chars.next();
-            } else {
-                return i + c.len_utf8();
-            }
-        }
-    }
-    text.len()
-}
-
 /// One token of SQL text as [`squeeze`] writes it: a keyword in upper case, a quoted
 /// identifier without its quotes when it is a plain one (ASCII letters, digits and `_`, not a
 /// keyword), anything else as it is.
@@ -221,7 +204,7 @@ pub(super) fn squeeze(text: &str) -> String {
                 rest = &rest[c.len_utf8()..];
                 continue;
             }
-            '\'' | '"' | '`' => quoted_len(rest, c),
+            '\'' | '"' | '`' => quoted_len(rest, c, false),
             '[' => rest.find(']').map_or(rest.len(), |i| i + 1),
             '-' if rest.starts_with("--") => rest.find('\n').unwrap_or(rest.len()),
             '/' if rest.starts_with("/*") => rest.find("*/").map_or(rest.len(), |i| i + 2),
