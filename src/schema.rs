@@ -66,13 +66,16 @@ pub struct Schema {
 }
 
 impl Schema {
-    /// A schema of `tables` and `views`, ordering them, and each table's indexes and
-    /// constraints, by name: what an adapter's [`Snapshot`] returns, or an expected schema
+    /// A schema of `tables` and `views`, ordering them, and each table's (or materialized
+    /// view's) indexes and constraints, by name: what an adapter's [`Snapshot`] returns, or an expected schema
     /// built by hand. Columns keep their order.
     #[must_use]
     pub fn new(mut tables: Vec<Table>, mut views: Vec<View>) -> Schema {
         tables.sort_by(|a, b| a.name.cmp(&b.name));
         views.sort_by(|a, b| a.name.cmp(&b.name));
+        for v in &mut views {
+            v.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        }
         for t in &mut tables {
             t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
             t.constraints
@@ -153,7 +156,15 @@ impl fmt::Display for Schema {
             }
         }
         for v in &self.views {
-            writeln!(f, "view `{}`: {}", v.name, v.definition)?;
+            let kind = if v.materialized {
+                "materialized view"
+            } else {
+                "view"
+            };
+            writeln!(f, "{kind} `{}`: {}", v.name, v.definition)?;
+            for i in &v.indexes {
+                writeln!(f, "  index `{}`: {}", i.name, i.definition)?;
+            }
         }
         Ok(())
     }
@@ -242,6 +253,28 @@ mod tests {
         assert_eq!(
             s.to_string(),
             "table `users`\n  column `id` integer not null\n  constraint `users_pkey`: PRIMARY KEY (id)\n"
+        );
+    }
+
+    #[test]
+    fn materialized_views_show_their_kind_and_indexes() {
+        let index = Index::new(
+            "totals_id",
+            vec!["id".to_owned()],
+            true,
+            "CREATE UNIQUE INDEX ...",
+        );
+        let s = Schema::new(
+            vec![],
+            vec![
+                View::materialized("totals", "SELECT 1", vec![index]),
+                View::new("big", "SELECT 2"),
+            ],
+        );
+        assert_eq!(
+            s.to_string(),
+            "view `big`: SELECT 2\nmaterialized view `totals`: SELECT 1\n  \
+             index `totals_id`: CREATE UNIQUE INDEX ...\n"
         );
     }
 

@@ -307,3 +307,61 @@ fn snapshot_and_reversibility_check_through_pgbouncer() -> TestResult {
     assert!(through.table("app_t3").is_some());
     Ok(())
 }
+
+/// A materialized view is told apart from a view, and its indexes are compared: a down
+/// migration that forgets one fails the reversibility check.
+#[test]
+fn materialized_views_and_their_indexes_are_in_snapshots() -> TestResult {
+    use strata::schema::{Snapshot, check_reversible};
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(
+        1,
+        "totals",
+        "CREATE TABLE orders (id INT PRIMARY KEY, total NUMERIC NOT NULL);\n\
+         CREATE MATERIALIZED VIEW totals AS SELECT id, total FROM orders;\n\
+         CREATE VIEW big AS SELECT id FROM orders WHERE total > 100;",
+    )?)?;
+    set.add(
+        Migration::sql(
+            2,
+            "totals_id",
+            "CREATE UNIQUE INDEX totals_id ON totals (id);",
+        )?
+        .with_down("SELECT 1;")?,
+    )?;
+    let m = Migrations::new([set])?;
+    let mut conn = db.connect();
+    let err = check_reversible(&mut conn, &m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "migration `app@2_totals_id` is not reversible: after its down migration the schema \
+         differs from before it: view `totals`: index `totals_id` is extra"
+    );
+    let schema = conn.snapshot()?;
+    let totals = schema.view("totals").ok_or("no view `totals`")?;
+    assert!(totals.is_materialized());
+    let index = totals.index("totals_id").ok_or("no index `totals_id`")?;
+    assert_eq!(
+        (index.columns(), index.is_unique(), index.definition()),
+        (
+            &["id".to_owned()][..],
+            true,
+            "CREATE UNIQUE INDEX totals_id ON public.totals USING btree (id)"
+        )
+    );
+    let big = schema.view("big").ok_or("no view `big`")?;
+    assert!(!big.is_materialized() && big.indexes().is_empty());
+    conn.batch_execute(
+        "DROP VIEW big; CREATE MATERIALIZED VIEW big AS SELECT id FROM orders WHERE total > 100",
+    )?;
+    let differences: Vec<String> = schema
+        .diff(&conn.snapshot()?)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(differences, ["view `big`: view became materialized view"]);
+    Ok(())
+}

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{Column, Constraint, Index, Schema, Table};
+use super::{Column, Constraint, Index, Schema, Table, View};
 
 /// One difference between an expected [`Schema`] and the one found, such as
 /// ``table `users`: column `email` is missing``.
@@ -118,19 +118,7 @@ impl Diff {
             names.join(", ")
         };
         self.change(path, "column order", order(e, f), order(f, e));
-        let indexes = (&e.indexes[..], &f.indexes[..]);
-        let index = |i: &Index| format!("{path}: index `{}`", i.name);
-        self.by_key(
-            indexes,
-            |i| i.name.clone(),
-            index,
-            |d, path, e, f| {
-                let unique = |u: bool| if u { "unique" } else { "not unique" }.to_owned();
-                d.change(path, "", unique(e.unique), unique(f.unique));
-                d.change(path, "columns", e.columns.join(", "), f.columns.join(", "));
-                d.definition(path, &e.definition, &f.definition);
-            },
-        );
+        self.indexes(path, &e.indexes, &f.indexes);
         // MySQL lets a foreign key have the name of a unique key: matched by kind too.
         let constraints = (&e.constraints[..], &f.constraints[..]);
         let constraint = |c: &Constraint| format!("{path}: constraint `{}`", c.key());
@@ -142,6 +130,35 @@ impl Diff {
                 d.definition(path, &e.definition, &f.definition);
             },
         );
+    }
+
+    /// The indexes of a table or materialized view at `path`.
+    fn indexes(&mut self, path: &str, e: &[Index], f: &[Index]) {
+        let index = |i: &Index| format!("{path}: index `{}`", i.name);
+        self.by_key(
+            (e, f),
+            |i| i.name.clone(),
+            index,
+            |d, path, e, f| {
+                let unique = |u: bool| if u { "unique" } else { "not unique" }.to_owned();
+                d.change(path, "", unique(e.unique), unique(f.unique));
+                d.change(path, "columns", e.columns.join(", "), f.columns.join(", "));
+                d.definition(path, &e.definition, &f.definition);
+            },
+        );
+    }
+
+    fn view(&mut self, path: &str, e: &View, f: &View) {
+        let kind = |v: &View| {
+            if v.materialized {
+                "materialized view"
+            } else {
+                "view"
+            }
+        };
+        self.change(path, "", kind(e).to_owned(), kind(f).to_owned());
+        self.definition(path, &e.definition, &f.definition);
+        self.indexes(path, &e.indexes, &f.indexes);
     }
 
     fn column(&mut self, path: &str, e: &Column, f: &Column) {
@@ -164,20 +181,14 @@ pub(super) fn schemas(expected: &Schema, found: &Schema) -> Vec<Difference> {
     let table = |t: &Table| format!("table `{}`", t.name);
     diff.by_key(tables, |t| t.name.clone(), table, Diff::table);
     let views = (&expected.views[..], &found.views[..]);
-    diff.by_key(
-        views,
-        |v| v.name.clone(),
-        |v| format!("view `{}`", v.name),
-        |d, path, e, f| {
-            d.definition(path, &e.definition, &f.definition);
-        },
-    );
+    let view = |v: &View| format!("view `{}`", v.name);
+    diff.by_key(views, |v| v.name.clone(), view, Diff::view);
     diff.0
 }
 
 #[cfg(test)]
 pub(super) mod tests {
-    use super::super::{ConstraintKind, View};
+    use super::super::ConstraintKind;
     use super::*;
 
     pub(in crate::schema) fn column(

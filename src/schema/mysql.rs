@@ -115,7 +115,7 @@ fn read(conn: &mut Conn) -> Result<Schema, BoxError> {
         if take::<String>(&mut row, 1)? == "VIEW" {
             let definition = take::<Option<String>>(&mut row, 2)?.unwrap_or_default();
             let definition = unqualified(&definition, &database);
-            views.push(View { name, definition });
+            views.push(View::new(name, definition));
         } else {
             tables.insert(name.clone(), Table::new(name, vec![], vec![], vec![]));
         }

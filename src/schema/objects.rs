@@ -60,11 +60,14 @@ pub enum ConstraintKind {
     Exclusion,
 }
 
-/// A view (or a PostgreSQL materialized view) and its definition as the database reports it.
+/// A view, or a PostgreSQL materialized view with its indexes, and its definition as the
+/// database reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct View {
     pub(super) name: String,
     pub(super) definition: String,
+    pub(super) materialized: bool,
+    pub(super) indexes: Vec<Index>,
 }
 
 impl Table {
@@ -285,7 +288,42 @@ impl View {
         View {
             name: name.into(),
             definition: definition.into(),
+            materialized: false,
+            indexes: Vec::new(),
         }
+    }
+
+    /// A materialized view, its definition and its indexes;
+    /// [`Schema::new`](super::Schema::new) orders the indexes.
+    #[must_use]
+    pub fn materialized(
+        name: impl Into<String>,
+        definition: impl Into<String>,
+        indexes: Vec<Index>,
+    ) -> View {
+        View {
+            materialized: true,
+            indexes,
+            ..View::new(name, definition)
+        }
+    }
+
+    /// Whether it is a materialized view (PostgreSQL).
+    #[must_use]
+    pub fn is_materialized(&self) -> bool {
+        self.materialized
+    }
+
+    /// A materialized view's indexes, ordered by name (none for a view).
+    #[must_use]
+    pub fn indexes(&self) -> &[Index] {
+        &self.indexes
+    }
+
+    /// The index named `name`.
+    #[must_use]
+    pub fn index(&self, name: &str) -> Option<&Index> {
+        self.indexes.iter().find(|i| i.name == name)
     }
 
     /// The name.

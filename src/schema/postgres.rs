@@ -85,7 +85,7 @@ fn queries() -> String {
          JOIN pg_class c ON c.oid = i.indrelid {} \
          AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid \
          AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x'))",
-        relations!("r", "p")
+        relations!("r", "p", "m")
     );
     format!("{relations}; {columns}; {constraints}; {indexes}")
 }
@@ -121,15 +121,18 @@ fn read(conn: &mut Client) -> Result<Schema, BoxError> {
         return Err(format!("expected 4 results from the catalog, got {}", results.len()).into());
     };
     let mut tables = BTreeMap::new();
-    let mut views = Vec::new();
+    let mut views = BTreeMap::new();
     for row in relations {
         let name = text(row, 0)?;
-        match optional(row, 2)? {
-            Some(definition) => views.push(View { name, definition }),
-            None => {
+        let view = match (text(row, 1)?.as_str(), optional(row, 2)?) {
+            ("m", Some(definition)) => View::materialized(name.clone(), definition, vec![]),
+            (_, Some(definition)) => View::new(name.clone(), definition),
+            (_, None) => {
                 tables.insert(name.clone(), Table::new(name, vec![], vec![], vec![]));
+                continue;
             }
-        }
+        };
+        views.insert(name, view);
     }
     // A relation created between the statements has no entry: it is left out.
     for row in columns {
@@ -164,14 +167,21 @@ fn read(conn: &mut Client) -> Result<Schema, BoxError> {
         }
     }
     for row in indexes {
-        if let Some(table) = tables.get_mut(&text(row, 0)?) {
-            table.indexes.push(Index {
-                name: text(row, 1)?,
-                unique: text(row, 2)? == "t",
-                definition: text(row, 3)?,
-                columns: names(row, 4)?,
-            });
-        }
+        let on = text(row, 0)?;
+        let list = match tables.get_mut(&on) {
+            Some(table) => &mut table.indexes,
+            None => match views.get_mut(&on) {
+                Some(view) => &mut view.indexes,
+                None => continue,
+            },
+        };
+        list.push(Index {
+            name: text(row, 1)?,
+            unique: text(row, 2)? == "t",
+            definition: text(row, 3)?,
+            columns: names(row, 4)?,
+        });
     }
+    let views = views.into_values().collect();
     Ok(Schema::new(tables.into_values().collect(), views))
 }

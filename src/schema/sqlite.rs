@@ -49,10 +49,7 @@ fn read(conn: &Connection) -> Result<Schema, BoxError> {
     for (kind, name, sql) in objects {
         let sql = sql.unwrap_or_default();
         if kind == "view" {
-            views.push(View {
-                name,
-                definition: squeeze(&sql),
-            });
+            views.push(View::new(name, squeeze(&sql)));
         } else {
             tables.push(table(conn, name, &sql)?);
         }
