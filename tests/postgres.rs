@@ -365,3 +365,42 @@ fn materialized_views_and_their_indexes_are_in_snapshots() -> TestResult {
     assert_eq!(differences, ["view `big`: view became materialized view"]);
     Ok(())
 }
+
+/// A foreign key to a partitioned table has internal copies, one per partition of the
+/// referenced table, on the same table: they are left out. A partition of a partitioned table
+/// keeps the foreign key it inherits.
+#[test]
+fn foreign_keys_to_partitioned_tables_are_listed_once() -> TestResult {
+    use strata::schema::Snapshot;
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    let mut conn = db.connect();
+    conn.batch_execute(
+        "CREATE TABLE p (id INT PRIMARY KEY) PARTITION BY RANGE (id);
+         CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (100);
+         CREATE TABLE p2 PARTITION OF p FOR VALUES FROM (100) TO (200);
+         CREATE TABLE r (id INT PRIMARY KEY, pid INT REFERENCES p (id));
+         CREATE TABLE q (id INT, pid INT REFERENCES p (id)) PARTITION BY RANGE (id);
+         CREATE TABLE q1 PARTITION OF q FOR VALUES FROM (0) TO (100);",
+    )?;
+    let schema = conn.snapshot()?;
+    let foreign_keys = |table: &str| -> Vec<String> {
+        schema.table(table).map_or_else(Vec::new, |t| {
+            t.constraints()
+                .iter()
+                .filter(|c| matches!(c.kind(), strata::schema::ConstraintKind::ForeignKey { .. }))
+                .map(|c| format!("{}: {}", c.name().unwrap_or_default(), c.definition()))
+                .collect()
+        })
+    };
+    for (table, name) in [
+        ("r", "r_pid_fkey"),
+        ("q", "q_pid_fkey"),
+        ("q1", "q_pid_fkey"),
+    ] {
+        let expected = format!("{name}: FOREIGN KEY (pid) REFERENCES p(id)");
+        assert_eq!(foreign_keys(table), [expected], "{table}");
+    }
+    Ok(())
+}

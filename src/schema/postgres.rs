@@ -65,6 +65,8 @@ fn queries() -> String {
          AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.oid, a.attnum",
         relations!("r", "p")
     );
+    // A foreign key to a partitioned table has internal copies on the same table, one per
+    // partition of the referenced table, whose parent is that foreign key: left out.
     let constraints = format!(
         "SELECT {NAME}, co.conname, co.contype, pg_get_constraintdef(co.oid, true), {}, \
          CASE WHEN fn.nspname = current_schema() THEN f.relname \
@@ -72,7 +74,9 @@ fn queries() -> String {
          FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid \
          LEFT JOIN pg_class f ON f.oid = co.confrelid \
          LEFT JOIN pg_namespace fn ON fn.oid = f.relnamespace {} \
-         AND co.contype IN ('p', 'u', 'f', 'c', 'x')",
+         AND co.contype IN ('p', 'u', 'f', 'c', 'x') \
+         AND NOT EXISTS (SELECT 1 FROM pg_constraint pc WHERE pc.oid = co.conparentid \
+         AND pc.conrelid = co.conrelid)",
         attnames!("co.conkey", "co.conrelid"),
         attnames!("co.confkey", "co.confrelid"),
         relations!("r", "p")
