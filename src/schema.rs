@@ -133,9 +133,16 @@ impl Schema {
 impl fmt::Display for Schema {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for t in &self.tables {
-            writeln!(f, "table `{}`", t.name)?;
+            write!(f, "table `{}`", t.name)?;
+            if !t.options.is_empty() {
+                write!(f, ": {}", t.options.join(", "))?;
+            }
+            writeln!(f)?;
             for c in &t.columns {
                 write!(f, "  column `{}` {}", c.name, c.data_type)?;
+                if let Some(collation) = &c.collation {
+                    write!(f, " collate {collation}")?;
+                }
                 f.write_str(if c.nullable { " null" } else { " not null" })?;
                 if let Some(d) = &c.default {
                     write!(f, " default {d}")?;

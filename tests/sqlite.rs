@@ -641,13 +641,8 @@ fn snapshot_compares_structure_not_formatting() -> TestResult {
         "DROP TABLE t; CREATE TABLE t (id INTEGER PRIMARY KEY, total REAL, \
          doubled REAL GENERATED ALWAYS AS (total * 2) VIRTUAL)",
     )?;
-    let differences: Vec<String> = expected
-        .diff(&b.snapshot()?)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     assert_eq!(
-        differences,
+        conformance::differences(&expected, &b.snapshot()?),
         ["table `t`: constraint `CHECK (total >= 0)` is missing"]
     );
     Ok(())
@@ -688,6 +683,52 @@ fn renaming_a_table_and_back_is_reversible() -> TestResult {
     assert_eq!(
         view.definition(),
         "CREATE VIEW named AS SELECT id, 'users' AS kind FROM members WHERE name IS NOT NULL"
+    );
+    Ok(())
+}
+
+/// What only the `CREATE TABLE` text says: table options, `AUTOINCREMENT`, collations and
+/// deferred foreign keys are in the snapshot.
+#[test]
+fn snapshot_reads_table_options_autoincrement_collations_and_deferral() -> TestResult {
+    use strata::schema::Snapshot;
+    let plain = "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, email TEXT);
+                 CREATE TABLE posts (id INTEGER PRIMARY KEY, uid INTEGER REFERENCES users (id));";
+    let declared = "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, \
+                    name TEXT COLLATE nocase, email TEXT COLLATE BINARY) STRICT;
+                    CREATE TABLE posts (id INTEGER PRIMARY KEY, uid INTEGER REFERENCES users (id) \
+                    DEFERRABLE INITIALLY DEFERRED) WITHOUT ROWID;";
+    let mut a = Connection::open_in_memory()?;
+    a.execute_batch(plain)?;
+    let mut b = Connection::open_in_memory()?;
+    b.execute_batch(declared)?;
+    let found = b.snapshot()?;
+    assert!(
+        found.to_string().starts_with(
+            "table `posts`: WITHOUT ROWID\n  column `id` INTEGER not null\n  column `uid` INTEGER null\n"
+        ),
+        "{found}"
+    );
+    assert!(
+        found
+            .to_string()
+            .contains("  column `name` TEXT collate NOCASE null\n"),
+        "{found}"
+    );
+    let name = found.table("users").and_then(|t| t.column("name"));
+    assert_eq!(name.and_then(|c| c.collation()), Some("NOCASE"));
+    assert_eq!(
+        conformance::differences(&a.snapshot()?, &found),
+        [
+            "table `posts`: options none became `WITHOUT ROWID`",
+            // SQLite makes the key of a `WITHOUT ROWID` table `NOT NULL`, and says so.
+            "table `posts`: column `id`: nullable became not null",
+            "table `posts`: constraint `FOREIGN KEY (uid) REFERENCES users (id)` is missing",
+            "table `posts`: constraint `FOREIGN KEY (uid) REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED` is extra",
+            "table `users`: options none became `STRICT`",
+            "table `users`: column `id`: generated none became `AUTOINCREMENT`",
+            "table `users`: column `name`: collation none became `NOCASE`",
+        ]
     );
     Ok(())
 }

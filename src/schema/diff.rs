@@ -109,6 +109,13 @@ impl Diff {
     }
 
     fn table(&mut self, path: &str, e: &Table, f: &Table) {
+        let options = |t: &Table| Some(t.options.join(", ")).filter(|o| !o.is_empty());
+        self.value(
+            path,
+            "options",
+            options(e).as_deref(),
+            options(f).as_deref(),
+        );
         let columns = (&e.columns[..], &f.columns[..]);
         let column = |c: &Column| format!("{path}: column `{}`", c.name);
         self.by_key(columns, |c| c.name.clone(), column, Diff::column);
@@ -171,6 +178,12 @@ impl Diff {
             "generated",
             e.generated.as_deref(),
             f.generated.as_deref(),
+        );
+        self.value(
+            path,
+            "collation",
+            e.collation.as_deref(),
+            f.collation.as_deref(),
         );
     }
 }

@@ -126,16 +126,16 @@ fn read(conn: &mut Conn) -> Result<Schema, BoxError> {
         };
         let extra: String = take(&mut row, 5)?;
         let expression = take::<Option<String>>(&mut row, 6)?.filter(|e| !e.is_empty());
-        table.columns.push(Column {
-            name: take(&mut row, 1)?,
-            data_type: take(&mut row, 2)?,
-            nullable: take::<String>(&mut row, 3)? == "YES",
-            default: take(&mut row, 4)?,
-            generated: match expression {
+        table.columns.push(Column::new(
+            take::<String>(&mut row, 1)?,
+            take::<String>(&mut row, 2)?,
+            take::<String>(&mut row, 3)? == "YES",
+            take(&mut row, 4)?,
+            match expression {
                 Some(e) => Some(format!("{extra} AS ({e})")),
                 None => Some(extra).filter(|e| !e.is_empty()),
             },
-        });
+        ));
     }
     let keys = constraints(conn, &mut tables, mariadb)?;
     for mut row in rows(conn, STATISTICS)? {

@@ -4,6 +4,7 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
     pub(super) name: String,
+    pub(super) options: Vec<String>,
     pub(super) columns: Vec<Column>,
     pub(super) indexes: Vec<Index>,
     pub(super) constraints: Vec<Constraint>,
@@ -17,6 +18,7 @@ pub struct Column {
     pub(super) nullable: bool,
     pub(super) default: Option<String>,
     pub(super) generated: Option<String>,
+    pub(super) collation: Option<String>,
 }
 
 /// An index that does not implement a primary key or unique constraint (those are
@@ -82,16 +84,31 @@ impl Table {
     ) -> Table {
         Table {
             name: name.into(),
+            options: Vec::new(),
             columns,
             indexes,
             constraints,
         }
     }
 
+    /// The table with `options`, such as SQLite's `STRICT` and `WITHOUT ROWID`.
+    #[must_use]
+    pub fn with_options(mut self, options: Vec<String>) -> Table {
+        self.options = options;
+        self
+    }
+
     /// The name; on PostgreSQL `schema.table` unless the table is in the current schema.
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The table options: SQLite's `STRICT` and `WITHOUT ROWID` as declared, in upper case and
+    /// alphabetical order (none on PostgreSQL and MySQL).
+    #[must_use]
+    pub fn options(&self) -> &[String] {
+        &self.options
     }
 
     /// The columns in ordinal order.
@@ -151,7 +168,15 @@ impl Column {
             nullable,
             default,
             generated,
+            collation: None,
         }
+    }
+
+    /// The column with the collation `collation` (see [`Column::collation`]).
+    #[must_use]
+    pub fn with_collation(mut self, collation: impl Into<String>) -> Column {
+        self.collation = Some(collation.into());
+        self
     }
 
     /// The name.
@@ -181,10 +206,18 @@ impl Column {
 
     /// How the database generates the value when not from a default: PostgreSQL identity and
     /// generated columns, MySQL's `EXTRA` (`auto_increment`, `on update ...`), SQLite's
-    /// generated columns (`VIRTUAL` or `STORED`).
+    /// generated columns (`VIRTUAL` or `STORED`) and `AUTOINCREMENT`.
     #[must_use]
     pub fn generated(&self) -> Option<&str> {
         self.generated.as_deref()
+    }
+
+    /// The collation declared with `COLLATE` on SQLite, in upper case (`NOCASE`), unless it is
+    /// the default `BINARY`; `None` on PostgreSQL and MySQL, whose collations snapshots leave
+    /// out.
+    #[must_use]
+    pub fn collation(&self) -> Option<&str> {
+        self.collation.as_deref()
     }
 }
 

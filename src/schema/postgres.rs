@@ -141,13 +141,13 @@ fn read(conn: &mut Client) -> Result<Schema, BoxError> {
     // A relation created between the statements has no entry: it is left out.
     for row in columns {
         if let Some(table) = tables.get_mut(&text(row, 0)?) {
-            table.columns.push(Column {
-                name: text(row, 1)?,
-                data_type: text(row, 2)?,
-                nullable: text(row, 3)? == "t",
-                default: optional(row, 4)?,
-                generated: optional(row, 5)?,
-            });
+            table.columns.push(Column::new(
+                text(row, 1)?,
+                text(row, 2)?,
+                text(row, 3)? == "t",
+                optional(row, 4)?,
+                optional(row, 5)?,
+            ));
         }
     }
     for row in constraints {

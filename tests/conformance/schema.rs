@@ -36,6 +36,15 @@ fn run<C: Adapter>(conn: &mut C, sql: &str) -> TestResult {
     conn.execute(sql).map_err(|e| e.to_string().into())
 }
 
+/// What differs in `found` from `expected`, in words.
+pub fn differences(expected: &Schema, found: &Schema) -> Vec<String> {
+    expected
+        .diff(found)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
 fn names<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<String> {
     items.iter().map(|i| name(i).to_owned()).collect()
 }
@@ -147,13 +156,8 @@ where
     run(&mut conn, "ALTER TABLE users ADD COLUMN nick VARCHAR(20)")?;
     run(&mut conn, "CREATE INDEX users_age_idx ON users (age)")?;
     let found = conn.snapshot()?;
-    let differences: Vec<String> = expected
-        .diff(&found)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     assert_eq!(
-        differences,
+        differences(&expected, &found),
         [
             "table `users`: column `nick` is extra",
             "table `users`: index `users_age_idx` is extra",
@@ -182,12 +186,10 @@ where
     let mut second = other.connect();
     second.migrate(&m)?;
     let expected = conn.snapshot()?;
-    let differences: Vec<String> = expected
-        .diff(&second.snapshot()?)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    assert_eq!(differences, Vec::<String>::new());
+    assert_eq!(
+        differences(&expected, &second.snapshot()?),
+        Vec::<String>::new()
+    );
     let view = expected.view("titles").ok_or("no view `titles`")?;
     assert!(
         view.definition().contains("'users.id'"),
