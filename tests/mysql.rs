@@ -354,9 +354,48 @@ fn a_foreign_key_named_like_a_unique_key_is_listed_apart() -> TestResult {
     assert_eq!(
         constraints(&schema, "posts"),
         [
-            "PRIMARY: PRIMARY KEY (id)",
-            "u: UNIQUE (uid)",
+            "PRIMARY: PRIMARY KEY USING BTREE (id)",
+            "u: UNIQUE USING BTREE (uid)",
             "u: FOREIGN KEY (uid) REFERENCES users (id) ON UPDATE RESTRICT ON DELETE RESTRICT",
+        ]
+    );
+    Ok(())
+}
+
+/// Primary and unique keys are defined like indexes, from `STATISTICS`: prefix lengths,
+/// `DESC` and the index type are compared.
+#[test]
+fn keys_show_prefix_lengths_order_and_index_type() -> TestResult {
+    let (Some(ten), Some(twenty)) = (
+        snapshot_after(
+            "CREATE TABLE users (id INT NOT NULL, email VARCHAR(50), PRIMARY KEY (id DESC), \
+             CONSTRAINT users_email UNIQUE (email(10)));",
+        )?,
+        snapshot_after(
+            "CREATE TABLE users (id INT NOT NULL, email VARCHAR(50), PRIMARY KEY (id), \
+             CONSTRAINT users_email UNIQUE (email(20)));",
+        )?,
+    ) else {
+        return Ok(());
+    };
+    assert_eq!(
+        constraints(&ten, "users"),
+        [
+            "PRIMARY: PRIMARY KEY USING BTREE (id DESC)",
+            "users_email: UNIQUE USING BTREE (email(10))",
+        ]
+    );
+    let users = ten.table("users").ok_or("no table `users`")?;
+    assert!(users.indexes().is_empty());
+    assert_eq!(
+        users.primary_key().map(strata::schema::Constraint::columns),
+        Some(&["id".to_owned()][..])
+    );
+    assert_eq!(
+        conformance::differences(&ten, &twenty),
+        [
+            "table `users`: constraint `PRIMARY`: definition `PRIMARY KEY USING BTREE (id DESC)` became `PRIMARY KEY USING BTREE (id)`",
+            "table `users`: constraint `users_email`: definition `UNIQUE USING BTREE (email(10))` became `UNIQUE USING BTREE (email(20))`",
         ]
     );
     Ok(())

@@ -93,8 +93,8 @@ fn table(conn: &Connection, name: String, sql: &str) -> Result<Table, BoxError> 
         if pk > 0 {
             key.push((pk, column.clone()));
         }
-        let collation = declared.collations.iter().rev();
-        let collation = { collation }.find(|(c, _)| c.eq_ignore_ascii_case(&column));
+        let mut collations = declared.collations.iter().rev();
+        let collation = collations.find(|(c, _)| c.eq_ignore_ascii_case(&column));
         columns.push(Column {
             collation: collation.map(|(_, collation)| collation.clone()),
             name: column,
