@@ -178,7 +178,6 @@ impl fmt::Display for Schema {
 }
 
 /// The error of a failed catalog read.
-#[cfg(any(feature = "rusqlite", feature = "postgres", feature = "mysql"))]
 fn failed(database: crate::Database, source: crate::BoxError) -> crate::Error {
     crate::Error::with_source(
         crate::ErrorKind::Database {
