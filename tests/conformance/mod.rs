@@ -387,6 +387,7 @@ macro_rules! conformance_suite {
             snapshots_of_two_databases_migrated_alike_are_equal,
             reversibility_check_passes_a_good_set,
             reversibility_check_names_what_a_down_forgets,
+            reversibility_check_names_what_a_reapplication_misses,
             reversibility_check_fails_when_reapplying_fails,
         );
     };

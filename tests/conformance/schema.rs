@@ -313,6 +313,62 @@ where
     Ok(())
 }
 
+/// An up migration that creates an index only on its first run (it counts its runs in a
+/// table), and a down migration that leaves the count behind: the schema after the down
+/// migration matches, but applied again the migration creates less; the check names what is
+/// missing.
+pub fn reversibility_check_names_what_a_reapplication_misses<D: TestDb + 'static>(
+    db: &D,
+) -> TestResult
+where
+    D::Conn: Snapshot,
+{
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(reversible(
+        1,
+        "users",
+        "CREATE TABLE users (id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(50));\n\
+         CREATE TABLE runs (version INTEGER NOT NULL);",
+        "DROP TABLE runs;\nDROP TABLE users;",
+    ))?;
+    let mut conn = db.connect();
+    let index_once = if conn.dialect().transactional_ddl {
+        Migration::function(2, "index_once", |tx| {
+            tx.execute("INSERT INTO runs (version) VALUES (2)")?;
+            let conn = tx
+                .downcast_mut::<D::Conn>()
+                .ok_or("not the test connection")?;
+            if D::count(conn, "runs") == Some(1) {
+                tx.execute("CREATE INDEX users_name ON users (name)")?;
+            }
+            Ok(())
+        })?
+        .with_down_function(|tx| tx.execute("DROP INDEX users_name"))
+    } else {
+        // DDL in a function migration ends MySQL's transaction: a prepared statement instead.
+        reversible(
+            2,
+            "index_once",
+            "INSERT INTO runs (version) VALUES (2);\n\
+             SET @ddl = IF((SELECT COUNT(*) FROM runs) = 1, \
+             'CREATE INDEX users_name ON users (name)', 'DO 0');\n\
+             PREPARE ddl FROM @ddl;\nEXECUTE ddl;\nDEALLOCATE PREPARE ddl;",
+            "DROP INDEX users_name ON users;",
+        )
+    };
+    set.add(index_once)?;
+    let m = Migrations::new([set])?;
+    let err = check_reversible(&mut conn, &m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "migration `app@2_index_once` is not reversible: applied again after its down migration, \
+         the schema differs from after its first run: table `users`: index `users_name` is missing"
+    );
+    assert_eq!(err.migration(), Some("app@2_index_once"));
+    assert!(std::error::Error::source(&err).is_none());
+    Ok(())
+}
+
 /// A down migration that leaves data behind: the schema matches, but applying the migration
 /// again fails; the check says so, with the migration's failure as the source.
 pub fn reversibility_check_fails_when_reapplying_fails<D: TestDb>(db: &D) -> TestResult
