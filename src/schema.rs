@@ -66,13 +66,16 @@ pub struct Schema {
 }
 
 impl Schema {
-    /// A schema of `tables` and `views`, ordering them, and each table's indexes and
-    /// constraints, by name: what an adapter's [`Snapshot`] returns, or an expected schema
+    /// A schema of `tables` and `views`, ordering them, and each table's (or materialized
+    /// view's) indexes and constraints, by name: what an adapter's [`Snapshot`] returns, or an expected schema
     /// built by hand. Columns keep their order.
     #[must_use]
     pub fn new(mut tables: Vec<Table>, mut views: Vec<View>) -> Schema {
         tables.sort_by(|a, b| a.name.cmp(&b.name));
         views.sort_by(|a, b| a.name.cmp(&b.name));
+        for v in &mut views {
+            v.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        }
         for t in &mut tables {
             t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
             t.constraints
@@ -130,9 +133,16 @@ impl Schema {
 impl fmt::Display for Schema {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for t in &self.tables {
-            writeln!(f, "table `{}`", t.name)?;
+            write!(f, "table `{}`", t.name)?;
+            if !t.options.is_empty() {
+                write!(f, ": {}", t.options.join(", "))?;
+            }
+            writeln!(f)?;
             for c in &t.columns {
                 write!(f, "  column `{}` {}", c.name, c.data_type)?;
+                if let Some(collation) = &c.collation {
+                    write!(f, " collate {collation}")?;
+                }
                 f.write_str(if c.nullable { " null" } else { " not null" })?;
                 if let Some(d) = &c.default {
                     write!(f, " default {d}")?;
@@ -153,14 +163,21 @@ impl fmt::Display for Schema {
             }
         }
         for v in &self.views {
-            writeln!(f, "view `{}`: {}", v.name, v.definition)?;
+            let kind = if v.materialized {
+                "materialized view"
+            } else {
+                "view"
+            };
+            writeln!(f, "{kind} `{}`: {}", v.name, v.definition)?;
+            for i in &v.indexes {
+                writeln!(f, "  index `{}`: {}", i.name, i.definition)?;
+            }
         }
         Ok(())
     }
 }
 
 /// The error of a failed catalog read.
-#[cfg(any(feature = "rusqlite", feature = "postgres", feature = "mysql"))]
 fn failed(database: crate::Database, source: crate::BoxError) -> crate::Error {
     crate::Error::with_source(
         crate::ErrorKind::Database {
@@ -169,6 +186,26 @@ fn failed(database: crate::Database, source: crate::BoxError) -> crate::Error {
         },
         source,
     )
+}
+
+/// The length of the string or quoted identifier that opens `text` with `quote`, its closing
+/// quote included (all of `text` when it is not closed): a doubled quote is inside it, and so
+/// is a character after a backslash when `backslash` escapes (MySQL strings).
+#[cfg(any(feature = "rusqlite", feature = "mysql"))]
+fn quoted_len(text: &str, quote: char, backslash: bool) -> usize {
+    let mut chars = text.char_indices().skip(1);
+    while let Some((i, c)) = chars.next() {
+        if c == '\\' && backslash {
+            chars.next();
+        } else if c == quote {
+            if text[i + 1..].starts_with(quote) {
+                chars.next();
+            } else {
+                return i + 1;
+            }
+        }
+    }
+    text.len()
 }
 
 /// A foreign key and its definition, `FOREIGN KEY (a) REFERENCES t (b) ON DELETE CASCADE`
@@ -222,6 +259,28 @@ mod tests {
         assert_eq!(
             s.to_string(),
             "table `users`\n  column `id` integer not null\n  constraint `users_pkey`: PRIMARY KEY (id)\n"
+        );
+    }
+
+    #[test]
+    fn materialized_views_show_their_kind_and_indexes() {
+        let index = Index::new(
+            "totals_id",
+            vec!["id".to_owned()],
+            true,
+            "CREATE UNIQUE INDEX ...",
+        );
+        let s = Schema::new(
+            vec![],
+            vec![
+                View::materialized("totals", "SELECT 1", vec![index]),
+                View::new("big", "SELECT 2"),
+            ],
+        );
+        assert_eq!(
+            s.to_string(),
+            "view `big`: SELECT 2\nmaterialized view `totals`: SELECT 1\n  \
+             index `totals_id`: CREATE UNIQUE INDEX ...\n"
         );
     }
 

@@ -314,3 +314,89 @@ fn reversibility_check_on_a_galera_cluster() -> TestResult {
     assert_eq!(other.snapshot()?, schema);
     Ok(())
 }
+
+/// A snapshot of a fresh database after `sql` ran as one migration; `None` without a server.
+fn snapshot_after(
+    sql: &'static str,
+) -> Result<Option<strata::schema::Schema>, Box<dyn std::error::Error>> {
+    use strata::schema::Snapshot;
+    let Some(db) = My::create() else {
+        return Ok(None);
+    };
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(1, "schema", sql)?)?;
+    let mut conn = db.connect();
+    conn.migrate(&Migrations::new([set])?)?;
+    Ok(Some(conn.snapshot()?))
+}
+
+/// The definitions of `table`'s constraints, in snapshot order.
+fn constraints(schema: &strata::schema::Schema, table: &str) -> Vec<String> {
+    schema.table(table).map_or_else(Vec::new, |t| {
+        t.constraints()
+            .iter()
+            .map(|c| format!("{}: {}", c.name().unwrap_or_default(), c.definition()))
+            .collect()
+    })
+}
+
+/// A foreign key may share its name with a unique key on MySQL: both are listed, apart.
+#[test]
+fn a_foreign_key_named_like_a_unique_key_is_listed_apart() -> TestResult {
+    let Some(schema) = snapshot_after(
+        "CREATE TABLE users (id INT PRIMARY KEY);\n\
+         CREATE TABLE posts (id INT PRIMARY KEY, uid INT, CONSTRAINT u UNIQUE (uid), \
+         CONSTRAINT u FOREIGN KEY (uid) REFERENCES users (id));",
+    )?
+    else {
+        return Ok(());
+    };
+    assert_eq!(
+        constraints(&schema, "posts"),
+        [
+            "PRIMARY: PRIMARY KEY USING BTREE (id)",
+            "u: UNIQUE USING BTREE (uid)",
+            "u: FOREIGN KEY (uid) REFERENCES users (id) ON UPDATE RESTRICT ON DELETE RESTRICT",
+        ]
+    );
+    Ok(())
+}
+
+/// Primary and unique keys are defined like indexes, from `STATISTICS`: prefix lengths,
+/// `DESC` and the index type are compared.
+#[test]
+fn keys_show_prefix_lengths_order_and_index_type() -> TestResult {
+    let (Some(ten), Some(twenty)) = (
+        snapshot_after(
+            "CREATE TABLE users (id INT NOT NULL, email VARCHAR(50), PRIMARY KEY (id DESC), \
+             CONSTRAINT users_email UNIQUE (email(10)));",
+        )?,
+        snapshot_after(
+            "CREATE TABLE users (id INT NOT NULL, email VARCHAR(50), PRIMARY KEY (id), \
+             CONSTRAINT users_email UNIQUE (email(20)));",
+        )?,
+    ) else {
+        return Ok(());
+    };
+    assert_eq!(
+        constraints(&ten, "users"),
+        [
+            "PRIMARY: PRIMARY KEY USING BTREE (id DESC)",
+            "users_email: UNIQUE USING BTREE (email(10))",
+        ]
+    );
+    let users = ten.table("users").ok_or("no table `users`")?;
+    assert!(users.indexes().is_empty());
+    assert_eq!(
+        users.primary_key().map(strata::schema::Constraint::columns),
+        Some(&["id".to_owned()][..])
+    );
+    assert_eq!(
+        conformance::differences(&ten, &twenty),
+        [
+            "table `users`: constraint `PRIMARY`: definition `PRIMARY KEY USING BTREE (id DESC)` became `PRIMARY KEY USING BTREE (id)`",
+            "table `users`: constraint `users_email`: definition `UNIQUE USING BTREE (email(10))` became `UNIQUE USING BTREE (email(20))`",
+        ]
+    );
+    Ok(())
+}

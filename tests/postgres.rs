@@ -307,3 +307,98 @@ fn snapshot_and_reversibility_check_through_pgbouncer() -> TestResult {
     assert!(through.table("app_t3").is_some());
     Ok(())
 }
+
+/// A materialized view is told apart from a view, and its indexes are compared: a down
+/// migration that forgets one fails the reversibility check.
+#[test]
+fn materialized_views_and_their_indexes_are_in_snapshots() -> TestResult {
+    use strata::schema::{Snapshot, check_reversible};
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(
+        1,
+        "totals",
+        "CREATE TABLE orders (id INT PRIMARY KEY, total NUMERIC NOT NULL);\n\
+         CREATE MATERIALIZED VIEW totals AS SELECT id, total FROM orders;\n\
+         CREATE VIEW big AS SELECT id FROM orders WHERE total > 100;",
+    )?)?;
+    set.add(
+        Migration::sql(
+            2,
+            "totals_id",
+            "CREATE UNIQUE INDEX totals_id ON totals (id);",
+        )?
+        .with_down("SELECT 1;")?,
+    )?;
+    let m = Migrations::new([set])?;
+    let mut conn = db.connect();
+    let err = check_reversible(&mut conn, &m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "migration `app@2_totals_id` is not reversible: after its down migration the schema \
+         differs from before it: view `totals`: index `totals_id` is extra"
+    );
+    let schema = conn.snapshot()?;
+    let totals = schema.view("totals").ok_or("no view `totals`")?;
+    assert!(totals.is_materialized());
+    let index = totals.index("totals_id").ok_or("no index `totals_id`")?;
+    assert_eq!(
+        (index.columns(), index.is_unique(), index.definition()),
+        (
+            &["id".to_owned()][..],
+            true,
+            "CREATE UNIQUE INDEX totals_id ON public.totals USING btree (id)"
+        )
+    );
+    let big = schema.view("big").ok_or("no view `big`")?;
+    assert!(!big.is_materialized() && big.indexes().is_empty());
+    conn.batch_execute(
+        "DROP VIEW big; CREATE MATERIALIZED VIEW big AS SELECT id FROM orders WHERE total > 100",
+    )?;
+    assert_eq!(
+        conformance::differences(&schema, &conn.snapshot()?),
+        ["view `big`: view became materialized view"]
+    );
+    Ok(())
+}
+
+/// A foreign key to a partitioned table has internal copies, one per partition of the
+/// referenced table, on the same table: they are left out. A partition of a partitioned table
+/// keeps the foreign key it inherits.
+#[test]
+fn foreign_keys_to_partitioned_tables_are_listed_once() -> TestResult {
+    use strata::schema::Snapshot;
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    let mut conn = db.connect();
+    conn.batch_execute(
+        "CREATE TABLE p (id INT PRIMARY KEY) PARTITION BY RANGE (id);
+         CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (100);
+         CREATE TABLE p2 PARTITION OF p FOR VALUES FROM (100) TO (200);
+         CREATE TABLE r (id INT PRIMARY KEY, pid INT REFERENCES p (id));
+         CREATE TABLE q (id INT, pid INT REFERENCES p (id)) PARTITION BY RANGE (id);
+         CREATE TABLE q1 PARTITION OF q FOR VALUES FROM (0) TO (100);",
+    )?;
+    let schema = conn.snapshot()?;
+    let foreign_keys = |table: &str| -> Vec<String> {
+        schema.table(table).map_or_else(Vec::new, |t| {
+            t.constraints()
+                .iter()
+                .filter(|c| matches!(c.kind(), strata::schema::ConstraintKind::ForeignKey { .. }))
+                .map(|c| format!("{}: {}", c.name().unwrap_or_default(), c.definition()))
+                .collect()
+        })
+    };
+    for (table, name) in [
+        ("r", "r_pid_fkey"),
+        ("q", "q_pid_fkey"),
+        ("q1", "q_pid_fkey"),
+    ] {
+        let expected = format!("{name}: FOREIGN KEY (pid) REFERENCES p(id)");
+        assert_eq!(foreign_keys(table), [expected], "{table}");
+    }
+    Ok(())
+}

@@ -641,14 +641,94 @@ fn snapshot_compares_structure_not_formatting() -> TestResult {
         "DROP TABLE t; CREATE TABLE t (id INTEGER PRIMARY KEY, total REAL, \
          doubled REAL GENERATED ALWAYS AS (total * 2) VIRTUAL)",
     )?;
-    let differences: Vec<String> = expected
-        .diff(&b.snapshot()?)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     assert_eq!(
-        differences,
+        conformance::differences(&expected, &b.snapshot()?),
         ["table `t`: constraint `CHECK (total >= 0)` is missing"]
+    );
+    Ok(())
+}
+
+/// `ALTER TABLE ... RENAME` quotes the new name in the definitions that name the table
+/// (`ON "users"`): renaming there and back passes the reversibility check.
+#[test]
+fn renaming_a_table_and_back_is_reversible() -> TestResult {
+    use strata::schema::{Snapshot, check_reversible};
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(
+        1,
+        "users",
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);\n\
+         CREATE INDEX users_name ON users (name);\n\
+         CREATE VIEW named AS SELECT id, 'users' AS kind FROM users WHERE name IS NOT NULL;",
+    )?)?;
+    set.add(
+        Migration::sql(2, "members", "ALTER TABLE users RENAME TO members;")?
+            .with_down("ALTER TABLE members RENAME TO users;")?,
+    )?;
+    let m = Migrations::new([set])?;
+    let mut conn = Connection::open_in_memory()?;
+    let report = check_reversible(&mut conn, &m)?;
+    assert_eq!(report.checked(), ["app@2_members"]);
+    // At `heads`, renamed: SQLite wrote `"members"`, the snapshot reads `members`.
+    let schema = conn.snapshot()?;
+    let index = schema
+        .table("members")
+        .and_then(|t| t.index("users_name"))
+        .ok_or("no index `users_name`")?;
+    assert_eq!(
+        index.definition(),
+        "CREATE INDEX users_name ON members (name)"
+    );
+    let view = schema.view("named").ok_or("no view `named`")?;
+    assert_eq!(
+        view.definition(),
+        "CREATE VIEW named AS SELECT id, 'users' AS kind FROM members WHERE name IS NOT NULL"
+    );
+    Ok(())
+}
+
+/// What only the `CREATE TABLE` text says: table options, `AUTOINCREMENT`, collations and
+/// deferred foreign keys are in the snapshot.
+#[test]
+fn snapshot_reads_table_options_autoincrement_collations_and_deferral() -> TestResult {
+    use strata::schema::Snapshot;
+    let plain = "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, email TEXT);
+                 CREATE TABLE posts (id INTEGER PRIMARY KEY, uid INTEGER REFERENCES users (id));";
+    let declared = "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, \
+                    name TEXT COLLATE nocase, email TEXT COLLATE BINARY) STRICT;
+                    CREATE TABLE posts (id INTEGER PRIMARY KEY, uid INTEGER REFERENCES users (id) \
+                    DEFERRABLE INITIALLY DEFERRED) WITHOUT ROWID;";
+    let mut a = Connection::open_in_memory()?;
+    a.execute_batch(plain)?;
+    let mut b = Connection::open_in_memory()?;
+    b.execute_batch(declared)?;
+    let found = b.snapshot()?;
+    assert!(
+        found.to_string().starts_with(
+            "table `posts`: WITHOUT ROWID\n  column `id` INTEGER not null\n  column `uid` INTEGER null\n"
+        ),
+        "{found}"
+    );
+    assert!(
+        found
+            .to_string()
+            .contains("  column `name` TEXT collate NOCASE null\n"),
+        "{found}"
+    );
+    let name = found.table("users").and_then(|t| t.column("name"));
+    assert_eq!(name.and_then(|c| c.collation()), Some("NOCASE"));
+    assert_eq!(
+        conformance::differences(&a.snapshot()?, &found),
+        [
+            "table `posts`: options none became `WITHOUT ROWID`",
+            // SQLite makes the key of a `WITHOUT ROWID` table `NOT NULL`, and says so.
+            "table `posts`: column `id`: nullable became not null",
+            "table `posts`: constraint `FOREIGN KEY (uid) REFERENCES users (id)` is missing",
+            "table `posts`: constraint `FOREIGN KEY (uid) REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED` is extra",
+            "table `users`: options none became `STRICT`",
+            "table `users`: column `id`: generated none became `AUTOINCREMENT`",
+            "table `users`: column `name`: collation none became `NOCASE`",
+        ]
     );
     Ok(())
 }

@@ -371,6 +371,18 @@ pub trait Adapter {
         Ok(None)
     }
 
+    /// The tables besides the history table that the adapter creates for itself in this
+    /// connection's database, which [`check_reversible`](crate::schema::check_reversible)
+    /// leaves out of its snapshots: the MySQL adapter's lease table `strata_locks` on a Galera
+    /// cluster. The default: none.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    fn bookkeeping_tables(&mut self) -> Result<Vec<String>, BoxError> {
+        Ok(Vec::new())
+    }
+
     /// Takes the migration lock for this database and history table, waiting at most
     /// `timeout`, and logs (`info`) when it has to wait. Returns how the lock is held, or `None`
     /// when it was not granted in time (with no transaction left open).

@@ -261,6 +261,10 @@ macro_rules! mysql_adapter {
                 is_in_transaction($as_conn(self))
             }
 
+            fn bookkeeping_tables(&mut self) -> Result<Vec<String>, BoxError> {
+                galera::tables($as_conn(self))
+            }
+
             fn lock(&mut self, table: &Table, timeout: Duration) -> Result<Option<Lock>, BoxError> {
                 lock($as_conn(self), table, timeout)
             }

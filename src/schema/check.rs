@@ -1,11 +1,9 @@
 //! [`check_reversible`]: apply, revert and re-apply each migration, comparing snapshots.
 
-use super::{Difference, Schema, Snapshot};
+use super::{Difference, Schema, Snapshot, failed};
+use crate::adapter::Adapter;
 use crate::error::{Error, ErrorKind, Result};
 use crate::migrator::{Migrations, Migrator};
-
-/// The table that holds Galera lease rows (created by the MySQL adapter on Galera only).
-const LEASES: &str = "strata_locks";
 
 /// What [`check_reversible`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,8 +59,9 @@ pub enum Reversal {
 /// migration of its set: the one just applied, unless an out-of-order migration (older than an
 /// applied one of its set) is pending. Run the check from `base`, where there is none.
 ///
-/// Snapshots leave out the history table and the Galera lease table `strata_locks`, which
-/// strata itself creates on the first run. A Rust-function migration is checked like the
+/// Snapshots leave out the history table and the tables the adapter keeps for itself
+/// ([`Adapter::bookkeeping_tables`]: the lease table `strata_locks` on a Galera cluster), which
+/// strata creates on the first run. A Rust-function migration is checked like the
 /// others, but only its effect on the schema is compared, not on the data.
 ///
 /// ```
@@ -96,18 +95,20 @@ pub enum Reversal {
 /// # Errors
 ///
 /// [`ErrorKind::NotReversible`] naming the first migration whose down migration does not undo
-/// it; any error of [`Migrator::upgrade`], [`Migrator::downgrade`] or [`Snapshot::snapshot`]
-/// as it is.
-pub fn check_reversible<C: Migrator + Snapshot + ?Sized>(
+/// it; [`ErrorKind::Database`] when the adapter cannot list its bookkeeping tables; any error
+/// of [`Migrator::upgrade`], [`Migrator::downgrade`] or [`Snapshot::snapshot`] as it is.
+pub fn check_reversible<C: Adapter + Snapshot>(
     conn: &mut C,
     migrations: &Migrations,
 ) -> Result<Reversibility> {
-    let history_table = migrations.history_table().to_string();
+    let mut own = match conn.bookkeeping_tables() {
+        Ok(tables) => tables,
+        Err(e) => return Err(failed(conn.database(), e)),
+    };
+    own.push(migrations.history_table().to_string());
     let snapshot = |conn: &mut C| -> Result<Schema> {
-        Ok(conn
-            .snapshot()?
-            .without_table(&history_table)
-            .without_table(LEASES))
+        let schema = conn.snapshot()?;
+        Ok(own.iter().fold(schema, |s, table| s.without_table(table)))
     };
     let plan = migrations.plan_upgrade(&conn.history(migrations)?, "heads")?;
     let mut report = Reversibility::default();

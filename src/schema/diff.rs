@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{Column, Constraint, Schema, Table};
+use super::{Column, Constraint, Index, Schema, Table, View};
 
 /// One difference between an expected [`Schema`] and the one found, such as
 /// ``table `users`: column `email` is missing``.
@@ -86,42 +86,66 @@ impl Diff {
     }
 
     /// Matches `expected` and `found` by `key`: missing ones in `expected`'s order, then the
-    /// changes of `compare` for each pair, then extra ones in `found`'s order.
-    fn by_key<T>(
+    /// changes of `compare` for each pair, then extra ones in `found`'s order. `path` names an
+    /// item in the differences.
+    fn by_key<T, K: PartialEq>(
         &mut self,
         (expected, found): (&[T], &[T]),
-        key: impl Fn(&T) -> &str,
-        path: impl Fn(&str) -> String,
+        key: impl Fn(&T) -> K,
+        path: impl Fn(&T) -> String,
         mut compare: impl FnMut(&mut Diff, &str, &T, &T),
     ) {
         for e in expected {
             match found.iter().find(|f| key(f) == key(e)) {
-                Some(f) => compare(self, &path(key(e)), e, f),
-                None => self.0.push(Difference::Missing { path: path(key(e)) }),
+                Some(f) => compare(self, &path(e), e, f),
+                None => self.0.push(Difference::Missing { path: path(e) }),
             }
         }
         for f in found {
             if !expected.iter().any(|e| key(e) == key(f)) {
-                self.0.push(Difference::Extra { path: path(key(f)) });
+                self.0.push(Difference::Extra { path: path(f) });
             }
         }
     }
 
     fn table(&mut self, path: &str, e: &Table, f: &Table) {
-        let under = |what: &'static str| move |name: &str| format!("{path}: {what} `{name}`");
+        let options = |t: &Table| Some(t.options.join(", ")).filter(|o| !o.is_empty());
+        self.value(
+            path,
+            "options",
+            options(e).as_deref(),
+            options(f).as_deref(),
+        );
         let columns = (&e.columns[..], &f.columns[..]);
-        self.by_key(columns, |c| &c.name, under("column"), Diff::column);
+        let column = |c: &Column| format!("{path}: column `{}`", c.name);
+        self.by_key(columns, |c| c.name.clone(), column, Diff::column);
         let order = |t: &Table, other: &Table| -> String {
             let common = t.columns.iter().filter(|c| other.column(&c.name).is_some());
             let names: Vec<String> = common.map(|c| format!("`{}`", c.name)).collect();
             names.join(", ")
         };
         self.change(path, "column order", order(e, f), order(f, e));
-        let indexes = (&e.indexes[..], &f.indexes[..]);
+        self.indexes(path, &e.indexes, &f.indexes);
+        // MySQL lets a foreign key have the name of a unique key: matched by kind too.
+        let constraints = (&e.constraints[..], &f.constraints[..]);
+        let constraint = |c: &Constraint| format!("{path}: constraint `{}`", c.key());
         self.by_key(
-            indexes,
-            |i| &i.name,
-            under("index"),
+            constraints,
+            |c| (std::mem::discriminant(&c.kind), c.key().to_owned()),
+            constraint,
+            |d, path, e, f| {
+                d.definition(path, &e.definition, &f.definition);
+            },
+        );
+    }
+
+    /// The indexes of a table or materialized view at `path`.
+    fn indexes(&mut self, path: &str, e: &[Index], f: &[Index]) {
+        let index = |i: &Index| format!("{path}: index `{}`", i.name);
+        self.by_key(
+            (e, f),
+            |i| i.name.clone(),
+            index,
             |d, path, e, f| {
                 let unique = |u: bool| if u { "unique" } else { "not unique" }.to_owned();
                 d.change(path, "", unique(e.unique), unique(f.unique));
@@ -129,15 +153,19 @@ impl Diff {
                 d.definition(path, &e.definition, &f.definition);
             },
         );
-        let constraints = (&e.constraints[..], &f.constraints[..]);
-        self.by_key(
-            constraints,
-            Constraint::key,
-            under("constraint"),
-            |d, path, e, f| {
-                d.definition(path, &e.definition, &f.definition);
-            },
-        );
+    }
+
+    fn view(&mut self, path: &str, e: &View, f: &View) {
+        let kind = |v: &View| {
+            if v.materialized {
+                "materialized view"
+            } else {
+                "view"
+            }
+        };
+        self.change(path, "", kind(e).to_owned(), kind(f).to_owned());
+        self.definition(path, &e.definition, &f.definition);
+        self.indexes(path, &e.indexes, &f.indexes);
     }
 
     fn column(&mut self, path: &str, e: &Column, f: &Column) {
@@ -151,29 +179,29 @@ impl Diff {
             e.generated.as_deref(),
             f.generated.as_deref(),
         );
+        self.value(
+            path,
+            "collation",
+            e.collation.as_deref(),
+            f.collation.as_deref(),
+        );
     }
 }
 
 pub(super) fn schemas(expected: &Schema, found: &Schema) -> Vec<Difference> {
     let mut diff = Diff::default();
-    let path = |what: &'static str| move |name: &str| format!("{what} `{name}`");
     let tables = (&expected.tables[..], &found.tables[..]);
-    diff.by_key(tables, |t| &t.name, path("table"), Diff::table);
+    let table = |t: &Table| format!("table `{}`", t.name);
+    diff.by_key(tables, |t| t.name.clone(), table, Diff::table);
     let views = (&expected.views[..], &found.views[..]);
-    diff.by_key(
-        views,
-        |v| &v.name,
-        path("view"),
-        |d, path, e, f| {
-            d.definition(path, &e.definition, &f.definition);
-        },
-    );
+    let view = |v: &View| format!("view `{}`", v.name);
+    diff.by_key(views, |v| v.name.clone(), view, Diff::view);
     diff.0
 }
 
 #[cfg(test)]
 pub(super) mod tests {
-    use super::super::{ConstraintKind, Index, View};
+    use super::super::ConstraintKind;
     use super::*;
 
     pub(in crate::schema) fn column(
@@ -245,6 +273,42 @@ pub(super) mod tests {
                 "table `posts` is extra",
                 "view `adults` is missing",
             ]
+        );
+    }
+
+    #[test]
+    fn constraints_of_one_name_and_two_kinds_are_matched_by_kind() {
+        let named = |kind, definition| {
+            Constraint::new(
+                Some("u".to_owned()),
+                kind,
+                vec!["uid".to_owned()],
+                definition,
+            )
+        };
+        let unique = named(ConstraintKind::Unique, "UNIQUE (uid)");
+        let foreign = named(
+            ConstraintKind::ForeignKey {
+                table: "users".to_owned(),
+                columns: vec!["id".to_owned()],
+            },
+            "FOREIGN KEY (uid) REFERENCES users (id)",
+        );
+        let posts = |constraints| {
+            Schema::new(
+                vec![Table::new("posts", vec![], vec![], constraints)],
+                vec![],
+            )
+        };
+        let both = posts(vec![foreign.clone(), unique.clone()]);
+        assert!(both.diff(&both.clone()).is_empty());
+        assert_eq!(
+            texts(&both.diff(&posts(vec![unique]))),
+            ["table `posts`: constraint `u` is missing"]
+        );
+        assert_eq!(
+            texts(&posts(vec![foreign]).diff(&both)),
+            ["table `posts`: constraint `u` is extra"]
         );
     }
 

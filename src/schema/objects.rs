@@ -4,6 +4,7 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
     pub(super) name: String,
+    pub(super) options: Vec<String>,
     pub(super) columns: Vec<Column>,
     pub(super) indexes: Vec<Index>,
     pub(super) constraints: Vec<Constraint>,
@@ -17,6 +18,7 @@ pub struct Column {
     pub(super) nullable: bool,
     pub(super) default: Option<String>,
     pub(super) generated: Option<String>,
+    pub(super) collation: Option<String>,
 }
 
 /// An index that does not implement a primary key or unique constraint (those are
@@ -60,11 +62,14 @@ pub enum ConstraintKind {
     Exclusion,
 }
 
-/// A view (or a PostgreSQL materialized view) and its definition as the database reports it.
+/// A view, or a PostgreSQL materialized view with its indexes, and its definition as the
+/// database reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct View {
     pub(super) name: String,
     pub(super) definition: String,
+    pub(super) materialized: bool,
+    pub(super) indexes: Vec<Index>,
 }
 
 impl Table {
@@ -79,16 +84,31 @@ impl Table {
     ) -> Table {
         Table {
             name: name.into(),
+            options: Vec::new(),
             columns,
             indexes,
             constraints,
         }
     }
 
+    /// The table with `options`, such as SQLite's `STRICT` and `WITHOUT ROWID`.
+    #[must_use]
+    pub fn with_options(mut self, options: Vec<String>) -> Table {
+        self.options = options;
+        self
+    }
+
     /// The name; on PostgreSQL `schema.table` unless the table is in the current schema.
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The table options: SQLite's `STRICT` and `WITHOUT ROWID` as declared, in upper case and
+    /// alphabetical order (none on PostgreSQL and MySQL).
+    #[must_use]
+    pub fn options(&self) -> &[String] {
+        &self.options
     }
 
     /// The columns in ordinal order.
@@ -148,7 +168,15 @@ impl Column {
             nullable,
             default,
             generated,
+            collation: None,
         }
+    }
+
+    /// The column with the collation `collation` (see [`Column::collation`]).
+    #[must_use]
+    pub fn with_collation(mut self, collation: impl Into<String>) -> Column {
+        self.collation = Some(collation.into());
+        self
     }
 
     /// The name.
@@ -178,10 +206,18 @@ impl Column {
 
     /// How the database generates the value when not from a default: PostgreSQL identity and
     /// generated columns, MySQL's `EXTRA` (`auto_increment`, `on update ...`), SQLite's
-    /// generated columns (`VIRTUAL` or `STORED`).
+    /// generated columns (`VIRTUAL` or `STORED`) and `AUTOINCREMENT`.
     #[must_use]
     pub fn generated(&self) -> Option<&str> {
         self.generated.as_deref()
+    }
+
+    /// The collation declared with `COLLATE` on SQLite, in upper case (`NOCASE`), unless it is
+    /// the default `BINARY`; `None` on PostgreSQL and MySQL, whose collations snapshots leave
+    /// out.
+    #[must_use]
+    pub fn collation(&self) -> Option<&str> {
+        self.collation.as_deref()
     }
 }
 
@@ -285,7 +321,42 @@ impl View {
         View {
             name: name.into(),
             definition: definition.into(),
+            materialized: false,
+            indexes: Vec::new(),
         }
+    }
+
+    /// A materialized view, its definition and its indexes;
+    /// [`Schema::new`](super::Schema::new) orders the indexes.
+    #[must_use]
+    pub fn materialized(
+        name: impl Into<String>,
+        definition: impl Into<String>,
+        indexes: Vec<Index>,
+    ) -> View {
+        View {
+            materialized: true,
+            indexes,
+            ..View::new(name, definition)
+        }
+    }
+
+    /// Whether it is a materialized view (PostgreSQL).
+    #[must_use]
+    pub fn is_materialized(&self) -> bool {
+        self.materialized
+    }
+
+    /// A materialized view's indexes, ordered by name (none for a view).
+    #[must_use]
+    pub fn indexes(&self) -> &[Index] {
+        &self.indexes
+    }
+
+    /// The index named `name`.
+    #[must_use]
+    pub fn index(&self, name: &str) -> Option<&Index> {
+        self.indexes.iter().find(|i| i.name == name)
     }
 
     /// The name.

@@ -65,6 +65,8 @@ fn queries() -> String {
          AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.oid, a.attnum",
         relations!("r", "p")
     );
+    // A foreign key to a partitioned table has internal copies on the same table, one per
+    // partition of the referenced table, whose parent is that foreign key: left out.
     let constraints = format!(
         "SELECT {NAME}, co.conname, co.contype, pg_get_constraintdef(co.oid, true), {}, \
          CASE WHEN fn.nspname = current_schema() THEN f.relname \
@@ -72,7 +74,9 @@ fn queries() -> String {
          FROM pg_constraint co JOIN pg_class c ON c.oid = co.conrelid \
          LEFT JOIN pg_class f ON f.oid = co.confrelid \
          LEFT JOIN pg_namespace fn ON fn.oid = f.relnamespace {} \
-         AND co.contype IN ('p', 'u', 'f', 'c', 'x')",
+         AND co.contype IN ('p', 'u', 'f', 'c', 'x') \
+         AND NOT EXISTS (SELECT 1 FROM pg_constraint pc WHERE pc.oid = co.conparentid \
+         AND pc.conrelid = co.conrelid)",
         attnames!("co.conkey", "co.conrelid"),
         attnames!("co.confkey", "co.confrelid"),
         relations!("r", "p")
@@ -85,7 +89,7 @@ fn queries() -> String {
          JOIN pg_class c ON c.oid = i.indrelid {} \
          AND NOT EXISTS (SELECT 1 FROM pg_constraint co WHERE co.conindid = i.indexrelid \
          AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x'))",
-        relations!("r", "p")
+        relations!("r", "p", "m")
     );
     format!("{relations}; {columns}; {constraints}; {indexes}")
 }
@@ -121,26 +125,29 @@ fn read(conn: &mut Client) -> Result<Schema, BoxError> {
         return Err(format!("expected 4 results from the catalog, got {}", results.len()).into());
     };
     let mut tables = BTreeMap::new();
-    let mut views = Vec::new();
+    let mut views = BTreeMap::new();
     for row in relations {
         let name = text(row, 0)?;
-        match optional(row, 2)? {
-            Some(definition) => views.push(View { name, definition }),
-            None => {
+        let view = match (text(row, 1)?.as_str(), optional(row, 2)?) {
+            ("m", Some(definition)) => View::materialized(name.clone(), definition, vec![]),
+            (_, Some(definition)) => View::new(name.clone(), definition),
+            (_, None) => {
                 tables.insert(name.clone(), Table::new(name, vec![], vec![], vec![]));
+                continue;
             }
-        }
+        };
+        views.insert(name, view);
     }
     // A relation created between the statements has no entry: it is left out.
     for row in columns {
         if let Some(table) = tables.get_mut(&text(row, 0)?) {
-            table.columns.push(Column {
-                name: text(row, 1)?,
-                data_type: text(row, 2)?,
-                nullable: text(row, 3)? == "t",
-                default: optional(row, 4)?,
-                generated: optional(row, 5)?,
-            });
+            table.columns.push(Column::new(
+                text(row, 1)?,
+                text(row, 2)?,
+                text(row, 3)? == "t",
+                optional(row, 4)?,
+                optional(row, 5)?,
+            ));
         }
     }
     for row in constraints {
@@ -164,14 +171,21 @@ fn read(conn: &mut Client) -> Result<Schema, BoxError> {
         }
     }
     for row in indexes {
-        if let Some(table) = tables.get_mut(&text(row, 0)?) {
-            table.indexes.push(Index {
-                name: text(row, 1)?,
-                unique: text(row, 2)? == "t",
-                definition: text(row, 3)?,
-                columns: names(row, 4)?,
-            });
-        }
+        let on = text(row, 0)?;
+        let list = match tables.get_mut(&on) {
+            Some(table) => &mut table.indexes,
+            None => match views.get_mut(&on) {
+                Some(view) => &mut view.indexes,
+                None => continue,
+            },
+        };
+        list.push(Index {
+            name: text(row, 1)?,
+            unique: text(row, 2)? == "t",
+            definition: text(row, 3)?,
+            columns: names(row, 4)?,
+        });
     }
+    let views = views.into_values().collect();
     Ok(Schema::new(tables.into_values().collect(), views))
 }

@@ -11,7 +11,7 @@ mod text;
 
 use crate::adapter::Adapter;
 use crate::error::{BoxError, Result};
-use text::{checks, squeeze};
+use text::{checks, declared, squeeze};
 
 impl Snapshot for Connection {
     fn snapshot(&mut self) -> Result<Schema> {
@@ -49,10 +49,7 @@ fn read(conn: &Connection) -> Result<Schema, BoxError> {
     for (kind, name, sql) in objects {
         let sql = sql.unwrap_or_default();
         if kind == "view" {
-            views.push(View {
-                name,
-                definition: squeeze(&sql),
-            });
+            views.push(View::new(name, squeeze(&sql)));
         } else {
             tables.push(table(conn, name, &sql)?);
         }
@@ -61,6 +58,7 @@ fn read(conn: &Connection) -> Result<Schema, BoxError> {
 }
 
 fn table(conn: &Connection, name: String, sql: &str) -> Result<Table, BoxError> {
+    let declared = declared(sql);
     let mut columns = Vec::new();
     let mut key: Vec<(i64, String)> = Vec::new();
     let rows = all(
@@ -79,17 +77,26 @@ fn table(conn: &Connection, name: String, sql: &str) -> Result<Table, BoxError> 
             ))
         },
     )?;
+    let named = |declared: &Option<String>, column: &str| {
+        declared
+            .as_deref()
+            .is_some_and(|d| d.eq_ignore_ascii_case(column))
+    };
     for (column, data_type, not_null, default, pk, hidden) in rows {
         let generated = match hidden {
             1 => continue, // a hidden column of a virtual table
             2 => Some("VIRTUAL".to_owned()),
             3 => Some("STORED".to_owned()),
+            _ if named(&declared.autoincrement, &column) => Some("AUTOINCREMENT".to_owned()),
             _ => None,
         };
         if pk > 0 {
             key.push((pk, column.clone()));
         }
+        let mut collations = declared.collations.iter().rev();
+        let collation = collations.find(|(c, _)| c.eq_ignore_ascii_case(&column));
         columns.push(Column {
+            collation: collation.map(|(_, collation)| collation.clone()),
             name: column,
             data_type,
             nullable: !not_null,
@@ -137,9 +144,10 @@ fn table(conn: &Connection, name: String, sql: &str) -> Result<Table, BoxError> 
             }),
         }
     }
-    constraints.extend(foreign_keys(conn, &name)?);
+    constraints.extend(foreign_keys(conn, &name, &declared.deferred)?);
     Ok(Table {
         name,
+        options: declared.options,
         columns,
         indexes,
         constraints,
@@ -160,7 +168,13 @@ fn constraint(kind: ConstraintKind, columns: Vec<String>) -> Constraint {
     }
 }
 
-fn foreign_keys(conn: &Connection, table: &str) -> Result<Vec<Constraint>, BoxError> {
+/// The foreign keys of `table`, with ` DEFERRABLE INITIALLY DEFERRED` after those the
+/// `CREATE TABLE` text declares `deferred` (the pragma does not say).
+fn foreign_keys(
+    conn: &Connection,
+    table: &str,
+    deferred: &[(Vec<String>, String)],
+) -> Result<Vec<Constraint>, BoxError> {
     let rows = all(
         conn,
         "SELECT id, \"table\", \"from\", \"to\", on_update, on_delete \
@@ -181,13 +195,24 @@ fn foreign_keys(conn: &Connection, table: &str) -> Result<Vec<Constraint>, BoxEr
         .chunk_by(|a, b| a.0 == b.0)
         .map(|group| {
             let (_, target, _, _, on_update, on_delete) = &group[0];
-            foreign_key(
+            let columns: Vec<String> = group.iter().map(|r| r.2.clone()).collect();
+            let same = |a: &String, b: &String| a.eq_ignore_ascii_case(b);
+            let is_deferred = deferred.iter().any(|(from, to)| {
+                same(to, target)
+                    && from.len() == columns.len()
+                    && from.iter().zip(&columns).all(|(a, b)| same(a, b))
+            });
+            let mut key = foreign_key(
                 None,
-                group.iter().map(|r| r.2.clone()).collect(),
+                columns,
                 target.clone(),
                 group.iter().filter_map(|r| r.3.clone()).collect(),
                 [on_update.as_str(), on_delete.as_str()],
-            )
+            );
+            if is_deferred {
+                key.definition.push_str(" DEFERRABLE INITIALLY DEFERRED");
+            }
+            key
         })
         .collect())
 }

@@ -384,8 +384,10 @@ macro_rules! conformance_suite {
             offline_scripts_do_what_a_run_does,
             snapshot_reports_tables_columns_indexes_and_constraints,
             snapshot_is_stable_and_shows_drift,
+            snapshots_of_two_databases_migrated_alike_are_equal,
             reversibility_check_passes_a_good_set,
             reversibility_check_names_what_a_down_forgets,
+            reversibility_check_names_what_a_reapplication_misses,
             reversibility_check_fails_when_reapplying_fails,
         );
     };

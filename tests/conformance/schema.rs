@@ -22,12 +22,27 @@ fn shop() -> Result<Migrations, strata::Error> {
          title VARCHAR(200), CONSTRAINT posts_user FOREIGN KEY (user_id) REFERENCES users (id));\n\
          CREATE INDEX posts_title ON posts (title);",
     )?)?;
+    set.add(Migration::sql(
+        3,
+        "titles",
+        "CREATE VIEW titles AS SELECT p.id, p.title, u.email, 'users.id' AS via \
+         FROM posts p JOIN users u ON u.id = p.user_id WHERE p.title <> '';",
+    )?)?;
     Migrations::new([set])
 }
 
 /// Runs `sql` on `conn` outside strata.
 fn run<C: Adapter>(conn: &mut C, sql: &str) -> TestResult {
     conn.execute(sql).map_err(|e| e.to_string().into())
+}
+
+/// What differs in `found` from `expected`, in words.
+pub fn differences(expected: &Schema, found: &Schema) -> Vec<String> {
+    expected
+        .diff(found)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 fn names<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<String> {
@@ -141,13 +156,8 @@ where
     run(&mut conn, "ALTER TABLE users ADD COLUMN nick VARCHAR(20)")?;
     run(&mut conn, "CREATE INDEX users_age_idx ON users (age)")?;
     let found = conn.snapshot()?;
-    let differences: Vec<String> = expected
-        .diff(&found)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     assert_eq!(
-        differences,
+        differences(&expected, &found),
         [
             "table `users`: column `nick` is extra",
             "table `users`: index `users_age_idx` is extra",
@@ -158,6 +168,34 @@ where
     assert!(expected.table("strata_migrations").is_some());
     let without: Schema = expected.without_table(&m.history_table().to_string());
     assert!(without.table("strata_migrations").is_none());
+    Ok(())
+}
+
+/// Two databases of other names migrated alike have equal snapshots: nothing in a snapshot
+/// names the database (MySQL's view definitions qualify tables with it).
+pub fn snapshots_of_two_databases_migrated_alike_are_equal<D: TestDb>(db: &D) -> TestResult
+where
+    D::Conn: Snapshot,
+{
+    let Some(other) = D::create() else {
+        return Ok(());
+    };
+    let m = shop()?;
+    let mut conn = db.connect();
+    conn.migrate(&m)?;
+    let mut second = other.connect();
+    second.migrate(&m)?;
+    let expected = conn.snapshot()?;
+    assert_eq!(
+        differences(&expected, &second.snapshot()?),
+        Vec::<String>::new()
+    );
+    let view = expected.view("titles").ok_or("no view `titles`")?;
+    assert!(
+        view.definition().contains("'users.id'"),
+        "{}",
+        view.definition()
+    );
     Ok(())
 }
 
@@ -223,8 +261,9 @@ where
     Ok(())
 }
 
-/// A down migration that forgets a column or an index fails the check, naming the migration
-/// and the difference.
+/// A down migration that forgets a column, an index or a table fails the check, naming the
+/// migration and the difference; a table named `strata_locks` too, since strata keeps one only
+/// on a Galera cluster (see the MySQL tests).
 pub fn reversibility_check_names_what_a_down_forgets<D: TestDb>(db: &D) -> TestResult
 where
     D::Conn: Snapshot,
@@ -248,6 +287,15 @@ where
             ),
             "migration `app@2_index_name` is not reversible: after its down migration the schema differs from before it: table `users`: index `users_name` is extra",
         ),
+        (
+            reversible(
+                2,
+                "locks",
+                "CREATE TABLE strata_locks (id INTEGER NOT NULL PRIMARY KEY);",
+                "DELETE FROM users WHERE 1 = 0;",
+            ),
+            "migration `app@2_locks` is not reversible: after its down migration the schema differs from before it: table `strata_locks` is extra",
+        ),
     ];
     for (forgetful, expected) in cases {
         let mut set = Set::new("app", "1.0.0")?;
@@ -262,6 +310,62 @@ where
         run(&mut conn, "DROP TABLE users")?;
         run(&mut conn, "DROP TABLE strata_migrations")?;
     }
+    Ok(())
+}
+
+/// An up migration that creates an index only on its first run (it counts its runs in a
+/// table), and a down migration that leaves the count behind: the schema after the down
+/// migration matches, but applied again the migration creates less; the check names what is
+/// missing.
+pub fn reversibility_check_names_what_a_reapplication_misses<D: TestDb + 'static>(
+    db: &D,
+) -> TestResult
+where
+    D::Conn: Snapshot,
+{
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(reversible(
+        1,
+        "users",
+        "CREATE TABLE users (id INTEGER NOT NULL PRIMARY KEY, name VARCHAR(50));\n\
+         CREATE TABLE runs (version INTEGER NOT NULL);",
+        "DROP TABLE runs;\nDROP TABLE users;",
+    ))?;
+    let mut conn = db.connect();
+    let index_once = if conn.dialect().transactional_ddl {
+        Migration::function(2, "index_once", |tx| {
+            tx.execute("INSERT INTO runs (version) VALUES (2)")?;
+            let conn = tx
+                .downcast_mut::<D::Conn>()
+                .ok_or("not the test connection")?;
+            if D::count(conn, "runs") == Some(1) {
+                tx.execute("CREATE INDEX users_name ON users (name)")?;
+            }
+            Ok(())
+        })?
+        .with_down_function(|tx| tx.execute("DROP INDEX users_name"))
+    } else {
+        // DDL in a function migration ends MySQL's transaction: a prepared statement instead.
+        reversible(
+            2,
+            "index_once",
+            "INSERT INTO runs (version) VALUES (2);\n\
+             SET @ddl = IF((SELECT COUNT(*) FROM runs) = 1, \
+             'CREATE INDEX users_name ON users (name)', 'DO 0');\n\
+             PREPARE ddl FROM @ddl;\nEXECUTE ddl;\nDEALLOCATE PREPARE ddl;",
+            "DROP INDEX users_name ON users;",
+        )
+    };
+    set.add(index_once)?;
+    let m = Migrations::new([set])?;
+    let err = check_reversible(&mut conn, &m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "migration `app@2_index_once` is not reversible: applied again after its down migration, \
+         the schema differs from after its first run: table `users`: index `users_name` is missing"
+    );
+    assert_eq!(err.migration(), Some("app@2_index_once"));
+    assert!(std::error::Error::source(&err).is_none());
     Ok(())
 }
 

@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 use mysql::Conn;
 use mysql::prelude::Queryable;
 
-use super::{ER_DUP_ENTRY, ER_LOCK_DEADLOCK, ER_NO_SUCH_TABLE, database, server_code};
+use super::{
+    ER_DUP_ENTRY, ER_LOCK_DEADLOCK, ER_NO_SUCH_TABLE, ER_UNKNOWN_SYSTEM_VARIABLE, database,
+    server_code,
+};
 use crate::adapter::{Lock, Table};
 use crate::error::{BoxError, Error, ErrorKind};
 
@@ -16,6 +19,19 @@ const LEASES: &str = "strata_locks";
 /// a single statement running longer than this lets another process take the lock over (and
 /// that process then finds the statement's migration dirty instead of running it again).
 const LEASE_SECONDS: u32 = 60;
+
+/// [`LEASES`] on a Galera node (`wsrep_on`), where the lock is a lease row in it; none elsewhere.
+pub(super) fn tables(conn: &mut Conn) -> Result<Vec<String>, BoxError> {
+    let galera = match conn.query_first::<Option<i64>, _>("SELECT @@GLOBAL.wsrep_on") {
+        Err(e) if server_code(&e) == Some(ER_UNKNOWN_SYSTEM_VARIABLE) => false, // MySQL
+        other => other?.flatten() == Some(1),
+    };
+    Ok(if galera {
+        vec![LEASES.to_owned()]
+    } else {
+        Vec::new()
+    })
+}
 
 /// Galera: a row in [`LEASES`] is the lock, since a conflicting insert of one key on two nodes
 /// fails on one of them (error 1062 or 1213) while `GET_LOCK` would be granted on both.
