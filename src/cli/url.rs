@@ -163,8 +163,8 @@ fn is_key_value(text: &str) -> bool {
 
 /// The byte ranges of the passwords in `text`: the `password` of each
 /// `scheme://user:password@` and the value of each `password=` (any case, spaces around `=`
-/// allowed; a single-quoted value is the range inside the quotes). A value already written
-/// `***` is not a password.
+/// allowed; a single-quoted value is the range inside the quotes). Redacting a redacted text
+/// again changes nothing: `***` is replaced by itself.
 fn secrets(text: &str) -> Vec<Range<usize>> {
     let mut found = Vec::new();
     let mut from = 0;
@@ -194,35 +194,34 @@ fn secrets(text: &str) -> Vec<Range<usize>> {
             continue;
         };
         let trimmed = value.trim_start();
-        let start = text.len() - trimmed.len();
-        let len = if let Some(quoted) = trimmed.strip_prefix('\'') {
-            // libpq's quoting: `\` escapes the next character.
-            let mut end = quoted.len();
-            let mut chars = quoted.char_indices();
-            while let Some((j, c)) = chars.next() {
-                match c {
-                    '\\' => {
-                        chars.next();
-                    }
-                    '\'' => {
-                        end = j;
-                        break;
-                    }
-                    _ => {}
-                }
+        let mut start = text.len() - trimmed.len();
+        let len = match trimmed.strip_prefix('\'') {
+            Some(quoted) => {
+                start += 1;
+                quoted_len(quoted)
             }
-            found.push(start + 1..start + 1 + end);
-            from = start + 1 + end;
-            continue;
-        } else {
-            value_len(trimmed)
+            None => value_len(trimmed),
         };
-        if !trimmed.starts_with("***") {
-            found.push(start..start + len);
-        }
+        found.push(start..start + len);
         from = start + len;
     }
     found
+}
+
+/// The length of a libpq single-quoted value after its opening quote, up to the closing one:
+/// `\` escapes the next character.
+fn quoted_len(quoted: &str) -> usize {
+    let mut chars = quoted.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '\'' => return i,
+            _ => {}
+        }
+    }
+    quoted.len()
 }
 
 /// The length of an unquoted `password=` value: up to white space, `&` or `;`, or a closing
@@ -474,6 +473,14 @@ mod tests {
             "invalid database url `sqlite:?mode=ro`: expected `sqlite:<path>` or `sqlite:<path>?<parameters>`"
         );
         Ok(())
+    }
+
+    #[test]
+    fn a_password_starting_with_stars_is_redacted_too() {
+        assert_eq!(
+            redact("host=h password=***abc user=u password='***d'"),
+            "host=h password=*** user=u password='***'"
+        );
     }
 
     #[test]
