@@ -804,6 +804,140 @@ mod tests {
     }
 
     #[test]
+    fn directive_look_alikes_are_errors() -> Result<()> {
+        let caps =
+            "directives are written `-- strata:` in lowercase, with a colon and no space before it";
+        for (text, line, directive) in [
+            (
+                &b"-- Strata:no-transaction\nVACUUM;"[..],
+                1,
+                "Strata:no-transaction",
+            ),
+            (
+                b"-- intro\n-- STRATA:no-transaction\nVACUUM;",
+                2,
+                "STRATA:no-transaction",
+            ),
+            (
+                b"--STRATA:depends-on core@1\nSELECT 1;",
+                1,
+                "STRATA:depends-on core@1",
+            ),
+            (
+                b"-- strata no-transaction\nVACUUM;",
+                1,
+                "strata no-transaction",
+            ),
+            (
+                b"-- strata-no-transaction\nVACUUM;",
+                1,
+                "strata-no-transaction",
+            ),
+            (
+                b"-- strata :no-transaction\nVACUUM;",
+                1,
+                "strata :no-transaction",
+            ),
+            (
+                b"-- strata_depends_on core@1\nSELECT 1;",
+                1,
+                "strata_depends_on core@1",
+            ),
+            (
+                b"-- Strata: No Transaction\nVACUUM;",
+                1,
+                "Strata: No Transaction",
+            ),
+            (
+                b"VACUUM;\n-- Strata:no-transaction\n",
+                2,
+                "Strata:no-transaction",
+            ),
+        ] {
+            assert_eq!(
+                err(&[("1_a.sql", text)]),
+                format!("1_a.sql:{line}: invalid directive `{directive}`: {caps}")
+            );
+        }
+        let block = "directives are `--` line comments; a `/* */` comment is not read";
+        assert_eq!(
+            err(&[("1_a.sql", b"/* strata:no-transaction */\nVACUUM;")]),
+            format!("1_a.sql:1: invalid directive `strata:no-transaction`: {block}")
+        );
+        assert_eq!(
+            err(&[(
+                "1_a.sql",
+                b"/*\n * Header.\n * Strata:no-transaction\n */\nVACUUM;"
+            )]),
+            format!("1_a.sql:3: invalid directive `Strata:no-transaction`: {block}")
+        );
+        // Prose that mentions strata, and `--strata:` without a space, are fine.
+        let set = parse(&[(
+            "1_a.sql",
+            b"-- strata migrations for users\n/* written for strata */\n--strata:no-transaction\nVACUUM;",
+        )])?;
+        assert!(set.migrations()[0].is_no_transaction());
+        Ok(())
+    }
+
+    #[test]
+    fn files_named_only_sql_are_refused() {
+        for name in [".sql", ".up.sql", ".down.sql", ".SQL"] {
+            let message = err(&[(name, b"SELECT 1")]);
+            assert!(
+                message.starts_with(&format!("invalid migration file name `{name}`: ")),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn files_are_split_with_each_dialect_the_set_runs_on() -> Result<()> {
+        // MySQL's backslash escape: PostgreSQL and SQLite would not see the string end.
+        let mysql_only: &[(&str, &'static [u8])] =
+            &[("1_a.sql", b"INSERT INTO t VALUES ('it\\'s');")];
+        parse_for(mysql_only, &[Dialect::Mysql])?;
+        assert_eq!(
+            parse_for(mysql_only, &[Dialect::Mysql, Dialect::Sqlite])
+                .unwrap_err()
+                .to_string(),
+            "1_a.sql:1: invalid SQL in statement 1 for sqlite: string opened with `'` is never closed"
+        );
+        // Nested comments are PostgreSQL's: the same file is refused there only.
+        let nested: &[(&str, &'static [u8])] = &[("1_a.sql", b"/* a /* b */ SELECT 1;")];
+        parse_for(nested, &[Dialect::Sqlite, Dialect::Mysql])?;
+        assert_eq!(
+            parse_for(nested, &[Dialect::Postgres])
+                .unwrap_err()
+                .to_string(),
+            "1_a.sql:1: invalid SQL in statement 1 for postgres: `/*` comment is never closed"
+        );
+        assert_eq!(
+            err(&[
+                ("1_a.up.sql", b"SELECT 1;"),
+                ("1_a.down.sql", b"DROP TABLE t;\n/* oops\n")
+            ]),
+            "1_a.down.sql:2: invalid SQL in statement 2 for sqlite: `/*` comment is never closed"
+        );
+        // Whitespace only, vertical tab included, is an empty file.
+        assert_eq!(
+            err(&[("1_a.sql", b" \x0b\t\n\x0c")]),
+            "migration file `1_a.sql` contains no SQL statement"
+        );
+        // DELIMITER lines alone hold no statement for MySQL.
+        assert_eq!(
+            parse_for(
+                &[("1_a.sql", b"DELIMITER $$\nDELIMITER ;\n")],
+                &[Dialect::Mysql]
+            )
+            .unwrap_err()
+            .to_string(),
+            "migration file `1_a.sql` contains no SQL statement"
+        );
+        Ok(())
+    }
+
+    #[test]
     fn directives_may_follow_a_block_comment_header() -> Result<()> {
         let set = parse(&[(
             "1_a.sql",

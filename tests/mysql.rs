@@ -76,6 +76,7 @@ impl My {
 }
 
 conformance_suite!(My);
+splitting_suite!(My);
 
 #[test]
 #[ignore = "a child process of the concurrency tests"]

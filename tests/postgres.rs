@@ -87,6 +87,7 @@ impl Drop for Pg {
 }
 
 conformance_suite!(Pg);
+splitting_suite!(Pg);
 
 #[test]
 #[ignore = "a child process of the concurrency tests"]
