@@ -403,3 +403,33 @@ fn foreign_keys_to_partitioned_tables_are_listed_once() -> TestResult {
     }
     Ok(())
 }
+
+/// psql keeps a rule's parenthesised actions whole; so does strata. A nested comment left open
+/// (PostgreSQL's comments nest) refuses the migration before anything runs.
+#[test]
+fn rules_with_several_actions_and_nested_comments() -> TestResult {
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(
+        1,
+        "rule",
+        "CREATE TABLE t (a INT);\nCREATE TABLE log (a INT);\n/* a /* nested */ comment */\nCREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO log VALUES (NEW.a); INSERT INTO log VALUES (NEW.a + 1));\nINSERT INTO t VALUES (10);",
+    )?)?;
+    let mut conn = db.connect();
+    conn.migrate(&Migrations::new([set.clone()])?)?;
+    assert_eq!(Pg::count(&mut conn, "log"), Some(2));
+    set.add(Migration::sql(
+        2,
+        "nested",
+        "CREATE TABLE n (id INT);\n/* a /* b */ oops\nDROP TABLE n;\nCREATE TABLE y (id INT);",
+    )?)?;
+    let err = conn.migrate(&Migrations::new([set])?).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "2_nested:2: invalid SQL in statement 2 for postgres: `/*` comment is never closed"
+    );
+    assert_eq!(Pg::count(&mut conn, "n"), None);
+    Ok(())
+}
