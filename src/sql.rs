@@ -1081,4 +1081,129 @@ mod tests {
         assert_eq!(line_at("a\nb\r\nc\rd", 5), 3);
         assert_eq!(line_at("a\nb\r\nc\rd", 7), 4);
     }
+
+    mod generated {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// A piece of a statement: a word, a string holding `;`, a quoted identifier, a dollar
+        /// quote (PostgreSQL) or a parenthesis holding `;`.
+        fn atom(dialect: usize) -> impl Strategy<Value = String> {
+            let word = "x[a-z0-9]{0,5}".prop_map(|w| w);
+            let string = "[a-z ;]{0,6}".prop_map(|t| format!("'{t}'"));
+            let ident = "[a-z;]{1,4}".prop_map(|t| format!("\"{t}\""));
+            let paren = "[a-z ;]{0,6}".prop_map(|t| format!("('{t}'; x)"));
+            let dollar = "[a-z ;']{0,6}".prop_map(move |t| {
+                if dialect == 1 {
+                    format!("$q${t}$q$")
+                } else {
+                    format!("'{}'", t.replace('\'', "''"))
+                }
+            });
+            prop_oneof![word, string, ident, paren, dollar]
+        }
+
+        /// Whitespace and complete comments between statements. (Not U+00A0: databases read it
+        /// as part of an identifier, so it is whitespace only at the end of a statement.)
+        fn gap() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![
+                    Just(" ".to_owned()),
+                    Just("\n".to_owned()),
+                    Just("\t".to_owned()),
+                    Just("\u{b}".to_owned()),
+                    Just("\u{c}".to_owned()),
+                    Just("-- a; comment\n".to_owned()),
+                    Just("/* b; */".to_owned()),
+                    Just(";".to_owned()),
+                ],
+                0..4,
+            )
+            .prop_map(|v| v.concat())
+        }
+
+        fn syntax(dialect: usize) -> Syntax {
+            [Syntax::SQLITE, Syntax::POSTGRES, Syntax::MYSQL][dialect]
+        }
+
+        /// Statements (each atoms and its delimiter, `;`, `$$` or `//`; only MySQL changes it)
+        /// and the gaps before them.
+        fn file() -> impl Strategy<Value = (usize, Vec<(Vec<String>, usize, String)>, String)> {
+            (0..3usize).prop_flat_map(|dialect| {
+                let statement = (
+                    proptest::collection::vec(atom(dialect), 1..5),
+                    if dialect == 2 { 0..3usize } else { 0..1usize },
+                    gap(),
+                );
+                (
+                    Just(dialect),
+                    proptest::collection::vec(statement, 0..6),
+                    gap(),
+                )
+            })
+        }
+
+        /// The text, and the statements it must split into.
+        fn render(
+            statements: &[(Vec<String>, usize, String)],
+            tail: &str,
+        ) -> (String, Vec<String>) {
+            let delimiters = [";", "$$", "//"];
+            let (mut text, mut expected, mut current) = (String::new(), Vec::new(), 0);
+            for (atoms, delimiter, gap) in statements {
+                // A bare `;` is a separator only while `;` is the delimiter.
+                if current == 0 {
+                    text.push_str(gap);
+                } else {
+                    text.push_str(&gap.replace(';', ""));
+                }
+                if *delimiter != current {
+                    text.push_str(&format!("\nDELIMITER {}\n", delimiters[*delimiter]));
+                    current = *delimiter;
+                }
+                let body = atoms.join(" ");
+                text.push_str(&body);
+                text.push_str(delimiters[current]);
+                expected.push(body);
+            }
+            text.push_str(&if current == 0 {
+                tail.to_owned()
+            } else {
+                tail.replace(';', "")
+            });
+            (text, expected)
+        }
+
+        proptest! {
+            #[test]
+            fn splitting_loses_nothing_but_separators((dialect, statements, tail) in file()) {
+                let (text, expected) = render(&statements, &tail);
+                let split = split(&text, syntax(dialect));
+                let texts: Vec<String> = match split {
+                    Ok(s) => s.into_iter().map(|s| s.text.to_owned()).collect(),
+                    Err(e) => return Err(TestCaseError::fail(format!("{text:?}: {e}"))),
+                };
+                prop_assert_eq!(texts, expected, "{:?}", text);
+            }
+
+            #[test]
+            fn every_unterminated_construct_is_an_error(
+                (dialect, statements, tail) in file(),
+                open in 0..6usize,
+            ) {
+                let (mut text, expected) = render(&statements, &tail);
+                let opener = ["/* never closed", "'never closed", "\"never closed", "(never closed", "\0", "$q$ never closed"][open];
+                if opener.starts_with('$') && dialect != 1 {
+                    return Ok(());
+                }
+                text.push_str("\nSELECT ");
+                text.push_str(opener);
+                let refused = split(&text, syntax(dialect));
+                prop_assert!(refused.is_err(), "{:?} split", text);
+                if let Err(e) = refused {
+                    prop_assert_eq!(e.statement(), expected.len() + 1, "{:?}", text);
+                }
+            }
+        }
+    }
 }
