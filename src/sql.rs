@@ -1128,7 +1128,10 @@ mod tests {
 
         /// Statements (each atoms and its delimiter, `;`, `$$` or `//`; only MySQL changes it)
         /// and the gaps before them.
-        fn file() -> impl Strategy<Value = (usize, Vec<(Vec<String>, usize, String)>, String)> {
+        /// Atoms, delimiter index and the gap before it.
+        type Generated = (Vec<String>, usize, String);
+
+        fn file() -> impl Strategy<Value = (usize, Vec<Generated>, String)> {
             (0..3usize).prop_flat_map(|dialect| {
                 let statement = (
                     proptest::collection::vec(atom(dialect), 1..5),
@@ -1158,7 +1161,9 @@ mod tests {
                     text.push_str(&gap.replace(';', ""));
                 }
                 if *delimiter != current {
-                    text.push_str(&format!("\nDELIMITER {}\n", delimiters[*delimiter]));
+                    text.push_str("\nDELIMITER ");
+                    text.push_str(delimiters[*delimiter]);
+                    text.push('\n');
                     current = *delimiter;
                 }
                 let body = atoms.join(" ");
