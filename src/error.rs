@@ -61,6 +61,88 @@ pub enum Direction {
     Down,
 }
 
+/// Why [`sql::split`](crate::sql::split) refuses a text: a construct that never ends, a NUL
+/// byte, or a malformed `DELIMITER` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unsplittable {
+    /// A `/*` comment without its `*/` (PostgreSQL's nest: each needs its own).
+    BlockComment,
+    /// A string without its closing quote.
+    String {
+        /// The quote: `'`, or `"` on MySQL.
+        quote: char,
+    },
+    /// A quoted identifier without its closing quote.
+    QuotedIdentifier {
+        /// The opening quote: `"`, `` ` `` or `[`.
+        quote: char,
+    },
+    /// A PostgreSQL dollar quote without its closing tag.
+    DollarQuote {
+        /// The tag, such as `$$` or `$body$`.
+        tag: String,
+    },
+    /// A compound body (`BEGIN` of a trigger, procedure, function, event or `BEGIN NOT
+    /// ATOMIC` block) without its `END`.
+    Block,
+    /// A `(` without its `)`.
+    Parenthesis,
+    /// A NUL byte, which databases read as the end of the text.
+    Nul,
+    /// A `DELIMITER` line without a delimiter.
+    MissingDelimiter,
+    /// A `DELIMITER` whose delimiter has a backslash, which the `mysql` client refuses.
+    BackslashDelimiter {
+        /// The delimiter as written.
+        delimiter: String,
+    },
+    /// `DELIMITER` after other text on its line, where the `mysql` client does not read it.
+    MisplacedDelimiter,
+}
+
+impl fmt::Display for Unsplittable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unsplittable::BlockComment => f.write_str("`/*` comment is never closed"),
+            Unsplittable::String { quote } => {
+                write!(f, "string opened with {} is never closed", code(*quote))
+            }
+            Unsplittable::QuotedIdentifier { quote } => {
+                write!(
+                    f,
+                    "quoted identifier opened with {} is never closed",
+                    code(*quote)
+                )
+            }
+            Unsplittable::DollarQuote { tag } => {
+                write!(f, "dollar quote `{tag}` is never closed")
+            }
+            Unsplittable::Block => f.write_str("`BEGIN` has no matching `END`"),
+            Unsplittable::Parenthesis => f.write_str("`(` is never closed"),
+            Unsplittable::Nul => f.write_str("NUL byte (0x00) in the text"),
+            Unsplittable::MissingDelimiter => {
+                f.write_str("`DELIMITER` must be followed by a delimiter")
+            }
+            Unsplittable::BackslashDelimiter { delimiter } => {
+                write!(f, "delimiter `{delimiter}` contains a backslash")
+            }
+            Unsplittable::MisplacedDelimiter => {
+                f.write_str("`DELIMITER` must be the first word on its line")
+            }
+        }
+    }
+}
+
+/// `c` in backticks, as Markdown writes a backtick itself.
+fn code(c: char) -> String {
+    if c == '`' {
+        "`` ` ``".to_owned()
+    } else {
+        format!("`{c}`")
+    }
+}
+
 /// The kind of an [`Error`], with the details of each case.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -111,6 +193,22 @@ pub enum ErrorKind {
         directive: String,
         /// What is wrong with it.
         reason: &'static str,
+    },
+    /// SQL that the splitter refuses for a dialect the migration can run on (see
+    /// [`sql::split`](crate::sql::split)): checked for every step before anything runs, and when
+    /// a set is loaded.
+    InvalidSql {
+        /// The file, or the migration when it has no file.
+        file: String,
+        /// 1-based line where the construct opened.
+        line: usize,
+        /// 1-based number of the statement it is in.
+        statement: usize,
+        /// The dialect whose rules refuse it: `sqlite`, `postgres`, `mysql`, or the adapter's
+        /// backend name.
+        dialect: &'static str,
+        /// What is wrong.
+        problem: Unsplittable,
     },
     /// A set, migration or history table name that strata will not use.
     InvalidName {
@@ -497,6 +595,16 @@ impl fmt::Display for ErrorKind {
                 f,
                 "{file}:{line}: invalid directive `{directive}`: {reason}"
             ),
+            ErrorKind::InvalidSql {
+                file,
+                line,
+                statement,
+                dialect,
+                problem,
+            } => write!(
+                f,
+                "{file}:{line}: invalid SQL in statement {statement} for {dialect}: {problem}"
+            ),
             ErrorKind::InvalidName {
                 what,
                 name,
@@ -821,6 +929,16 @@ mod tests {
                 "3_a.sql:2: invalid directive `strata:nope`: unknown directive",
             ),
             (
+                ErrorKind::InvalidSql {
+                    file: s("3_a.sql"),
+                    line: 4,
+                    statement: 2,
+                    dialect: "postgres",
+                    problem: Unsplittable::BlockComment,
+                },
+                "3_a.sql:4: invalid SQL in statement 2 for postgres: `/*` comment is never closed",
+            ),
+            (
                 ErrorKind::InvalidName {
                     what: "set",
                     name: s("a b"),
@@ -1115,6 +1233,7 @@ mod tests {
                 | ErrorKind::NotUtf8 { .. }
                 | ErrorKind::EmptyMigration { .. }
                 | ErrorKind::InvalidDirective { .. }
+                | ErrorKind::InvalidSql { .. }
                 | ErrorKind::InvalidName { .. }
                 | ErrorKind::InvalidSetVersion { .. }
                 | ErrorKind::DuplicateSet { .. }
@@ -1161,6 +1280,45 @@ mod tests {
                 text.starts_with(|c: char| !c.is_uppercase()),
                 "lowercase: {text}"
             );
+        }
+    }
+
+    #[test]
+    fn every_unsplittable_problem_has_its_exact_message() {
+        let cases = [
+            (Unsplittable::BlockComment, "`/*` comment is never closed"),
+            (
+                Unsplittable::String { quote: '\'' },
+                "string opened with `'` is never closed",
+            ),
+            (
+                Unsplittable::QuotedIdentifier { quote: '`' },
+                "quoted identifier opened with `` ` `` is never closed",
+            ),
+            (
+                Unsplittable::DollarQuote { tag: s("$body$") },
+                "dollar quote `$body$` is never closed",
+            ),
+            (Unsplittable::Block, "`BEGIN` has no matching `END`"),
+            (Unsplittable::Parenthesis, "`(` is never closed"),
+            (Unsplittable::Nul, "NUL byte (0x00) in the text"),
+            (
+                Unsplittable::MissingDelimiter,
+                "`DELIMITER` must be followed by a delimiter",
+            ),
+            (
+                Unsplittable::BackslashDelimiter {
+                    delimiter: s("\\\\"),
+                },
+                "delimiter `\\\\` contains a backslash",
+            ),
+            (
+                Unsplittable::MisplacedDelimiter,
+                "`DELIMITER` must be the first word on its line",
+            ),
+        ];
+        for (problem, text) in cases {
+            assert_eq!(problem.to_string(), text);
         }
     }
 

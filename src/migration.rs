@@ -125,10 +125,11 @@ impl<'a> Transaction<'a> {
     ///
     /// # Errors
     ///
-    /// The driver's error for the first statement that fails; later statements do not run.
+    /// A [`SplitError`](crate::sql::SplitError) when the SQL cannot be split (nothing runs),
+    /// or the driver's error for the first statement that fails; later statements do not run.
     pub fn execute(&mut self, sql: &str) -> std::result::Result<(), BoxError> {
         let syntax = self.adapter.dialect().syntax;
-        for statement in crate::sql::split(sql, syntax) {
+        for statement in crate::sql::split(sql, syntax)? {
             self.adapter.execute(statement.text)?;
         }
         Ok(())
@@ -219,6 +220,19 @@ impl Migration {
         let directives = source::directives(&label, &up, true)?;
         source::check_not_empty(&label, &up)?;
         Ok(Migration::from_parts(version, name, up, &directives, None))
+    }
+
+    /// The file of the up or down SQL, for errors: its file name when it came from one (the
+    /// down file's name follows from the up file's), else the migration and direction.
+    pub(crate) fn sql_origin(&self, down: bool) -> String {
+        match (&self.file, down) {
+            (Some(file), false) => file.clone(),
+            (Some(file), true) if file.ends_with(".up.sql") => {
+                format!("{}.down.sql", &file[..file.len() - ".up.sql".len()])
+            }
+            _ if down => format!("{}_{} (down)", self.version, self.name),
+            _ => format!("{}_{}", self.version, self.name),
+        }
     }
 
     pub(crate) fn from_parts(

@@ -854,7 +854,16 @@ impl<'a> Runner<'a> {
             }
             return self.finish();
         }
-        let transactional = self.session.adapter.dialect().transactional_ddl;
+        // Every step is split before the first statement runs: on MySQL, nothing may commit
+        // before a later file turns out to be unsplittable.
+        let dialect = self.session.adapter.dialect();
+        for step in &queue {
+            if let Some(Work::Sql(text, _)) = Work::of(step) {
+                sql::split(text, dialect.syntax)
+                    .map_err(|e| e.into_error(sql_origin(step), dialect.backend))?;
+            }
+        }
+        let transactional = dialect.transactional_ddl;
         let (total, mut done) = (queue.len(), 0);
         while let Some(&step) = queue.front() {
             let Some(work) = Work::of(&step) else {
@@ -1140,7 +1149,13 @@ impl<'a> Runner<'a> {
             }
             Work::Sql(text, _) => {
                 let syntax = self.session.adapter.dialect().syntax;
-                let statements = sql::split(text, syntax);
+                // Split before the run started (`run`): an error here is the same refusal.
+                let statements = sql::split(text, syntax).map_err(|e| Failure {
+                    position: None,
+                    completed: 0,
+                    source: Box::new(e),
+                    ended_transaction: false,
+                })?;
                 let count = statements.len();
                 for (i, statement) in statements.iter().enumerate() {
                     if let Err(lost) = self.session.renew() {
@@ -1212,6 +1227,14 @@ impl<'a> Runner<'a> {
                 Ok(())
             }
         }
+    }
+}
+
+/// The file (or migration) a step's SQL comes from, for errors.
+pub(crate) fn sql_origin(step: &Step<'_>) -> String {
+    match step.node {
+        Node::Known(m, _) => m.sql_origin(step.direction == Direction::Down),
+        Node::Unknown(r) => format!("{} (down, from the history table)", r.id()),
     }
 }
 

@@ -66,6 +66,14 @@ impl Flavor {
         }
     }
 
+    fn dialect(self) -> sql::Dialect {
+        match self {
+            Flavor::Sqlite => sql::Dialect::Sqlite,
+            Flavor::Postgres => sql::Dialect::Postgres,
+            Flavor::Mysql => sql::Dialect::Mysql,
+        }
+    }
+
     fn syntax(self) -> Syntax {
         match self {
             Flavor::Sqlite => Syntax::SQLITE,
@@ -304,7 +312,10 @@ pub(crate) fn render(
             ""
         };
         let _ = writeln!(out, "\n-- {verb} {}{outside_note}", step.node.id());
-        for statement in sql::split(&text, flavor.syntax()) {
+        let statements = sql::split(&text, flavor.syntax()).map_err(|e| {
+            e.into_error(crate::migrator::sql_origin(step), flavor.dialect().name())
+        })?;
+        for statement in statements {
             push_statement(&mut out, flavor, statement.text);
         }
         let bookkeeping = match (step.direction, step.node) {

@@ -9,7 +9,7 @@ use include_dir::Dir;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::migration::{Dependency, Migration, Set};
-use crate::sql::{self, Syntax};
+use crate::sql::{self, Dialect, Syntax};
 
 /// Embeds the `*.sql` files of a directory into the binary and yields a `&'static`
 /// [`Embedded`], from which [`Embedded::to_set`] makes the crate's [`Set`].
@@ -21,6 +21,11 @@ use crate::sql::{self, Syntax};
 /// Files are parsed and checked once, on first use; an invalid file is an error that names it.
 /// Add a [`build.rs`](crate::build) so that a new migration file triggers a rebuild.
 ///
+/// Each file is split with the rules of every dialect the set can run on: by default
+/// [`Dialect::compiled`] (the adapter features enabled, all three when none is);
+/// `dialects = [Mysql]` (any of `Sqlite`, `Postgres`, `Mysql`) names them, so that a file only
+/// MySQL can split (backslash escapes) is not refused for PostgreSQL's rules.
+///
 /// ```
 /// static MIGRATIONS: &strata::Embedded = strata::embed_migrations!("examples/quickstart/migrations");
 /// static RENAMED: &strata::Embedded =
@@ -30,12 +35,21 @@ use crate::sql::{self, Syntax};
 /// let set = MIGRATIONS.to_set()?;
 /// assert_eq!(set.name(), "strata");
 /// assert_eq!(RENAMED.to_set()?.name(), "core");
+/// static FOR_MYSQL: &strata::Embedded =
+///     strata::embed_migrations!("examples/quickstart/migrations", dialects = [Mysql]);
+/// assert_eq!(FOR_MYSQL.dialects(), [strata::sql::Dialect::Mysql]);
 /// # Ok(())
 /// # }
 /// ```
 #[macro_export]
 macro_rules! embed_migrations {
-    ($path:literal $(, name = $name:literal)? $(, version = $version:literal)? $(,)?) => {{
+    (
+        $path:literal
+        $(, name = $name:literal)?
+        $(, version = $version:literal)?
+        $(, dialects = [$($dialect:ident),* $(,)?])?
+        $(,)?
+    ) => {{
         use $crate::__private::include_dir;
         static DIR: include_dir::Dir<'static> = $crate::__private::include_manifest_dir!($path);
         static EMBEDDED: $crate::Embedded = $crate::Embedded::__new(
@@ -45,6 +59,7 @@ macro_rules! embed_migrations {
             ::core::env!("CARGO_PKG_VERSION"),
             &[$($name)?],
             &[$($version)?],
+            &[$(&[$($crate::sql::Dialect::$dialect),*])?],
         );
         &EMBEDDED
     }};
@@ -56,6 +71,7 @@ pub struct Embedded {
     path: &'static str,
     name: &'static str,
     version: &'static str,
+    dialects: &'static [Dialect],
     parsed: OnceLock<Set>,
 }
 
@@ -69,6 +85,7 @@ impl Embedded {
         package_version: &'static str,
         name: &'static [&'static str],
         version: &'static [&'static str],
+        dialects: &'static [&'static [Dialect]],
     ) -> Embedded {
         Embedded {
             dir,
@@ -81,6 +98,10 @@ impl Embedded {
                 [version, ..] => version,
                 [] => package_version,
             },
+            dialects: match dialects {
+                [dialects, ..] => dialects,
+                [] => Dialect::compiled(),
+            },
             parsed: OnceLock::new(),
         }
     }
@@ -90,16 +111,24 @@ impl Embedded {
     /// # Errors
     ///
     /// Any invalid file: a malformed `*.sql` name, a duplicate version, a `.down.sql` file
-    /// without its `.up.sql`, a file that is not UTF-8 or has no statement, an unknown or
-    /// malformed `strata:` directive. The error names the file.
+    /// without its `.up.sql`, a file that is not UTF-8 or has no statement, SQL that one of
+    /// [`dialects`](Embedded::dialects) cannot split ([`ErrorKind::InvalidSql`]), an unknown,
+    /// malformed or look-alike `strata:` directive. The error names the file.
     pub fn to_set(&self) -> Result<Set> {
         if let Some(set) = self.parsed.get() {
             return Ok(set.clone());
         }
         let mut files = Vec::new();
         collect(self.dir, &mut files)?;
-        let set = parse_files(self.name, self.version, files)?;
+        let set = parse_files(self.name, self.version, files, self.dialects)?;
         Ok(self.parsed.get_or_init(|| set).clone())
+    }
+
+    /// The dialects whose rules every file is split with: `dialects = [...]` of
+    /// [`embed_migrations!`], or [`Dialect::compiled`].
+    #[must_use]
+    pub fn dialects(&self) -> &'static [Dialect] {
+        self.dialects
     }
 
     /// The directory as given to [`embed_migrations!`].
@@ -167,8 +196,9 @@ fn nested_file(path: &str) -> Error {
 impl Set {
     /// Reads the set `name` at `version` from the `*.sql` files of a directory at run time,
     /// with the same file format and checks as [`embed_migrations!`]: for tools that migrate a
-    /// directory without embedding it (the `strata` binary). Files that are not `*.sql` are
-    /// ignored.
+    /// directory without embedding it. Files that are not `*.sql` are ignored. Files are split
+    /// with the rules of [`Dialect::compiled`]; [`from_dir_for`](Set::from_dir_for) names the
+    /// dialects.
     ///
     /// ```
     /// # fn main() -> Result<(), strata::Error> {
@@ -183,9 +213,41 @@ impl Set {
     /// A directory that cannot be read ([`ErrorKind::Io`]), a `*.sql` file in a subdirectory,
     /// an invalid set name or version, and every error of [`Embedded::to_set`].
     pub fn from_dir(name: &str, version: &str, dir: impl AsRef<Path>) -> Result<Set> {
+        Set::from_dir_for(name, version, dir, Dialect::compiled())
+    }
+
+    /// [`from_dir`](Set::from_dir), splitting every file with the rules of each of `dialects`
+    /// (the databases the set runs on; the `strata` binary passes its URL's).
+    ///
+    /// ```
+    /// use strata::sql::Dialect;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// // A backslash escape: MySQL's string ends after `'s'`; PostgreSQL's would not end.
+    /// std::fs::write(dir.path().join("1_a.sql"), "INSERT INTO t VALUES ('it\\'s');")?;
+    /// assert!(strata::Set::from_dir_for("app", "1.0.0", dir.path(), &[Dialect::Mysql]).is_ok());
+    /// let err = strata::Set::from_dir_for("app", "1.0.0", dir.path(), &[Dialect::Postgres]);
+    /// assert_eq!(
+    ///     err.unwrap_err().to_string(),
+    ///     "1_a.sql:1: invalid SQL in statement 1 for postgres: string opened with `'` is never closed"
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`from_dir`](Set::from_dir).
+    pub fn from_dir_for(
+        name: &str,
+        version: &str,
+        dir: impl AsRef<Path>,
+        dialects: &[Dialect],
+    ) -> Result<Set> {
         let mut files = Vec::new();
         read_dir(dir.as_ref(), Path::new(""), &mut files)?;
-        parse_files(name, version, files)
+        parse_files(name, version, files, dialects)
     }
 }
 
@@ -240,10 +302,14 @@ pub(crate) enum Part {
 const FILE_NAME_FORMAT: &str =
     "expected `<version>_<name>.sql`, `<version>_<name>.up.sql` or `<version>_<name>.down.sql`";
 
+/// Whether `file` ends in `.sql` in any case: `.sql` itself included, which a path's
+/// extension would miss.
 fn is_sql(file: &str) -> bool {
-    std::path::Path::new(file)
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("sql"))
+    let base = file.rsplit('/').next().unwrap_or(file);
+    base.len() >= 4
+        && base
+            .get(base.len() - 4..)
+            .is_some_and(|e| e.eq_ignore_ascii_case(".sql"))
 }
 
 /// Parses `<version>_<name>[.up|.down].sql`; `None` for files that are not `*.sql`.
@@ -325,6 +391,7 @@ pub(crate) fn parse_files(
     set_name: &str,
     set_version: &str,
     files: Vec<(String, Cow<'static, [u8]>)>,
+    dialects: &[Dialect],
 ) -> Result<Set> {
     let mut set = Set::new(set_name, set_version)?;
     // version -> (up file, down file)
@@ -369,7 +436,7 @@ pub(crate) fn parse_files(
         }
         let up_text = utf8(&up_file, contents.remove(&up_file).unwrap_or_default())?;
         let up_directives = directives(&up_file, &up_text, true)?;
-        check_not_empty(&up_file, &up_text)?;
+        check_splits(&up_file, &up_text, dialects)?;
         let mut migration = Migration::from_parts(
             version,
             &name,
@@ -380,7 +447,7 @@ pub(crate) fn parse_files(
         if let Some(down_file) = down {
             let down_text = utf8(&down_file, contents.remove(&down_file).unwrap_or_default())?;
             let down_directives = directives(&down_file, &down_text, false)?;
-            check_not_empty(&down_file, &down_text)?;
+            check_splits(&down_file, &down_text, dialects)?;
             migration.down = Some(crate::migration::Body::Sql {
                 text: down_text,
                 no_transaction: down_directives.no_transaction,
@@ -420,6 +487,16 @@ pub(crate) fn directives(file: &str, text: &str, up: bool) -> Result<Directives>
         let mut line = line;
         if leading && (in_block || line.starts_with("/*")) {
             let body = if in_block { line } else { &line[2..] };
+            let inner = body.split("*/").next().unwrap_or(body);
+            let inner = inner.trim_start_matches(|c: char| c == '*' || c.is_whitespace());
+            if looks_like_directive(inner) {
+                return Err(Error::new(ErrorKind::InvalidDirective {
+                    file: file.to_owned(),
+                    line: i + 1,
+                    directive: inner.trim_end().to_owned(),
+                    reason: "directives are `--` line comments; a `/* */` comment is not read",
+                }));
+            }
             match body.find("*/") {
                 Some(close) => {
                     in_block = false;
@@ -438,9 +515,6 @@ pub(crate) fn directives(file: &str, text: &str, up: bool) -> Result<Directives>
             }
             continue;
         };
-        let Some(directive) = body.strip_prefix("strata:") else {
-            continue;
-        };
         let invalid = |reason| {
             Err(Error::new(ErrorKind::InvalidDirective {
                 file: file.to_owned(),
@@ -448,6 +522,14 @@ pub(crate) fn directives(file: &str, text: &str, up: bool) -> Result<Directives>
                 directive: body.to_owned(),
                 reason,
             }))
+        };
+        let Some(directive) = body.strip_prefix("strata:") else {
+            if looks_like_directive(body) {
+                return invalid(
+                    "directives are written `-- strata:` in lowercase, with a colon and no space before it",
+                );
+            }
+            continue;
         };
         if !leading {
             return invalid("directives must come before the first statement");
@@ -493,14 +575,44 @@ pub(crate) fn directives(file: &str, text: &str, up: bool) -> Result<Directives>
     Ok(out)
 }
 
+/// Whether a comment's text (after `--`, or inside `/* */`) is meant as a directive but is not
+/// one as written: `strata:` in another capitalisation, or `strata` followed by a separator
+/// other than `:` (`strata no-transaction`, `strata-no-transaction`, `strata :depends-on`)
+/// and a directive's name. Plain prose (`-- strata migrations for users`) is not.
+fn looks_like_directive(comment: &str) -> bool {
+    let Some(prefix) = comment.get(..6) else {
+        return false;
+    };
+    if !prefix.eq_ignore_ascii_case("strata") {
+        return false;
+    }
+    let rest = &comment[6..];
+    if rest.starts_with(':') {
+        // `-- strata:` itself is read by the caller; `/* strata: */` and `STRATA:` are not.
+        return true;
+    }
+    let name: String = rest
+        .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '-' | '_' | '.' | '='))
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic() || matches!(c, '-' | '_' | ' '))
+        .filter(char::is_ascii_alphabetic)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    rest.starts_with(|c: char| !c.is_ascii_alphanumeric())
+        && (name.starts_with("notransaction") || name.starts_with("dependson"))
+}
+
 /// The lines of `text`, each of `\n`, `\r\n` and a lone `\r` ending one (as for checksums).
 fn lines(text: &str) -> impl Iterator<Item = &str> {
     text.split('\n')
         .flat_map(|l| l.strip_suffix('\r').unwrap_or(l).split('\r'))
 }
 
+/// Checks that a migration text has SQL (text the splitter refuses counts as SQL: the run
+/// refuses it before anything runs). For migrations built in code, whose databases are not
+/// known until they run.
 pub(crate) fn check_not_empty(file: &str, text: &str) -> Result<()> {
-    if sql::split(text, Syntax::SQLITE).is_empty() {
+    if sql::split(text, Syntax::SQLITE).is_ok_and(|s| s.is_empty()) {
         Err(Error::new(ErrorKind::EmptyMigration {
             file: file.to_owned(),
         }))
@@ -509,11 +621,32 @@ pub(crate) fn check_not_empty(file: &str, text: &str) -> Result<()> {
     }
 }
 
+/// Checks that each of `dialects` splits a migration file into at least one statement.
+pub(crate) fn check_splits(file: &str, text: &str, dialects: &[Dialect]) -> Result<()> {
+    if dialects.is_empty() {
+        return check_not_empty(file, text);
+    }
+    for &dialect in dialects {
+        let statements = sql::split(text, dialect.syntax())
+            .map_err(|e| e.into_error(file.to_owned(), dialect.name()))?;
+        if statements.is_empty() {
+            return Err(Error::new(ErrorKind::EmptyMigration {
+                file: file.to_owned(),
+            }));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(files: &[(&str, &'static [u8])]) -> Result<Set> {
+        parse_for(files, Dialect::ALL)
+    }
+
+    fn parse_for(files: &[(&str, &'static [u8])], dialects: &[Dialect]) -> Result<Set> {
         parse_files(
             "app",
             "1.0.0",
@@ -521,6 +654,7 @@ mod tests {
                 .iter()
                 .map(|(n, b)| ((*n).to_owned(), Cow::Borrowed(*b)))
                 .collect(),
+            dialects,
         )
     }
 
@@ -667,6 +801,140 @@ mod tests {
             ]),
             "1_a.down.sql:1: invalid directive `strata:depends-on core@1`: `strata:depends-on` belongs in the up migration"
         );
+    }
+
+    #[test]
+    fn directive_look_alikes_are_errors() -> Result<()> {
+        let caps =
+            "directives are written `-- strata:` in lowercase, with a colon and no space before it";
+        for (text, line, directive) in [
+            (
+                &b"-- Strata:no-transaction\nVACUUM;"[..],
+                1,
+                "Strata:no-transaction",
+            ),
+            (
+                b"-- intro\n-- STRATA:no-transaction\nVACUUM;",
+                2,
+                "STRATA:no-transaction",
+            ),
+            (
+                b"--STRATA:depends-on core@1\nSELECT 1;",
+                1,
+                "STRATA:depends-on core@1",
+            ),
+            (
+                b"-- strata no-transaction\nVACUUM;",
+                1,
+                "strata no-transaction",
+            ),
+            (
+                b"-- strata-no-transaction\nVACUUM;",
+                1,
+                "strata-no-transaction",
+            ),
+            (
+                b"-- strata :no-transaction\nVACUUM;",
+                1,
+                "strata :no-transaction",
+            ),
+            (
+                b"-- strata_depends_on core@1\nSELECT 1;",
+                1,
+                "strata_depends_on core@1",
+            ),
+            (
+                b"-- Strata: No Transaction\nVACUUM;",
+                1,
+                "Strata: No Transaction",
+            ),
+            (
+                b"VACUUM;\n-- Strata:no-transaction\n",
+                2,
+                "Strata:no-transaction",
+            ),
+        ] {
+            assert_eq!(
+                err(&[("1_a.sql", text)]),
+                format!("1_a.sql:{line}: invalid directive `{directive}`: {caps}")
+            );
+        }
+        let block = "directives are `--` line comments; a `/* */` comment is not read";
+        assert_eq!(
+            err(&[("1_a.sql", b"/* strata:no-transaction */\nVACUUM;")]),
+            format!("1_a.sql:1: invalid directive `strata:no-transaction`: {block}")
+        );
+        assert_eq!(
+            err(&[(
+                "1_a.sql",
+                b"/*\n * Header.\n * Strata:no-transaction\n */\nVACUUM;"
+            )]),
+            format!("1_a.sql:3: invalid directive `Strata:no-transaction`: {block}")
+        );
+        // Prose that mentions strata, and `--strata:` without a space, are fine.
+        let set = parse(&[(
+            "1_a.sql",
+            b"-- strata migrations for users\n/* written for strata */\n--strata:no-transaction\nVACUUM;",
+        )])?;
+        assert!(set.migrations()[0].is_no_transaction());
+        Ok(())
+    }
+
+    #[test]
+    fn files_named_only_sql_are_refused() {
+        for name in [".sql", ".up.sql", ".down.sql", ".SQL"] {
+            let message = err(&[(name, b"SELECT 1")]);
+            assert!(
+                message.starts_with(&format!("invalid migration file name `{name}`: ")),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn files_are_split_with_each_dialect_the_set_runs_on() -> Result<()> {
+        // MySQL's backslash escape: PostgreSQL and SQLite would not see the string end.
+        let mysql_only: &[(&str, &'static [u8])] =
+            &[("1_a.sql", b"INSERT INTO t VALUES ('it\\'s');")];
+        parse_for(mysql_only, &[Dialect::Mysql])?;
+        assert_eq!(
+            parse_for(mysql_only, &[Dialect::Mysql, Dialect::Sqlite])
+                .unwrap_err()
+                .to_string(),
+            "1_a.sql:1: invalid SQL in statement 1 for sqlite: string opened with `'` is never closed"
+        );
+        // Nested comments are PostgreSQL's: the same file is refused there only.
+        let nested: &[(&str, &'static [u8])] = &[("1_a.sql", b"/* a /* b */ SELECT 1;")];
+        parse_for(nested, &[Dialect::Sqlite, Dialect::Mysql])?;
+        assert_eq!(
+            parse_for(nested, &[Dialect::Postgres])
+                .unwrap_err()
+                .to_string(),
+            "1_a.sql:1: invalid SQL in statement 1 for postgres: `/*` comment is never closed"
+        );
+        assert_eq!(
+            err(&[
+                ("1_a.up.sql", b"SELECT 1;"),
+                ("1_a.down.sql", b"DROP TABLE t;\n/* oops\n")
+            ]),
+            "1_a.down.sql:2: invalid SQL in statement 2 for sqlite: `/*` comment is never closed"
+        );
+        // Whitespace only, vertical tab included, is an empty file.
+        assert_eq!(
+            err(&[("1_a.sql", b" \x0b\t\n\x0c")]),
+            "migration file `1_a.sql` contains no SQL statement"
+        );
+        // DELIMITER lines alone hold no statement for MySQL.
+        assert_eq!(
+            parse_for(
+                &[("1_a.sql", b"DELIMITER $$\nDELIMITER ;\n")],
+                &[Dialect::Mysql]
+            )
+            .unwrap_err()
+            .to_string(),
+            "migration file `1_a.sql` contains no SQL statement"
+        );
+        Ok(())
     }
 
     #[test]

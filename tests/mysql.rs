@@ -76,6 +76,7 @@ impl My {
 }
 
 conformance_suite!(My);
+splitting_suite!(My);
 
 #[test]
 #[ignore = "a child process of the concurrency tests"]
@@ -398,5 +399,42 @@ fn keys_show_prefix_lengths_order_and_index_type() -> TestResult {
             "table `users`: constraint `users_email`: definition `UNIQUE USING BTREE (email(10))` became `UNIQUE USING BTREE (email(20))`",
         ]
     );
+    Ok(())
+}
+
+/// Files as MySQL users and mysqldump write them: `DELIMITER` blocks (glued `END$$`, `//`,
+/// mysqldump's `/*!50003 ... */;;`) and MariaDB's `BEGIN NOT ATOMIC` run whole, as the
+/// `mariadb` client runs them.
+#[test]
+fn delimiter_files_and_not_atomic_blocks_run_whole() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("1_procedures.sql"),
+        "CREATE TABLE calls (n INT);\n\nDELIMITER $$\nCREATE PROCEDURE add_call(IN k INT)\nBEGIN\n  INSERT INTO calls VALUES (k);\n  INSERT INTO calls VALUES (k + 1);\nEND$$\nDELIMITER ;\n\ndelimiter //\nCREATE TRIGGER calls_bi BEFORE INSERT ON calls FOR EACH ROW\nBEGIN\n  IF NEW.n < 0 THEN\n    SET NEW.n = 0;\n  END IF;\nEND;//\nDELIMITER ;\n\nDELIMITER ;;\n/*!50003 CREATE*/ /*!50003 PROCEDURE dumped() BEGIN CALL add_call(-5); SELECT 1; END */;;\nDELIMITER ;\nCALL dumped();\n",
+    )?;
+    std::fs::write(
+        dir.path().join("2_anonymous.sql"),
+        "BEGIN NOT ATOMIC\n  IF NOT EXISTS (SELECT 1 FROM information_schema.columns\n                 WHERE table_schema = DATABASE() AND table_name = 'calls' AND column_name = 'at') THEN\n    ALTER TABLE calls ADD COLUMN at INT;\n  END IF;\nEND;\n",
+    )?;
+    let set = Set::from_dir_for("app", "1.0.0", dir.path(), &[strata::sql::Dialect::Mysql])?;
+    let m = Migrations::new([set])?;
+    let mut conn = db.connect();
+    conn.migrate(&m)?;
+    assert_eq!(My::count(&mut conn, "calls"), Some(2));
+    let clamped: Option<i64> = conn.query_first("SELECT MIN(n) FROM calls")?;
+    assert_eq!(clamped, Some(0), "the trigger ran");
+    let at: Option<i64> = conn.query_first(
+        "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'calls' AND column_name = 'at'",
+    )?;
+    assert_eq!(at, Some(1));
+    // No `DELIMITER` line is ever sent as a statement.
+    for file in ["1_procedures.sql", "2_anonymous.sql"] {
+        let text = std::fs::read_to_string(dir.path().join(file))?;
+        let statements = strata::sql::split(&text, strata::sql::Syntax::MYSQL)?;
+        assert!(statements.iter().all(|s| !s.text.contains("DELIMITER")));
+    }
     Ok(())
 }

@@ -87,6 +87,7 @@ impl Drop for Pg {
 }
 
 conformance_suite!(Pg);
+splitting_suite!(Pg);
 
 #[test]
 #[ignore = "a child process of the concurrency tests"]
@@ -208,15 +209,20 @@ fn error_position_points_at_the_line() -> TestResult {
 }
 
 #[test]
-fn syntax_error_at_end_of_input_points_at_the_last_line() -> TestResult {
+fn a_statement_cut_short_is_refused_before_it_runs() -> TestResult {
     let Some(db) = Pg::create() else {
         return Ok(());
     };
+    // Its `(` never closes: the splitter names the line it opened on; the server never sees it.
     let sql = "CREATE TABLE eoi (\n    id INTEGER PRIMARY KEY,\n    name TEXT,\n";
     let m = Migrations::new([conformance::one("app", 1, "cut_short", sql)])?;
-    let err = db.connect().migrate(&m).unwrap_err();
-    let pos = err.position().expect("a position");
-    assert_eq!((pos.statement, pos.line), (1, 3), "{err}");
+    let mut conn = db.connect();
+    let err = conn.migrate(&m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "1_cut_short:1: invalid SQL in statement 1 for postgres: `(` is never closed"
+    );
+    assert_eq!(Pg::count(&mut conn, "strata_migrations").unwrap_or(0), 0);
     Ok(())
 }
 
@@ -400,5 +406,35 @@ fn foreign_keys_to_partitioned_tables_are_listed_once() -> TestResult {
         let expected = format!("{name}: FOREIGN KEY (pid) REFERENCES p(id)");
         assert_eq!(foreign_keys(table), [expected], "{table}");
     }
+    Ok(())
+}
+
+/// psql keeps a rule's parenthesised actions whole; so does strata. A nested comment left open
+/// (PostgreSQL's comments nest) refuses the migration before anything runs.
+#[test]
+fn rules_with_several_actions_and_nested_comments() -> TestResult {
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(
+        1,
+        "rule",
+        "CREATE TABLE t (a INT);\nCREATE TABLE log (a INT);\n/* a /* nested */ comment */\nCREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO log VALUES (NEW.a); INSERT INTO log VALUES (NEW.a + 1));\nINSERT INTO t VALUES (10);",
+    )?)?;
+    let mut conn = db.connect();
+    conn.migrate(&Migrations::new([set.clone()])?)?;
+    assert_eq!(Pg::count(&mut conn, "log"), Some(2));
+    set.add(Migration::sql(
+        2,
+        "nested",
+        "CREATE TABLE n (id INT);\n/* a /* b */ oops\nDROP TABLE n;\nCREATE TABLE y (id INT);",
+    )?)?;
+    let err = conn.migrate(&Migrations::new([set])?).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "2_nested:2: invalid SQL in statement 2 for postgres: `/*` comment is never closed"
+    );
+    assert_eq!(Pg::count(&mut conn, "n"), None);
     Ok(())
 }

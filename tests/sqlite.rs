@@ -44,6 +44,7 @@ impl TestDb for Sqlite {
 }
 
 conformance_suite!(Sqlite);
+splitting_suite!(Sqlite);
 
 #[test]
 #[ignore = "a child process of concurrent_processes_apply_each_migration_once"]

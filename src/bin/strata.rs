@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{CommandFactory, Parser, Subcommand};
 use strata::cli::{Command, DatabaseUrl, Migrate, Options, redact};
+use strata::sql::Dialect;
 use strata::{Database, Error, ErrorKind, Migrations, Result, Set};
 
 /// Migrations from a directory, against a database given by URL.
@@ -236,7 +237,8 @@ fn new(cli: &Cli, name: &str, reversible: bool) -> Result<()> {
     strata::cli::write_output(&mut io::stdout().lock(), &text)
 }
 
-fn migrations(cli: &Cli) -> Result<Migrations> {
+/// The set in `--dir`, its files split with the rules of the URL's database only.
+fn migrations(cli: &Cli, url: &DatabaseUrl) -> Result<Migrations> {
     let (name, version) = match &cli.set {
         Some(name) => {
             let version =
@@ -245,7 +247,12 @@ fn migrations(cli: &Cli) -> Result<Migrations> {
         }
         None => strata::cli::package_of(&cli.dir)?,
     };
-    let set = Set::from_dir(&name, &version, &cli.dir)?;
+    let dialect = match url {
+        DatabaseUrl::Sqlite(_) => Dialect::Sqlite,
+        DatabaseUrl::Postgres(_) => Dialect::Postgres,
+        DatabaseUrl::Mysql(_) => Dialect::Mysql,
+    };
+    let set = Set::from_dir_for(&name, &version, &cli.dir, &[dialect])?;
     let quiet = cli.options.quiet;
     let migrations = Migrations::new([set])?
         .allow_unknown(cli.allow_unknown)
@@ -280,7 +287,7 @@ fn connect_error(backend: &'static str, name: String, source: strata::BoxError) 
     allow(unused_variables)
 )]
 fn migrate(cli: &Cli, command: &Command, url: &DatabaseUrl) -> Result<()> {
-    let migrations = migrations(cli)?;
+    let migrations = migrations(cli, url)?;
     let cmd = Migrate {
         command: command.clone(),
         options: cli.options.clone(),

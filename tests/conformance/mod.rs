@@ -15,8 +15,11 @@ use strata::{
 };
 
 mod schema;
+mod splitting;
 #[allow(unused_imports)] // binaries that do not stamp the suite use none of the cases
 pub use schema::*;
+#[allow(unused_imports)]
+pub use splitting::*;
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
