@@ -93,6 +93,7 @@ mod source;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod transaction_control;
 
 pub use adapter::{Adapter, Record, RecordState, Table};
 pub use error::{BoxError, Database, Direction, Error, ErrorKind, Position, Result};

@@ -1161,6 +1161,21 @@ impl<'a> Runner<'a> {
                         i + 1,
                         statement.line
                     );
+                    if progress.is_none()
+                        && crate::transaction_control::ends_transaction(statement.text)
+                    {
+                        // Refused before it is sent: PostgreSQL cannot say afterwards.
+                        return Err(Failure {
+                            position: Some(Position {
+                                statement: i + 1,
+                                statements: count,
+                                line: statement.line,
+                            }),
+                            completed: u32::try_from(i).unwrap_or(u32::MAX),
+                            source: "the statement ends the transaction".into(),
+                            ended_transaction: true,
+                        });
+                    }
                     if let Err(source) = self.session.adapter.execute(statement.text) {
                         let line = self
                             .session

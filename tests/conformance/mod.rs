@@ -15,8 +15,11 @@ use strata::{
 };
 
 mod schema;
+mod session;
 #[allow(unused_imports)] // binaries that do not stamp the suite use none of the cases
 pub use schema::*;
+#[allow(unused_imports)]
+pub use session::*;
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -389,6 +392,7 @@ macro_rules! conformance_suite {
             reversibility_check_names_what_a_down_forgets,
             reversibility_check_names_what_a_reapplication_misses,
             reversibility_check_fails_when_reapplying_fails,
+            transaction_control_in_a_migration_is_refused,
         );
     };
 }
