@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{CommandFactory, Parser, Subcommand};
 use strata::cli::{Command, DatabaseUrl, Migrate, Options, redact};
-use strata::{Database, Error, ErrorKind, Migrations, Result, Set};
+use strata::{Database, Error, ErrorKind, Migrations, Mode, Result, Set};
 
 /// Migrations from a directory, against a database given by URL.
 #[derive(Parser)]
@@ -39,11 +39,23 @@ struct Cli {
     /// Applies a migration older than the latest applied one of its set (merged late).
     #[arg(long, global = true)]
     out_of_order: bool,
+    /// How a run commits: `all-or-nothing` (one transaction for the whole run where the
+    /// database has transactional DDL) or `per-migration` (each migration commits with its
+    /// history row; a failure keeps the earlier ones).
+    #[arg(long, global = true, value_enum, default_value_t = ModeArg::AllOrNothing)]
+    mode: ModeArg,
     /// Also prints strata's debug log lines (each statement) on standard error.
     #[arg(long, short, global = true)]
     verbose: bool,
     #[command(flatten)]
     options: Options,
+}
+
+/// `--mode`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModeArg {
+    AllOrNothing,
+    PerMigration,
 }
 
 #[derive(Subcommand)]
@@ -250,6 +262,10 @@ fn migrations(cli: &Cli) -> Result<Migrations> {
     let migrations = Migrations::new([set])?
         .allow_unknown(cli.allow_unknown)
         .out_of_order(cli.out_of_order)
+        .mode(match cli.mode {
+            ModeArg::AllOrNothing => Mode::AllOrNothing,
+            ModeArg::PerMigration => Mode::PerMigration,
+        })
         .on_progress(move |p| {
             IN_STEP.store(p.duration.is_none(), Ordering::Relaxed);
             LINE_OPEN.store(p.duration.is_none() && !quiet, Ordering::Relaxed);
