@@ -89,6 +89,7 @@ mod plan;
 mod report;
 pub mod schema;
 pub mod script;
+mod setup;
 mod source;
 pub mod sql;
 #[cfg(feature = "testing")]
