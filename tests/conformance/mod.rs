@@ -393,6 +393,7 @@ macro_rules! conformance_suite {
             reversibility_check_names_what_a_reapplication_misses,
             reversibility_check_fails_when_reapplying_fails,
             transaction_control_in_a_migration_is_refused,
+            setup_sql_runs_before_a_run_with_work,
         );
     };
 }

@@ -71,3 +71,100 @@ pub fn transaction_control_in_a_migration_is_refused<D: TestDb>(db: &D) -> TestR
     }
     Ok(())
 }
+
+/// A setup statement and a migration that needs it, per backend: MySQL creates a table whose
+/// foreign key refers to a table created after it (`SET FOREIGN_KEY_CHECKS = 0`); PostgreSQL
+/// creates a SQL function over a table created after it (`SET check_function_bodies = off`);
+/// SQLite rebuilds a referenced table with foreign keys enforced for the run but turned off by
+/// the setup (`PRAGMA foreign_keys = OFF`).
+fn needs_setup(backend: &str) -> (&'static str, &'static str) {
+    match backend {
+        "mysql" => (
+            "SET FOREIGN_KEY_CHECKS = 0;",
+            "CREATE TABLE su_child (id INT PRIMARY KEY, parent_id INT, \
+             CONSTRAINT su_child_parent FOREIGN KEY (parent_id) REFERENCES su_parent (id)) ENGINE=InnoDB;\n\
+             CREATE TABLE su_parent (id INT PRIMARY KEY) ENGINE=InnoDB;",
+        ),
+        "postgres" => (
+            "SET check_function_bodies = off;",
+            "CREATE FUNCTION su_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM su_parent $$;\n\
+             CREATE TABLE su_parent (id INT PRIMARY KEY);",
+        ),
+        _ => (
+            "PRAGMA foreign_keys = OFF;",
+            "CREATE TABLE su_parent (id INTEGER PRIMARY KEY);\n\
+             CREATE TABLE su_child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES su_parent (id));\n\
+             INSERT INTO su_parent (id) VALUES (1);\n\
+             INSERT INTO su_child (id, parent_id) VALUES (1, 1);\n\
+             CREATE TABLE su_parent_new (id INTEGER PRIMARY KEY, name TEXT);\n\
+             INSERT INTO su_parent_new (id) SELECT id FROM su_parent;\n\
+             DROP TABLE su_parent;\n\
+             ALTER TABLE su_parent_new RENAME TO su_parent;",
+        ),
+    }
+}
+
+fn setup_set(migration: &'static str) -> Result<Set, strata::Error> {
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(1, "needs_setup", migration)?)?;
+    Ok(set)
+}
+
+/// Setup SQL runs on the migrating connection before the first migration, only when there is
+/// work; a failing setup statement is named and nothing runs; offline scripts start with it.
+pub fn setup_sql_runs_before_a_run_with_work<D: TestDb>(db: &D) -> TestResult {
+    let mut conn = db.connect();
+    let backend = conn.dialect().backend;
+    let (setup, migration) = needs_setup(backend);
+    // SQLite enforces foreign keys for this run: only the setup turns them off.
+    let without = Migrations::new([setup_set(migration)?])?
+        .table("su_history")?
+        .sqlite_foreign_keys(true);
+    let err = conn.migrate(&without).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Migration { .. }),
+        "without its setup the migration fails: {err}"
+    );
+    if !conn.dialect().transactional_ddl {
+        conn.repair(&without)?;
+        conn.execute("DROP TABLE IF EXISTS su_child")
+            .map_err(|e| e.to_string())?;
+    }
+    // A failing setup statement: named, and no migration ran.
+    let broken = without
+        .clone()
+        .setup_sql(backend, format!("{setup}\nSELECT * FROM su_no_such_table;"))?;
+    let err = conn.migrate(&broken).unwrap_err();
+    let database = conn.database();
+    assert_eq!(
+        err.to_string(),
+        format!("session setup statement 2 of 2 (line 2) failed on {database}; no migration ran")
+    );
+    assert!(matches!(err.kind(), ErrorKind::Setup { .. }));
+    assert!(conn.history(&broken)?.is_empty());
+    assert_eq!(D::count(&mut conn, "su_parent"), None);
+    // With the setup, the migration runs.
+    let with = without.clone().setup_sql(backend, setup)?;
+    assert_eq!(conn.migrate(&with)?.applied(), ["app@1_needs_setup"]);
+    assert_eq!(D::count(&mut conn, "su_parent"), Some(if backend == "sqlite" { 1 } else { 0 }));
+    if backend == "sqlite" {
+        assert_eq!(D::count(&mut conn, "su_child"), Some(1), "the rebuild kept the child rows");
+    }
+    // Nothing to do: not even a broken setup is sent.
+    assert!(conn.migrate(&broken)?.is_empty());
+    // Offline scripts start with the setup, before the first transaction.
+    let flavor = strata::Flavor::of(&conn.dialect()).ok_or("a flavor")?;
+    let script = with.upgrade_script(flavor, "base", "heads")?;
+    let at = script.find(setup).ok_or("the setup is in the script")?;
+    assert!(
+        script[..at].ends_with("-- session setup (stays set on the connection)\n")
+            || script[..at].ends_with("PRAGMA foreign_keys = ON;\n"),
+        "{script}"
+    );
+    let first_migration = script.find("-- apply app@1_needs_setup").ok_or("the migration")?;
+    assert!(at < first_migration, "{script}");
+    if let Some(begin) = script.find("BEGIN") {
+        assert!(at < begin, "{script}");
+    }
+    Ok(())
+}
