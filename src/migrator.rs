@@ -125,7 +125,8 @@ impl Migrations {
     /// the migrating connection before the run's first migration, in the order given, only
     /// when the run has something to do (a boot with nothing pending sends none of them), and
     /// outside strata's transaction. What they set stays set on the connection after the run.
-    /// Offline scripts of that backend start with them. See `docs/concepts.md`.
+    /// Offline scripts of that backend start with them. See `docs/sqlite.md`, `docs/postgres.md`
+    /// and `docs/mysql.md`.
     ///
     /// ```
     /// # fn main() -> Result<(), strata::Error> {

@@ -394,6 +394,7 @@ macro_rules! conformance_suite {
             reversibility_check_fails_when_reapplying_fails,
             transaction_control_in_a_migration_is_refused,
             setup_sql_runs_before_a_run_with_work,
+            reversibility_check_options_leave_out_what_a_project_accepts,
         );
     };
 }
