@@ -363,7 +363,8 @@ impl Migrations {
 #[cfg(feature = "testing")]
 impl Migrations {
     /// A SHA-256 of what the schema a run of these migrations leaves depends on: strata's
-    /// version, the history table, each set's name and version, and each migration's version,
+    /// version, the history table, the setup SQL and SQLite foreign-key setting, each set's
+    /// name and version, and each migration's version,
     /// name, checksum, down checksum (or none), no-transaction flag and dependencies. Keys the
     /// templates of [`crate::testing`]; a Rust-function migration counts by its name only.
     #[cfg_attr(
@@ -380,6 +381,14 @@ impl Migrations {
         field(b"strata-testing-fingerprint-1");
         field(env!("CARGO_PKG_VERSION").as_bytes());
         field(self.table.to_string().as_bytes());
+        // Setup SQL and SQLite's foreign keys can change what the migrations leave.
+        for backend in setup::BACKENDS {
+            for sql in self.setup.sql_for(backend) {
+                field(backend.as_bytes());
+                field(sql.as_bytes());
+            }
+        }
+        field(&[u8::from(self.setup.sqlite_foreign_keys)]);
         for set in &self.sets {
             field(set.name().as_bytes());
             field(set.version().to_string().as_bytes());
@@ -905,7 +914,8 @@ impl<'a> Runner<'a> {
 
     fn run(mut self, target: &Target, operation: Operation) -> Result<Report> {
         let timeout = self.migrations.lock_timeout;
-        self.session.restore_foreign_keys = self.migrations.setup.foreign_keys(self.session.adapter)?;
+        self.session.restore_foreign_keys =
+            self.migrations.setup.foreign_keys(self.session.adapter)?;
         self.session.lock(timeout)?;
         let mut records = self.read_waiting_out_dirty(timeout)?;
         let sets = &self.migrations.sets;
@@ -1282,20 +1292,8 @@ impl<'a> Runner<'a> {
                         i + 1,
                         statement.line
                     );
-                    if progress.is_none()
-                        && crate::transaction_control::ends_transaction(statement.text)
-                    {
-                        // Refused before it is sent: PostgreSQL cannot say afterwards.
-                        return Err(Failure {
-                            position: Some(Position {
-                                statement: i + 1,
-                                statements: count,
-                                line: statement.line,
-                            }),
-                            completed: u32::try_from(i).unwrap_or(u32::MAX),
-                            source: "the statement ends the transaction".into(),
-                            ended_transaction: true,
-                        });
+                    if progress.is_none() {
+                        refuse_transaction_control(statement, i, count)?;
                     }
                     if let Err(source) = self.session.adapter.execute(statement.text) {
                         let line = self
@@ -1349,6 +1347,28 @@ impl<'a> Runner<'a> {
             }
         }
     }
+}
+
+/// Refuses, before it is sent, a statement that would end the run's transaction (PostgreSQL
+/// cannot say afterwards whether it did).
+fn refuse_transaction_control(
+    statement: &sql::Statement<'_>,
+    i: usize,
+    count: usize,
+) -> Result<(), Failure> {
+    if !crate::transaction_control::ends_transaction(statement.text) {
+        return Ok(());
+    }
+    Err(Failure {
+        position: Some(Position {
+            statement: i + 1,
+            statements: count,
+            line: statement.line,
+        }),
+        completed: u32::try_from(i).unwrap_or(u32::MAX),
+        source: "the statement ends the transaction".into(),
+        ended_transaction: true,
+    })
 }
 
 fn new_record(m: &Migration, set: &Set, duration: Duration, state: RecordState) -> Record {

@@ -51,7 +51,11 @@ impl Setup {
             Flavor::Sqlite => {
                 out.push(format!(
                     "PRAGMA foreign_keys = {}",
-                    if self.sqlite_foreign_keys { "ON" } else { "OFF" }
+                    if self.sqlite_foreign_keys {
+                        "ON"
+                    } else {
+                        "OFF"
+                    }
                 ));
                 ("sqlite", Syntax::SQLITE)
             }
@@ -153,10 +157,7 @@ pub(crate) fn violations(
     adapter: &mut dyn Adapter,
 ) -> Result<BTreeMap<(String, String), u64>, BoxError> {
     let mut out = BTreeMap::new();
-    let Some(conn) = adapter
-        .connection()
-        .downcast_mut::<rusqlite::Connection>()
-    else {
+    let Some(conn) = adapter.connection().downcast_mut::<rusqlite::Connection>() else {
         return Ok(out);
     };
     let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
@@ -207,7 +208,10 @@ mod tests {
         );
         assert_eq!(
             setup.script_preamble(Flavor::Sqlite),
-            ["PRAGMA foreign_keys = OFF", "PRAGMA recursive_triggers = ON"]
+            [
+                "PRAGMA foreign_keys = OFF",
+                "PRAGMA recursive_triggers = ON"
+            ]
         );
         assert_eq!(
             setup.script_preamble(Flavor::Mysql),

@@ -97,11 +97,17 @@ fn mode_per_migration_keeps_the_migrations_before_a_failure() -> TestResult {
         failed.stderr
     );
     assert!(!sqlite_tables(&db)?.contains(&"a".to_owned()));
-    let explicit = strata(tmp.path(), &["up", "--mode", "all-or-nothing", "--url", &url]);
+    let explicit = strata(
+        tmp.path(),
+        &["up", "--mode", "all-or-nothing", "--url", &url],
+    );
     assert_eq!(explicit.code, Some(1));
     assert!(!sqlite_tables(&db)?.contains(&"a".to_owned()));
     // Per migration: migration 1 commits with its history row and stays.
-    let failed = strata(tmp.path(), &["up", "--mode", "per-migration", "--url", &url]);
+    let failed = strata(
+        tmp.path(),
+        &["up", "--mode", "per-migration", "--url", &url],
+    );
     assert_eq!(failed.code, Some(1), "{}", failed.stderr);
     assert!(
         failed
@@ -112,14 +118,14 @@ fn mode_per_migration_keeps_the_migrations_before_a_failure() -> TestResult {
     );
     assert_eq!(sqlite_tables(&db)?, ["a", "strata_migrations"]);
     let status = strata(tmp.path(), &["status", "--url", &url]).ok();
-    let states: Vec<Vec<&str>> = status
+    let rows: Vec<Vec<&str>> = status
         .stdout
         .lines()
         .filter(|l| l.starts_with("shop "))
         .map(|l| l.split_whitespace().take(4).collect())
         .collect();
     assert_eq!(
-        states,
+        rows,
         [["shop", "1", "a", "applied"], ["shop", "2", "b", "pending"]],
         "{}",
         status.stdout
@@ -181,7 +187,13 @@ fn sqlite_foreign_keys_are_off_during_a_run_unless_asked() -> TestResult {
     strata(tmp.path(), &["up", "--url", &url("off.db")]).ok();
     strata(
         tmp.path(),
-        &["up", "--sqlite-foreign-keys", "off", "--url", &url("off2.db")],
+        &[
+            "up",
+            "--sqlite-foreign-keys",
+            "off",
+            "--url",
+            &url("off2.db"),
+        ],
     )
     .ok();
     let conn = rusqlite::Connection::open(tmp.path().join("off.db"))?;
@@ -201,7 +213,16 @@ fn sqlite_foreign_keys_are_off_during_a_run_unless_asked() -> TestResult {
         ],
     )
     .ok();
-    let bad = strata(tmp.path(), &["up", "--sqlite-foreign-keys", "maybe", "--url", &url("x.db")]);
+    let bad = strata(
+        tmp.path(),
+        &[
+            "up",
+            "--sqlite-foreign-keys",
+            "maybe",
+            "--url",
+            &url("x.db"),
+        ],
+    );
     assert_eq!(bad.code, Some(2));
     assert!(
         bad.stderr.contains("[possible values: on, off]"),
@@ -223,7 +244,16 @@ fn setup_sql_runs_from_text_or_file_and_opens_offline_scripts() -> TestResult {
     )?;
     let script = strata(
         tmp.path(),
-        &["sql", "up", "--from", "base", "--setup-sql", "@setup.sql", "--url", &url],
+        &[
+            "sql",
+            "up",
+            "--from",
+            "base",
+            "--setup-sql",
+            "@setup.sql",
+            "--url",
+            &url,
+        ],
     )
     .ok();
     let setup_at = script
@@ -232,17 +262,34 @@ fn setup_sql_runs_from_text_or_file_and_opens_offline_scripts() -> TestResult {
         .ok_or(format!("no setup in:\n{}", script.stdout))?;
     let begin_at = script.stdout.find("BEGIN").ok_or("no BEGIN")?;
     assert!(setup_at < begin_at, "{}", script.stdout);
-    strata(tmp.path(), &["up", "--setup-sql", "@setup.sql", "--url", &url]).ok();
+    strata(
+        tmp.path(),
+        &["up", "--setup-sql", "@setup.sql", "--url", &url],
+    )
+    .ok();
     // Nothing to do: the setup does not run.
-    strata(tmp.path(), &["up", "--setup-sql", "@setup.sql", "--url", &url]).ok();
+    strata(
+        tmp.path(),
+        &["up", "--setup-sql", "@setup.sql", "--url", &url],
+    )
+    .ok();
     let conn = rusqlite::Connection::open(&db)?;
     let runs: i64 = conn.query_row("SELECT COUNT(*) FROM setup_ran", [], |r| r.get(0))?;
     assert_eq!(runs, 1);
     // A failing setup statement is named; a missing file is an error naming it.
-    std::fs::write(tmp.path().join("migrations/2_b.sql"), "CREATE TABLE b (id INTEGER);")?;
+    std::fs::write(
+        tmp.path().join("migrations/2_b.sql"),
+        "CREATE TABLE b (id INTEGER);",
+    )?;
     let failed = strata(
         tmp.path(),
-        &["up", "--setup-sql", "SELECT 1; SELECT * FROM nope;", "--url", &url],
+        &[
+            "up",
+            "--setup-sql",
+            "SELECT 1; SELECT * FROM nope;",
+            "--url",
+            &url,
+        ],
     );
     assert_eq!(failed.code, Some(1));
     assert!(
@@ -253,7 +300,10 @@ fn setup_sql_runs_from_text_or_file_and_opens_offline_scripts() -> TestResult {
         "{}",
         failed.stderr
     );
-    let missing = strata(tmp.path(), &["up", "--setup-sql", "@nope.sql", "--url", &url]);
+    let missing = strata(
+        tmp.path(),
+        &["up", "--setup-sql", "@nope.sql", "--url", &url],
+    );
     assert_eq!(missing.code, Some(1));
     assert!(
         missing
@@ -287,15 +337,34 @@ fn a_mysql_url_at_a_port_that_does_not_speak_mysql_fails_quickly() -> TestResult
     let start = std::time::Instant::now();
     let run = strata(
         tmp.path(),
-        &["status", "--connect-timeout", "1.5", "--url", "mysql://root@127.0.0.1:5432/test"],
+        &[
+            "status",
+            "--connect-timeout",
+            "1.5",
+            "--url",
+            "mysql://root@127.0.0.1:5432/test",
+        ],
     );
-    assert!(start.elapsed() < std::time::Duration::from_secs(10), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(run.code, Some(1));
     assert_eq!(
         run.stderr,
         "error: failed to connect on mysql database `test`\n  caused by: no answer from the server within 1.5s (`--connect-timeout`): is this the right host and port for this database?\n"
     );
-    let bad = strata(tmp.path(), &["status", "--connect-timeout", "soon", "--url", "mysql://root@127.0.0.1/test"]);
+    let bad = strata(
+        tmp.path(),
+        &[
+            "status",
+            "--connect-timeout",
+            "soon",
+            "--url",
+            "mysql://root@127.0.0.1/test",
+        ],
+    );
     assert_eq!(bad.code, Some(2));
     assert!(
         bad.stderr.contains(
@@ -330,6 +399,7 @@ fn a_nul_in_a_url_is_refused_and_never_printed_raw() -> TestResult {
 #[cfg(feature = "mysql")]
 #[test]
 fn setup_sql_on_mariadb_lets_a_migration_create_tables_in_any_order() -> TestResult {
+    use mysql::prelude::Queryable;
     let url = std::env::var("STRATA_TEST_MYSQL_URL")
         .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned());
     let mut admin = match mysql::Conn::new(url.as_str()) {
@@ -342,7 +412,6 @@ fn setup_sql_on_mariadb_lets_a_migration_create_tables_in_any_order() -> TestRes
             return Ok(());
         }
     };
-    use mysql::prelude::Queryable;
     let name = format!(
         "strata_cli_{}_{}",
         std::process::id(),
@@ -372,7 +441,13 @@ fn setup_sql_on_mariadb_lets_a_migration_create_tables_in_any_order() -> TestRes
         strata(tmp.path(), &["repair", "--url", &db_url]).ok();
         strata(
             tmp.path(),
-            &["up", "--setup-sql", "SET FOREIGN_KEY_CHECKS = 0", "--url", &db_url],
+            &[
+                "up",
+                "--setup-sql",
+                "SET FOREIGN_KEY_CHECKS = 0",
+                "--url",
+                &db_url,
+            ],
         )
         .ok();
         let tables: Vec<String> = admin.query(format!(

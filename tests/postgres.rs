@@ -423,7 +423,11 @@ fn a_procedure_that_commits_fails_inside_the_run() -> TestResult {
             "proc",
             "CREATE PROCEDURE commits() LANGUAGE plpgsql AS $$ BEGIN CREATE TABLE pc_p (id INT); COMMIT; END $$;",
         )?)?;
-        set.add(Migration::sql(2, "call", format!("CREATE TABLE pc_b (id INT);\n{call};"))?)?;
+        set.add(Migration::sql(
+            2,
+            "call",
+            format!("CREATE TABLE pc_b (id INT);\n{call};"),
+        )?)?;
         let m = Migrations::new([set])?.table(&format!("pc{i}_history"))?;
         let mut conn = db.connect();
         let err = conn.migrate(&m).unwrap_err();

@@ -808,17 +808,32 @@ fn foreign_key_violations_a_migration_adds_are_refused() -> TestResult {
         err.to_string(),
         "migration `app@2_orphan` left 2 rows in `fk_posts` without a parent row in `fk_users` on sqlite database `:memory:` (`PRAGMA foreign_key_check`; foreign keys are off during the run); its transaction was rolled back"
     );
-    assert!(matches!(err.kind(), ErrorKind::ForeignKeyViolation { rows: 2, .. }));
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::ForeignKeyViolation { rows: 2, .. }
+    ));
     assert_eq!(err.migration(), Some("app@2_orphan"));
     assert_eq!(Sqlite::count(&mut conn, "fk_posts"), None, "all or nothing");
-    assert!(foreign_keys(&conn)?, "restored (bundled SQLite enforces by default)");
+    assert!(
+        foreign_keys(&conn)?,
+        "restored (bundled SQLite enforces by default)"
+    );
     // An orphan that was there before the run is not the migration's doing.
     conn.upgrade(&m, "1")?;
-    conn.execute_batch("PRAGMA foreign_keys = OFF; INSERT INTO fk_posts (id, user_id) VALUES (7, 77);")?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys = OFF; INSERT INTO fk_posts (id, user_id) VALUES (7, 77);",
+    )?;
     let mut later = Set::new("app", "1.0.0")?;
     later.add(Migration::sql(1, "rebuild", REBUILD)?)?;
-    later.add(Migration::sql(2, "more", "INSERT INTO fk_posts (id, user_id) VALUES (8, 1);")?)?;
-    assert_eq!(conn.migrate(&Migrations::new([later])?)?.applied(), ["app@2_more"]);
+    later.add(Migration::sql(
+        2,
+        "more",
+        "INSERT INTO fk_posts (id, user_id) VALUES (8, 1);",
+    )?)?;
+    assert_eq!(
+        conn.migrate(&Migrations::new([later])?)?.applied(),
+        ["app@2_more"]
+    );
     Ok(())
 }
 

@@ -108,7 +108,9 @@ impl DatabaseUrl {
                     _ => invalid("expected `sqlite:<path>` or `sqlite:<path>?<parameters>`"),
                 }
             }
-            "postgres" | "postgresql" | "mysql" | "mariadb" if has_encoded_nul(rest) => invalid(nul),
+            "postgres" | "postgresql" | "mysql" | "mariadb" if has_encoded_nul(rest) => {
+                invalid(nul)
+            }
             s @ ("postgres" | "postgresql") => Ok(DatabaseUrl::Postgres(format!("{s}:{rest}"))),
             "mysql" | "mariadb" => Ok(DatabaseUrl::Mysql(format!("mysql:{rest}"))),
             other => invalid(&format!(
@@ -426,7 +428,10 @@ mod tests {
     fn nul_bytes_are_refused_and_never_printed_raw() {
         let nul = "`%00` is a NUL byte, which no user, password, host, database name or parameter can hold";
         for (url, shown) in [
-            ("mysql://root@127.0.0.1:3306/te%00st", "mysql://root@127.0.0.1:3306/te%00st"),
+            (
+                "mysql://root@127.0.0.1:3306/te%00st",
+                "mysql://root@127.0.0.1:3306/te%00st",
+            ),
             ("mariadb://root:pw%00x@db/app", "mariadb://root:***@db/app"),
             ("postgres://app@db/app%00", "postgres://app@db/app%00"),
             ("host=db dbname=a%00b", "host=db dbname=a%00b"),

@@ -381,7 +381,10 @@ pub(super) mod tests {
     #[test]
     fn comparisons_leave_out_column_order_and_view_text_when_asked() {
         let table = |cols: &[&str]| {
-            let columns = cols.iter().map(|c| column(c, "integer", true, None)).collect();
+            let columns = cols
+                .iter()
+                .map(|c| column(c, "integer", true, None))
+                .collect();
             Table::new("t", columns, vec![], vec![])
         };
         let view = |text: &str, cols: &[&str]| {

@@ -421,8 +421,12 @@ fn deliberate(p: &str, view_down: &str) -> Result<Migrations, strata::Error> {
             .with_down(format!("ALTER TABLE {p}_t ADD COLUMN a INTEGER;"))?,
     )?;
     set.add(
-        Migration::sql(3, "v", format!("CREATE VIEW {p}_v AS SELECT id, b FROM {p}_t;"))?
-            .with_down(format!("DROP VIEW {p}_v;"))?,
+        Migration::sql(
+            3,
+            "v",
+            format!("CREATE VIEW {p}_v AS SELECT id, b FROM {p}_t;"),
+        )?
+        .with_down(format!("DROP VIEW {p}_v;"))?,
     )?;
     set.add(
         Migration::sql(
@@ -439,9 +443,7 @@ fn deliberate(p: &str, view_down: &str) -> Result<Migrations, strata::Error> {
 
 /// The opt-in comparisons of the reversibility check: column order and view text are compared
 /// by default, and left out when asked; view columns still count.
-pub fn reversibility_check_options_leave_out_what_a_project_accepts<D: TestDb>(
-    db: &D,
-) -> TestResult
+pub fn reversibility_check_options_leave_out_what_a_project_accepts<D: TestDb>(db: &D) -> TestResult
 where
     D::Conn: Snapshot,
 {

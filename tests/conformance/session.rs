@@ -31,7 +31,11 @@ pub fn transaction_control_in_a_migration_is_refused<D: TestDb>(db: &D) -> TestR
             continue;
         }
         let mut set = Set::new("app", "1.0.0")?;
-        set.add(Migration::sql(1, "a", format!("CREATE TABLE tc{i}_a (id INTEGER);"))?)?;
+        set.add(Migration::sql(
+            1,
+            "a",
+            format!("CREATE TABLE tc{i}_a (id INTEGER);"),
+        )?)?;
         set.add(Migration::sql(
             2,
             "b",
@@ -146,9 +150,16 @@ pub fn setup_sql_runs_before_a_run_with_work<D: TestDb>(db: &D) -> TestResult {
     // With the setup, the migration runs.
     let with = without.clone().setup_sql(backend, setup)?;
     assert_eq!(conn.migrate(&with)?.applied(), ["app@1_needs_setup"]);
-    assert_eq!(D::count(&mut conn, "su_parent"), Some(if backend == "sqlite" { 1 } else { 0 }));
+    assert_eq!(
+        D::count(&mut conn, "su_parent"),
+        Some(i64::from(backend == "sqlite"))
+    );
     if backend == "sqlite" {
-        assert_eq!(D::count(&mut conn, "su_child"), Some(1), "the rebuild kept the child rows");
+        assert_eq!(
+            D::count(&mut conn, "su_child"),
+            Some(1),
+            "the rebuild kept the child rows"
+        );
     }
     // Nothing to do: not even a broken setup is sent.
     assert!(conn.migrate(&broken)?.is_empty());
@@ -161,7 +172,9 @@ pub fn setup_sql_runs_before_a_run_with_work<D: TestDb>(db: &D) -> TestResult {
             || script[..at].ends_with("PRAGMA foreign_keys = ON;\n"),
         "{script}"
     );
-    let first_migration = script.find("-- apply app@1_needs_setup").ok_or("the migration")?;
+    let first_migration = script
+        .find("-- apply app@1_needs_setup")
+        .ok_or("the migration")?;
     assert!(at < first_migration, "{script}");
     if let Some(begin) = script.find("BEGIN") {
         assert!(at < begin, "{script}");
