@@ -459,3 +459,68 @@ fn setup_sql_on_mariadb_lets_a_migration_create_tables_in_any_order() -> TestRes
     admin.query_drop(format!("DROP DATABASE `{name}`"))?;
     result
 }
+
+/// A port that accepts connections and never answers: both server URLs fail after
+/// `--connect-timeout`, with the default of 10 s when none is given.
+#[cfg(all(feature = "postgres", feature = "mysql"))]
+#[test]
+fn a_server_that_never_answers_fails_after_the_connect_timeout() -> TestResult {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    // Accept and hold every connection, saying nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let tmp = project(&[])?;
+    for (url, backend) in [
+        (
+            format!("postgres://postgres@127.0.0.1:{port}/app"),
+            "postgres",
+        ),
+        (format!("mysql://root@127.0.0.1:{port}/app"), "mysql"),
+    ] {
+        let start = std::time::Instant::now();
+        let run = strata(
+            tmp.path(),
+            &["status", "--connect-timeout", "0.5", "--url", &url],
+        );
+        let waited = start.elapsed();
+        assert!(
+            waited >= std::time::Duration::from_millis(500)
+                && waited < std::time::Duration::from_secs(5),
+            "{waited:?}"
+        );
+        assert_eq!(run.code, Some(1));
+        assert_eq!(
+            run.stderr,
+            format!(
+                "error: failed to connect on {backend} database `app`\n  caused by: no answer from the server within 0.5s (`--connect-timeout`): is this the right host and port for this database?\n"
+            )
+        );
+    }
+    // The default is 10 s.
+    let start = std::time::Instant::now();
+    let run = strata(
+        tmp.path(),
+        &[
+            "status",
+            "--url",
+            &format!("mysql://root@127.0.0.1:{port}/app"),
+        ],
+    );
+    let waited = start.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_secs(10) && waited < std::time::Duration::from_secs(20),
+        "{waited:?}"
+    );
+    assert!(
+        run.stderr
+            .contains("no answer from the server within 10.0s"),
+        "{}",
+        run.stderr
+    );
+    Ok(())
+}
