@@ -436,6 +436,37 @@ pub enum ErrorKind {
         /// What went wrong.
         reversal: Reversal,
     },
+    /// [`Migrations::setup_sql`](crate::Migrations::setup_sql) named a backend strata has no
+    /// adapter for.
+    UnknownBackend {
+        /// The backend as given.
+        backend: String,
+    },
+    /// A session setup statement ([`Migrations::setup_sql`](crate::Migrations::setup_sql))
+    /// failed; no migration ran.
+    Setup {
+        /// The failing statement among the backend's setup statements, and its line in the
+        /// piece of setup SQL it came from.
+        position: Position,
+        /// The database.
+        database: Database,
+    },
+    /// With SQLite's foreign keys off during the run
+    /// ([`Migrations::sqlite_foreign_keys`](crate::Migrations::sqlite_foreign_keys)), a
+    /// migration left rows whose parent row does not exist (`PRAGMA foreign_key_check`); its
+    /// transaction was rolled back.
+    ForeignKeyViolation {
+        /// The migration.
+        migration: String,
+        /// The database.
+        database: Database,
+        /// The table holding the rows.
+        table: String,
+        /// The table they refer to.
+        parent: String,
+        /// How many such rows the migration added.
+        rows: u64,
+    },
 }
 
 impl Error {
@@ -478,6 +509,7 @@ impl Error {
             | ErrorKind::FunctionInScript { migration: m }
             | ErrorKind::Migration { migration: m, .. }
             | ErrorKind::TransactionEnded { migration: m, .. }
+            | ErrorKind::ForeignKeyViolation { migration: m, .. }
             | ErrorKind::NotReversible { migration: m, .. } => Some(m),
             _ => None,
         }
@@ -489,6 +521,7 @@ impl Error {
         match &self.0.kind {
             ErrorKind::Migration { position, .. }
             | ErrorKind::TransactionEnded { position, .. } => *position,
+            ErrorKind::Setup { position, .. } => Some(*position),
             _ => None,
         }
     }
@@ -499,6 +532,8 @@ impl Error {
         match &self.0.kind {
             ErrorKind::Migration { database, .. }
             | ErrorKind::TransactionEnded { database, .. }
+            | ErrorKind::Setup { database, .. }
+            | ErrorKind::ForeignKeyViolation { database, .. }
             | ErrorKind::Database { database, .. }
             | ErrorKind::LockTimeout { database, .. }
             | ErrorKind::LockLost { database }
@@ -861,6 +896,26 @@ impl fmt::Display for ErrorKind {
                 }
                 Ok(())
             }
+            ErrorKind::UnknownBackend { backend } => write!(
+                f,
+                "unknown backend `{backend}` for setup sql: expected `sqlite`, `postgres` or `mysql`"
+            ),
+            ErrorKind::Setup { position, database } => write!(
+                f,
+                "session setup statement {} of {} (line {}) failed on {database}; no migration ran",
+                position.statement, position.statements, position.line
+            ),
+            ErrorKind::ForeignKeyViolation {
+                migration,
+                database,
+                table,
+                parent,
+                rows,
+            } => write!(
+                f,
+                "migration `{migration}` left {} in `{table}` without a parent row in `{parent}` on {database} (`PRAGMA foreign_key_check`; foreign keys are off during the run); its transaction was rolled back",
+                plural(usize::try_from(*rows).unwrap_or(usize::MAX), "row", "rows")
+            ),
         }
     }
 }
@@ -1224,6 +1279,33 @@ mod tests {
                 },
                 "migration `app@2_b` is not reversible: applying it again after its down migration failed",
             ),
+            (
+                ErrorKind::UnknownBackend {
+                    backend: s("postgresql"),
+                },
+                "unknown backend `postgresql` for setup sql: expected `sqlite`, `postgres` or `mysql`",
+            ),
+            (
+                ErrorKind::Setup {
+                    position: Position {
+                        statement: 2,
+                        statements: 3,
+                        line: 4,
+                    },
+                    database: db(),
+                },
+                "session setup statement 2 of 3 (line 4) failed on sqlite database `app.db`; no migration ran",
+            ),
+            (
+                ErrorKind::ForeignKeyViolation {
+                    migration: s("app@3_rebuild"),
+                    database: db(),
+                    table: s("posts"),
+                    parent: s("users"),
+                    rows: 2,
+                },
+                "migration `app@3_rebuild` left 2 rows in `posts` without a parent row in `users` on sqlite database `app.db` (`PRAGMA foreign_key_check`; foreign keys are off during the run); its transaction was rolled back",
+            ),
         ];
         for (kind, _) in &cases {
             match kind {
@@ -1264,7 +1346,10 @@ mod tests {
                 | ErrorKind::InvalidUrl { .. }
                 | ErrorKind::NoSetName { .. }
                 | ErrorKind::NoScriptFlavor { .. }
-                | ErrorKind::NotReversible { .. } => {}
+                | ErrorKind::NotReversible { .. }
+                | ErrorKind::UnknownBackend { .. }
+                | ErrorKind::Setup { .. }
+                | ErrorKind::ForeignKeyViolation { .. } => {}
             }
         }
         cases

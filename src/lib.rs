@@ -89,10 +89,12 @@ mod plan;
 mod report;
 pub mod schema;
 pub mod script;
+mod setup;
 mod source;
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod transaction_control;
 
 pub use adapter::{Adapter, Record, RecordState, Table};
 pub use error::{BoxError, Database, Direction, Error, ErrorKind, Position, Result};

@@ -9,6 +9,7 @@ use crate::migration::{Body, Migration, MigrationFn, NORMALIZATION, Set, Transac
 use crate::plan::{self, Applied, Graph, Node, Operation, PlannedStep, Policy, Step, Target};
 use crate::report::{Action, Progress, ProgressHook, Report, ReportStep, Status, status};
 use crate::script::{self, Flavor};
+use crate::setup::{self, Setup};
 use crate::sql;
 
 /// How a run commits.
@@ -48,6 +49,7 @@ pub struct Migrations {
     lock_timeout: Duration,
     pub(crate) policy: Policy,
     progress: Option<ProgressHook>,
+    setup: Setup,
 }
 
 /// The default history table name.
@@ -91,6 +93,7 @@ impl Migrations {
             lock_timeout: Duration::from_secs(60),
             policy: Policy::default(),
             progress: None,
+            setup: Setup::default(),
         })
     }
 
@@ -115,6 +118,48 @@ impl Migrations {
     #[must_use]
     pub fn lock_timeout(mut self, timeout: Duration) -> Migrations {
         self.lock_timeout = timeout;
+        self
+    }
+
+    /// Adds session setup SQL for `backend` (`sqlite`, `postgres` or `mysql`): statements run on
+    /// the migrating connection before the run's first migration, in the order given, only
+    /// when the run has something to do (a boot with nothing pending sends none of them), and
+    /// outside strata's transaction. What they set stays set on the connection after the run.
+    /// Offline scripts of that backend start with them. See `docs/sqlite.md`, `docs/postgres.md`
+    /// and `docs/mysql.md`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), strata::Error> {
+    /// use strata::{Migration, Migrations, Set};
+    ///
+    /// let mut set = Set::new("app", "1.0.0")?;
+    /// set.add(Migration::sql(1, "users", "CREATE TABLE users (id INTEGER PRIMARY KEY)")?)?;
+    /// let migrations = Migrations::new([set])?
+    ///     .setup_sql("mysql", "SET FOREIGN_KEY_CHECKS = 0;")?
+    ///     .setup_sql("postgres", "SET search_path TO app, public;")?;
+    /// assert!(migrations.setup_sql("postgresql", "").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::UnknownBackend`] for another backend name.
+    pub fn setup_sql(mut self, backend: &str, sql: impl Into<String>) -> Result<Migrations> {
+        self.setup.add(backend, sql.into())?;
+        Ok(self)
+    }
+
+    /// Whether SQLite enforces foreign keys while migrations run (default `false`, as the
+    /// `sqlite3` tool and SQLite's own default do, whatever the SQLite build: table rebuilds
+    /// work). strata sets `PRAGMA foreign_keys` before its `BEGIN IMMEDIATE` when the run has
+    /// work and the connection's setting differs, and restores the connection's setting after
+    /// the run, on every path. With enforcement off, a migration that leaves new rows without
+    /// their parent row (`PRAGMA foreign_key_check`) fails with
+    /// [`ErrorKind::ForeignKeyViolation`]. Other databases ignore it. See `docs/sqlite.md`.
+    #[must_use]
+    pub fn sqlite_foreign_keys(mut self, on: bool) -> Migrations {
+        self.setup.sqlite_foreign_keys = on;
         self
     }
 
@@ -294,6 +339,7 @@ impl Migrations {
             &self.table,
             &steps,
             &format!("{verb} {from} to `{to}`"),
+            &self.setup.script_preamble(flavor)?,
         )
     }
 
@@ -317,7 +363,8 @@ impl Migrations {
 #[cfg(feature = "testing")]
 impl Migrations {
     /// A SHA-256 of what the schema a run of these migrations leaves depends on: strata's
-    /// version, the history table, each set's name and version, and each migration's version,
+    /// version, the history table, the setup SQL and SQLite foreign-key setting, each set's
+    /// name and version, and each migration's version,
     /// name, checksum, down checksum (or none), no-transaction flag and dependencies. Keys the
     /// templates of [`crate::testing`]; a Rust-function migration counts by its name only.
     #[cfg_attr(
@@ -334,6 +381,14 @@ impl Migrations {
         field(b"strata-testing-fingerprint-1");
         field(env!("CARGO_PKG_VERSION").as_bytes());
         field(self.table.to_string().as_bytes());
+        // Setup SQL and SQLite's foreign keys can change what the migrations leave.
+        for backend in setup::BACKENDS {
+            for sql in self.setup.sql_for(backend) {
+                field(backend.as_bytes());
+                field(sql.as_bytes());
+            }
+        }
+        field(&[u8::from(self.setup.sqlite_foreign_keys)]);
         for set in &self.sets {
             field(set.name().as_bytes());
             field(set.version().to_string().as_bytes());
@@ -525,6 +580,8 @@ struct Session<'a> {
     table: &'a Table,
     lock: Option<Lock>,
     in_tx: bool,
+    /// SQLite's `PRAGMA foreign_keys` as it was before the run changed it.
+    restore_foreign_keys: Option<bool>,
 }
 
 impl Session<'_> {
@@ -635,6 +692,14 @@ impl Drop for Session<'_> {
                 self.adapter.database()
             );
         }
+        if let Some(on) = self.restore_foreign_keys.take()
+            && let Err(e) = setup::set_foreign_keys(self.adapter, on)
+        {
+            log::warn!(
+                "restoring `PRAGMA foreign_keys` failed on {}: {e}",
+                self.adapter.database()
+            );
+        }
     }
 }
 
@@ -696,7 +761,12 @@ struct Runner<'a> {
     uncommitted: usize,
     /// The adapter's data version after this run's last commit.
     data_version: Option<u64>,
+    /// SQLite's foreign-key violations before the run's first migration, when foreign keys
+    /// are off during the run: a migration may not add to them.
+    violations: Option<ViolationCounts>,
 }
+
+type ViolationCounts = std::collections::BTreeMap<(String, String), u64>;
 
 impl<'a> Runner<'a> {
     /// A runner for `migrations` on `adapter`, once the history table name suits the database.
@@ -708,6 +778,7 @@ impl<'a> Runner<'a> {
                 table: &migrations.table,
                 lock: None,
                 in_tx: false,
+                restore_foreign_keys: None,
             },
             migrations,
             database: None,
@@ -715,6 +786,7 @@ impl<'a> Runner<'a> {
             start: Instant::now(),
             uncommitted: 0,
             data_version: None,
+            violations: None,
         })
     }
 
@@ -842,10 +914,17 @@ impl<'a> Runner<'a> {
 
     fn run(mut self, target: &Target, operation: Operation) -> Result<Report> {
         let timeout = self.migrations.lock_timeout;
+        self.session.restore_foreign_keys =
+            self.migrations.setup.foreign_keys(self.session.adapter)?;
         self.session.lock(timeout)?;
-        let records = self.read_waiting_out_dirty(timeout)?;
+        let mut records = self.read_waiting_out_dirty(timeout)?;
         let sets = &self.migrations.sets;
-        let steps = plan::plan(sets, &records, target, operation, self.migrations.policy)?;
+        let mut steps = plan::plan(sets, &records, target, operation, self.migrations.policy)?;
+        if operation != Operation::Stamp && !steps.is_empty() && self.prepare_connection()? {
+            // The lock was given up for the setup: read and plan again under the new one.
+            records = self.read_waiting_out_dirty(timeout)?;
+            steps = plan::plan(sets, &records, target, operation, self.migrations.policy)?;
+        }
         let mut queue: VecDeque<Step<'_>> = steps.into();
         if operation == Operation::Stamp {
             self.session.begin(timeout)?;
@@ -904,6 +983,57 @@ impl<'a> Runner<'a> {
             self.progress(&id, step.direction, (done, total), Some(started.elapsed()));
         }
         self.finish()
+    }
+
+    /// Before the first migration of a run with work: the setup SQL, outside any transaction
+    /// (a transaction-scoped lock is given up for it and taken again: a `PRAGMA` such as
+    /// `foreign_keys` has no effect inside a transaction). Returns whether the lock was taken
+    /// again, so that the history must be read again. Also counts SQLite's foreign-key
+    /// violations when foreign keys are off.
+    fn prepare_connection(&mut self) -> Result<bool> {
+        let setup = &self.migrations.setup;
+        let needed = setup.has_sql_for(self.session.adapter.dialect().backend);
+        let retake = needed && self.session.in_tx && self.session.lock == Some(Lock::Transaction);
+        if needed {
+            if retake {
+                self.session.rollback();
+            }
+            setup.run_sql(&mut *self.session.adapter)?;
+            if retake {
+                self.session.lock(self.migrations.lock_timeout)?;
+            }
+        }
+        if setup::foreign_keys(&mut *self.session.adapter) == Some(false) {
+            self.violations = Some(self.violations()?);
+        }
+        Ok(retake)
+    }
+
+    fn violations(&mut self) -> Result<ViolationCounts> {
+        setup::violations(&mut *self.session.adapter)
+            .map_err(|e| self.session.db_error("run `PRAGMA foreign_key_check`", e))
+    }
+
+    /// With SQLite's foreign keys off: fails when `step` left rows without a parent row that
+    /// were not there before the run.
+    fn check_foreign_keys(&mut self, step: &Step<'_>) -> Result<()> {
+        let Some(before) = self.violations.take() else {
+            return Ok(());
+        };
+        let now = self.violations()?;
+        let found = setup::new_violation(&before, &now);
+        self.violations = Some(before);
+        if let Some((table, parent, rows)) = found {
+            self.session.rollback();
+            return Err(Error::new(ErrorKind::ForeignKeyViolation {
+                migration: step.node.id(),
+                database: self.database(),
+                table,
+                parent,
+                rows,
+            }));
+        }
+        Ok(())
     }
 
     /// Reads the history under the lock. With a transaction-scoped lock, a dirty row may be a
@@ -1031,6 +1161,7 @@ impl<'a> Runner<'a> {
             return Err(self.migration_error(step, failure, true));
         }
         let duration = start.elapsed();
+        self.check_foreign_keys(step)?;
         self.bookkeep(step, duration)?;
         self.uncommitted += 1;
         Ok(())
@@ -1176,6 +1307,9 @@ impl<'a> Runner<'a> {
                         i + 1,
                         statement.line
                     );
+                    if progress.is_none() {
+                        refuse_transaction_control(statement, i, count)?;
+                    }
                     if let Err(source) = self.session.adapter.execute(statement.text) {
                         let line = self
                             .session
@@ -1236,6 +1370,28 @@ pub(crate) fn sql_origin(step: &Step<'_>) -> String {
         Node::Known(m, _) => m.sql_origin(step.direction == Direction::Down),
         Node::Unknown(r) => format!("{} (down, from the history table)", r.id()),
     }
+}
+
+/// Refuses, before it is sent, a statement that would end the run's transaction (PostgreSQL
+/// cannot say afterwards whether it did).
+fn refuse_transaction_control(
+    statement: &sql::Statement<'_>,
+    i: usize,
+    count: usize,
+) -> Result<(), Failure> {
+    if !crate::transaction_control::ends_transaction(statement.text) {
+        return Ok(());
+    }
+    Err(Failure {
+        position: Some(Position {
+            statement: i + 1,
+            statements: count,
+            line: statement.line,
+        }),
+        completed: u32::try_from(i).unwrap_or(u32::MAX),
+        source: "the statement ends the transaction".into(),
+        ended_transaction: true,
+    })
 }
 
 fn new_record(m: &Migration, set: &Set, duration: Duration, state: RecordState) -> Record {

@@ -42,8 +42,8 @@ mod postgres;
 #[cfg(feature = "rusqlite")]
 mod sqlite;
 
-pub use check::{Reversal, Reversibility, check_reversible};
-pub use diff::Difference;
+pub use check::{Reversal, Reversibility, check_reversible, check_reversible_with};
+pub use diff::{Comparison, Difference};
 pub use objects::{Column, Constraint, ConstraintKind, Index, Table, View};
 
 /// A connection whose schema strata can read.
@@ -125,7 +125,14 @@ impl Schema {
     /// "`expected` became `found`". Empty when the snapshots are equal.
     #[must_use]
     pub fn diff(&self, other: &Schema) -> Vec<Difference> {
-        diff::schemas(self, other)
+        diff::schemas(self, other, Comparison::default())
+    }
+
+    /// [`diff`](Schema::diff), leaving out what `comparison` says: column order, view
+    /// definitions.
+    #[must_use]
+    pub fn diff_with(&self, other: &Schema, comparison: Comparison) -> Vec<Difference> {
+        diff::schemas(self, other, comparison)
     }
 }
 

@@ -260,6 +260,7 @@ pub(crate) fn render(
     table: &Table,
     steps: &[Step<'_>],
     title: &str,
+    setup: &[String],
 ) -> Result<String> {
     let mut out = String::new();
     let _ = writeln!(
@@ -282,6 +283,12 @@ pub(crate) fn render(
              SELECT GET_LOCK({}, 1000000000);",
             mysql_lock_name(table)
         );
+    }
+    if !setup.is_empty() {
+        out.push_str("\n-- session setup (stays set on the connection)\n");
+        for statement in setup {
+            push_statement(&mut out, flavor, statement);
+        }
     }
     let transactional = flavor.transactional_ddl();
     let mut in_tx = false;

@@ -438,3 +438,50 @@ fn rules_with_several_actions_and_nested_comments() -> TestResult {
     assert_eq!(Pg::count(&mut conn, "n"), None);
     Ok(())
 }
+
+/// A procedure or `DO` block that commits cannot end the run's transaction: PostgreSQL refuses
+/// it inside a transaction block, and the run fails naming the statement, with nothing applied.
+#[test]
+fn a_procedure_that_commits_fails_inside_the_run() -> TestResult {
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    for (i, call) in [
+        "CALL commits()",
+        "DO $$ BEGIN CREATE TABLE pc_d (id INT); COMMIT; END $$",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut set = Set::new("app", "1.0.0")?;
+        set.add(Migration::sql(
+            1,
+            "proc",
+            "CREATE PROCEDURE commits() LANGUAGE plpgsql AS $$ BEGIN CREATE TABLE pc_p (id INT); COMMIT; END $$;",
+        )?)?;
+        set.add(Migration::sql(
+            2,
+            "call",
+            format!("CREATE TABLE pc_b (id INT);\n{call};"),
+        )?)?;
+        let m = Migrations::new([set])?.table(&format!("pc{i}_history"))?;
+        let mut conn = db.connect();
+        let err = conn.migrate(&m).unwrap_err();
+        let database = conn.database();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "failed to apply migration `app@2_call` (statement 2 of 2, line 2) on {database}; 1 earlier migration of this run rolled back with it"
+            )
+        );
+        let source = std::error::Error::source(&err)
+            .and_then(|e| e.downcast_ref::<postgres::Error>())
+            .and_then(postgres::Error::as_db_error)
+            .map(|e| e.message().to_owned());
+        assert_eq!(source.as_deref(), Some("invalid transaction termination"));
+        for table in ["pc_p", "pc_b", "pc_d"] {
+            assert_eq!(Pg::count(&mut conn, table), None, "{table}");
+        }
+    }
+    Ok(())
+}

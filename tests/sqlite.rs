@@ -733,3 +733,122 @@ fn snapshot_reads_table_options_autoincrement_collations_and_deferral() -> TestR
     );
     Ok(())
 }
+
+/// A rebuild of a referenced table, as real projects write it (new table, copy, drop, rename).
+const REBUILD: &str = "CREATE TABLE fk_users (id INTEGER PRIMARY KEY);\n\
+    CREATE TABLE fk_posts (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES fk_users (id));\n\
+    INSERT INTO fk_users (id) VALUES (1);\n\
+    INSERT INTO fk_posts (id, user_id) VALUES (1, 1);\n\
+    CREATE TABLE fk_users_new (id INTEGER PRIMARY KEY, name TEXT);\n\
+    INSERT INTO fk_users_new (id) SELECT id FROM fk_users;\n\
+    DROP TABLE fk_users;\n\
+    ALTER TABLE fk_users_new RENAME TO fk_users;";
+
+fn rebuild() -> Result<Migrations, strata::Error> {
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(1, "rebuild", REBUILD)?)?;
+    Migrations::new([set])
+}
+
+fn foreign_keys(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row("PRAGMA foreign_keys", [], |row| row.get(0))
+}
+
+/// Foreign keys are off during a run by default, whatever the connection (and the SQLite
+/// build) says, as under `sqlite3`: a rebuild of a referenced table works, and the connection
+/// gets its own setting back.
+#[test]
+fn a_table_rebuild_runs_with_foreign_keys_off_and_the_setting_comes_back() -> TestResult {
+    for before in [true, false] {
+        let mut conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "foreign_keys", before)?;
+        assert_eq!(conn.migrate(&rebuild()?)?.applied(), ["app@1_rebuild"]);
+        assert_eq!(foreign_keys(&conn)?, before, "restored");
+        assert_eq!(Sqlite::count(&mut conn, "fk_posts"), Some(1));
+        // A no-op boot changes nothing either.
+        assert!(conn.migrate(&rebuild()?)?.is_empty());
+        assert_eq!(foreign_keys(&conn)?, before);
+    }
+    Ok(())
+}
+
+/// Enforced on request: the same rebuild fails at its `DROP TABLE`, and the setting comes back
+/// after the failure too.
+#[test]
+fn enforced_foreign_keys_fail_the_rebuild_and_are_restored() -> TestResult {
+    let mut conn = Connection::open_in_memory()?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let m = rebuild()?.sqlite_foreign_keys(true);
+    let err = conn.migrate(&m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "failed to apply migration `app@1_rebuild` (statement 7 of 8, line 7) on sqlite database `:memory:`"
+    );
+    let source = std::error::Error::source(&err).map(ToString::to_string);
+    assert_eq!(source.as_deref(), Some("FOREIGN KEY constraint failed"));
+    assert!(!foreign_keys(&conn)?, "restored after the failure");
+    assert_eq!(Sqlite::count(&mut conn, "fk_users"), None, "rolled back");
+    Ok(())
+}
+
+/// With foreign keys off, a migration that leaves rows without their parent fails before its
+/// transaction commits; violations that were there before the run do not count.
+#[test]
+fn foreign_key_violations_a_migration_adds_are_refused() -> TestResult {
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(1, "rebuild", REBUILD)?)?;
+    set.add(Migration::sql(
+        2,
+        "orphan",
+        "INSERT INTO fk_posts (id, user_id) VALUES (2, 99);\nINSERT INTO fk_posts (id, user_id) VALUES (3, 98);",
+    )?)?;
+    let m = Migrations::new([set])?;
+    let mut conn = Connection::open_in_memory()?;
+    let err = conn.migrate(&m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "migration `app@2_orphan` left 2 rows in `fk_posts` without a parent row in `fk_users` on sqlite database `:memory:` (`PRAGMA foreign_key_check`; foreign keys are off during the run); its transaction was rolled back"
+    );
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::ForeignKeyViolation { rows: 2, .. }
+    ));
+    assert_eq!(err.migration(), Some("app@2_orphan"));
+    assert_eq!(Sqlite::count(&mut conn, "fk_posts"), None, "all or nothing");
+    assert!(
+        foreign_keys(&conn)?,
+        "restored (bundled SQLite enforces by default)"
+    );
+    // An orphan that was there before the run is not the migration's doing.
+    conn.upgrade(&m, "1")?;
+    conn.execute_batch(
+        "PRAGMA foreign_keys = OFF; INSERT INTO fk_posts (id, user_id) VALUES (7, 77);",
+    )?;
+    let mut later = Set::new("app", "1.0.0")?;
+    later.add(Migration::sql(1, "rebuild", REBUILD)?)?;
+    later.add(Migration::sql(
+        2,
+        "more",
+        "INSERT INTO fk_posts (id, user_id) VALUES (8, 1);",
+    )?)?;
+    assert_eq!(
+        conn.migrate(&Migrations::new([later])?)?.applied(),
+        ["app@2_more"]
+    );
+    Ok(())
+}
+
+/// A panicking migration: the setting comes back as the run unwinds.
+#[test]
+fn foreign_keys_are_restored_when_a_migration_panics() -> TestResult {
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::function(1, "boom", |_| panic!("boom"))?)?;
+    let m = Migrations::new([set])?;
+    let mut conn = Connection::open_in_memory()?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| conn.migrate(&m)));
+    assert!(unwound.is_err());
+    assert!(foreign_keys(&conn)?, "restored");
+    assert!(conn.is_autocommit());
+    Ok(())
+}

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::{CommandFactory, Parser, Subcommand};
 use strata::cli::{Command, DatabaseUrl, Migrate, Options, redact};
 use strata::sql::Dialect;
-use strata::{Database, Error, ErrorKind, Migrations, Result, Set};
+use strata::{Database, Error, ErrorKind, Migrations, Mode, Result, Set};
 
 /// Migrations from a directory, against a database given by URL.
 #[derive(Parser)]
@@ -40,11 +40,51 @@ struct Cli {
     /// Applies a migration older than the latest applied one of its set (merged late).
     #[arg(long, global = true)]
     out_of_order: bool,
+    /// How a run commits: `all-or-nothing` (one transaction for the whole run where the
+    /// database has transactional DDL) or `per-migration` (each migration commits with its
+    /// history row; a failure keeps the earlier ones).
+    #[arg(long, global = true, value_enum, default_value_t = ModeArg::AllOrNothing)]
+    mode: ModeArg,
+    /// A session setup statement (or several, separated by `;`) run on the migrating
+    /// connection before the first migration, only when there is work to do; `@<file>` reads
+    /// them from a file. Repeatable, run in order. What they set stays set on the connection.
+    #[arg(long, global = true, value_name = "SQL")]
+    setup_sql: Vec<String>,
+    /// Whether SQLite enforces foreign keys while migrations run: `off` (the default, as the
+    /// `sqlite3` tool does) or `on`. The connection's own setting is restored after the run.
+    #[arg(long, global = true, value_enum, default_value_t = Switch::Off)]
+    sqlite_foreign_keys: Switch,
+    /// How long to wait, in seconds, for a PostgreSQL or MySQL server to answer when
+    /// connecting (a decimal number; `0` waits as long as the driver does).
+    #[arg(long, global = true, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+    connect_timeout: std::time::Duration,
     /// Also prints strata's debug log lines (each statement) on standard error.
     #[arg(long, short, global = true)]
     verbose: bool,
     #[command(flatten)]
     options: Options,
+}
+
+/// `--mode`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ModeArg {
+    AllOrNothing,
+    PerMigration,
+}
+
+/// `--sqlite-foreign-keys`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
+/// `--connect-timeout`: seconds, as a non-negative decimal number.
+fn seconds(text: &str) -> std::result::Result<std::time::Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("expected a number of seconds such as `10` or `2.5`, not `{text}`"))
 }
 
 #[derive(Subcommand)]
@@ -257,6 +297,11 @@ fn migrations(cli: &Cli, url: &DatabaseUrl) -> Result<Migrations> {
     let migrations = Migrations::new([set])?
         .allow_unknown(cli.allow_unknown)
         .out_of_order(cli.out_of_order)
+        .mode(match cli.mode {
+            ModeArg::AllOrNothing => Mode::AllOrNothing,
+            ModeArg::PerMigration => Mode::PerMigration,
+        })
+        .sqlite_foreign_keys(cli.sqlite_foreign_keys == Switch::On)
         .on_progress(move |p| {
             IN_STEP.store(p.duration.is_none(), Ordering::Relaxed);
             LINE_OPEN.store(p.duration.is_none() && !quiet, Ordering::Relaxed);
@@ -287,7 +332,27 @@ fn connect_error(backend: &'static str, name: String, source: strata::BoxError) 
     allow(unused_variables)
 )]
 fn migrate(cli: &Cli, command: &Command, url: &DatabaseUrl) -> Result<()> {
-    let migrations = migrations(cli, url)?;
+    let mut migrations = migrations(cli, url)?;
+    let backend = match url {
+        DatabaseUrl::Sqlite(_) => "sqlite",
+        DatabaseUrl::Postgres(_) => "postgres",
+        DatabaseUrl::Mysql(_) => "mysql",
+    };
+    for sql in &cli.setup_sql {
+        let sql = match sql.strip_prefix('@') {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                Error::with_source(
+                    ErrorKind::Io {
+                        operation: "read the setup sql file",
+                        path: path.to_owned(),
+                    },
+                    Box::new(e),
+                )
+            })?,
+            None => sql.clone(),
+        };
+        migrations = migrations.setup_sql(backend, sql)?;
+    }
     let cmd = Migrate {
         command: command.clone(),
         options: cli.options.clone(),
@@ -317,9 +382,9 @@ fn migrate(cli: &Cli, command: &Command, url: &DatabaseUrl) -> Result<()> {
             // Without a database name, the server's default: the user's name.
             let name = config.get_dbname().or(config.get_user());
             let name = name.unwrap_or_default().to_owned();
-            let mut conn = config
-                .connect(postgres::NoTls)
-                .map_err(|e| connect_error("postgres", name, Box::new(e)))?;
+            let timeout = cli.connect_timeout;
+            let mut conn = with_deadline(timeout, move || config.connect(postgres::NoTls))
+                .map_err(|e| connect_error("postgres", name, e))?;
             strata::cli::run(&mut conn, &migrations, &cmd, out)
         }
         #[cfg(feature = "mysql")]
@@ -334,8 +399,9 @@ fn migrate(cli: &Cli, command: &Command, url: &DatabaseUrl) -> Result<()> {
                 )
             })?;
             let name = opts.get_db_name().unwrap_or_default().to_owned();
-            let mut conn =
-                mysql::Conn::new(opts).map_err(|e| connect_error("mysql", name, Box::new(e)))?;
+            let timeout = cli.connect_timeout;
+            let mut conn = with_deadline(timeout, move || mysql::Conn::new(opts))
+                .map_err(|e| connect_error("mysql", name, e))?;
             strata::cli::run(&mut conn, &migrations, &cmd, out)
         }
         #[allow(unreachable_patterns)]
@@ -350,5 +416,34 @@ fn migrate(cli: &Cli, command: &Command, url: &DatabaseUrl) -> Result<()> {
                 other.feature()
             ),
         })),
+    }
+}
+
+/// Connects on another thread and waits at most `timeout` (`0`: as long as the driver does):
+/// a server that accepts the connection but never answers (another protocol on that port)
+/// fails in time instead of hanging. The timeout covers connecting only, never a migration.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn with_deadline<C, E>(
+    timeout: std::time::Duration,
+    connect: impl FnOnce() -> std::result::Result<C, E> + Send + 'static,
+) -> std::result::Result<C, strata::BoxError>
+where
+    C: Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    if timeout.is_zero() {
+        return connect().map_err(Into::into);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(connect());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => Err(format!(
+            "no answer from the server within {:.1}s (`--connect-timeout`): is this the right host and port for this database?",
+            timeout.as_secs_f64()
+        )
+        .into()),
     }
 }

@@ -69,15 +69,22 @@ impl DatabaseUrl {
     pub fn parse(url: &str) -> Result<DatabaseUrl> {
         let invalid = |reason: &str| {
             Err(Error::new(ErrorKind::InvalidUrl {
-                url: redact(url),
+                url: redact(url).replace('\0', "\\0"),
                 reason: reason.to_owned(),
             }))
         };
         if url.trim().is_empty() {
             return invalid("the url is empty");
         }
+        if url.contains('\0') {
+            return invalid("a url cannot hold a NUL byte");
+        }
+        let nul = "`%00` is a NUL byte, which no user, password, host, database name or parameter can hold";
         let Some(scheme) = scheme(url) else {
             if is_key_value(url) {
+                if has_encoded_nul(url) {
+                    return invalid(nul);
+                }
                 return Ok(DatabaseUrl::Postgres(url.to_owned()));
             }
             return Ok(DatabaseUrl::Sqlite(url.to_owned()));
@@ -93,12 +100,16 @@ impl DatabaseUrl {
                 }
                 match path.split_once('?') {
                     None if !path.is_empty() => Ok(DatabaseUrl::Sqlite(path.to_owned())),
+                    Some((_, _)) if has_encoded_nul(path) => invalid(nul),
                     Some((file, query)) if !file.is_empty() => {
                         let file = file.strip_prefix("file:").unwrap_or(file);
                         Ok(DatabaseUrl::Sqlite(format!("file:{file}?{query}")))
                     }
                     _ => invalid("expected `sqlite:<path>` or `sqlite:<path>?<parameters>`"),
                 }
+            }
+            "postgres" | "postgresql" | "mysql" | "mariadb" if has_encoded_nul(rest) => {
+                invalid(nul)
             }
             s @ ("postgres" | "postgresql") => Ok(DatabaseUrl::Postgres(format!("{s}:{rest}"))),
             "mysql" | "mariadb" => Ok(DatabaseUrl::Mysql(format!("mysql:{rest}"))),
@@ -139,6 +150,11 @@ impl DatabaseUrl {
         }
         out
     }
+}
+
+/// Whether `text` holds `%00`, a percent-encoded NUL byte.
+fn has_encoded_nul(text: &str) -> bool {
+    text.contains("%00")
 }
 
 /// The `scheme` of `scheme:rest`: two or more of letters, digits, `+`, `.`, `-`, starting with
@@ -406,6 +422,38 @@ mod tests {
             DatabaseUrl::Mysql("mysql://root@db/app".into())
         );
         Ok(())
+    }
+
+    #[test]
+    fn nul_bytes_are_refused_and_never_printed_raw() {
+        let nul = "`%00` is a NUL byte, which no user, password, host, database name or parameter can hold";
+        for (url, shown) in [
+            (
+                "mysql://root@127.0.0.1:3306/te%00st",
+                "mysql://root@127.0.0.1:3306/te%00st",
+            ),
+            ("mariadb://root:pw%00x@db/app", "mariadb://root:***@db/app"),
+            ("postgres://app@db/app%00", "postgres://app@db/app%00"),
+            ("host=db dbname=a%00b", "host=db dbname=a%00b"),
+            ("sqlite:app.db?vfs=x%00", "sqlite:app.db?vfs=x%00"),
+        ] {
+            let err = DatabaseUrl::parse(url).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("invalid database url `{shown}`: {nul}"),
+                "{url}"
+            );
+        }
+        let err = DatabaseUrl::parse("mysql://root@db/te\0st").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid database url `mysql://root@db/te\\0st`: a url cannot hold a NUL byte"
+        );
+        // A plain path is a file name as it is.
+        assert_eq!(
+            DatabaseUrl::parse("data/%00.db").ok(),
+            Some(DatabaseUrl::Sqlite("data/%00.db".into()))
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! [`check_reversible`]: apply, revert and re-apply each migration, comparing snapshots.
 
-use super::{Difference, Schema, Snapshot, failed};
+use super::{Comparison, Difference, Schema, Snapshot, failed};
 use crate::adapter::Adapter;
 use crate::error::{Error, ErrorKind, Result};
 use crate::migrator::{Migrations, Migrator};
@@ -101,6 +101,22 @@ pub fn check_reversible<C: Adapter + Snapshot>(
     conn: &mut C,
     migrations: &Migrations,
 ) -> Result<Reversibility> {
+    check_reversible_with(conn, migrations, Comparison::default())
+}
+
+/// [`check_reversible`], comparing snapshots as `comparison` says: a project that accepts that
+/// a down migration re-adds a column last (PostgreSQL and SQLite cannot reorder columns), or
+/// recreates a view whose text the database reports differently, opts out of those
+/// comparisons. See `docs/schema.md`.
+///
+/// # Errors
+///
+/// As [`check_reversible`].
+pub fn check_reversible_with<C: Adapter + Snapshot>(
+    conn: &mut C,
+    migrations: &Migrations,
+    comparison: Comparison,
+) -> Result<Reversibility> {
     let mut own = match conn.bookkeeping_tables() {
         Ok(tables) => tables,
         Err(e) => return Err(failed(conn.database(), e)),
@@ -133,7 +149,7 @@ pub fn check_reversible<C: Adapter + Snapshot>(
         conn.upgrade(migrations, &target)?;
         let after = snapshot(conn)?;
         conn.downgrade(migrations, &format!("{}@-1", step.set))?;
-        let differences = before.diff(&snapshot(conn)?);
+        let differences = before.diff_with(&snapshot(conn)?, comparison);
         if !differences.is_empty() {
             return Err(Error::new(not_reversible(Reversal::Down { differences })));
         }
@@ -143,7 +159,7 @@ pub fn check_reversible<C: Adapter + Snapshot>(
                 Box::new(e),
             ));
         }
-        let differences = after.diff(&snapshot(conn)?);
+        let differences = after.diff_with(&snapshot(conn)?, comparison);
         if !differences.is_empty() {
             return Err(Error::new(not_reversible(Reversal::Reapply {
                 differences,

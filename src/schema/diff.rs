@@ -57,9 +57,47 @@ fn shown(value: Option<&str>) -> String {
     value.map_or_else(|| "none".to_owned(), |v| format!("`{v}`"))
 }
 
+/// What a comparison of schemas ([`Schema::diff_with`],
+/// [`check_reversible_with`](super::check_reversible_with)) leaves out. The default leaves out
+/// nothing, as [`Schema::diff`] does.
+///
+/// ```
+/// use strata::schema::Comparison;
+///
+/// let lenient = Comparison::default()
+///     .ignore_column_order(true)
+///     .views_by_name_and_columns(true);
+/// assert_ne!(lenient, Comparison::default());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Comparison {
+    ignore_column_order: bool,
+    views_by_columns: bool,
+}
+
+impl Comparison {
+    /// Whether a table's columns may come in another order (default `false`). PostgreSQL and
+    /// SQLite cannot reorder columns, so a down migration that adds back a dropped column
+    /// always puts it last.
+    #[must_use]
+    pub fn ignore_column_order(mut self, ignore: bool) -> Comparison {
+        self.ignore_column_order = ignore;
+        self
+    }
+
+    /// Whether views are compared by name and column names only, in order, not by their
+    /// definition text (default `false`): a down migration that recreates a view in a form
+    /// the database reports differently passes.
+    #[must_use]
+    pub fn views_by_name_and_columns(mut self, by_columns: bool) -> Comparison {
+        self.views_by_columns = by_columns;
+        self
+    }
+}
+
 /// The differences found so far.
 #[derive(Default)]
-struct Diff(Vec<Difference>);
+struct Diff(Vec<Difference>, Comparison);
 
 impl Diff {
     /// A change of `aspect` when `expected` and `found` differ, shown as they are.
@@ -124,7 +162,9 @@ impl Diff {
             let names: Vec<String> = common.map(|c| format!("`{}`", c.name)).collect();
             names.join(", ")
         };
-        self.change(path, "column order", order(e, f), order(f, e));
+        if !self.1.ignore_column_order {
+            self.change(path, "column order", order(e, f), order(f, e));
+        }
         self.indexes(path, &e.indexes, &f.indexes);
         // MySQL lets a foreign key have the name of a unique key: matched by kind too.
         let constraints = (&e.constraints[..], &f.constraints[..]);
@@ -164,7 +204,15 @@ impl Diff {
             }
         };
         self.change(path, "", kind(e).to_owned(), kind(f).to_owned());
-        self.definition(path, &e.definition, &f.definition);
+        if self.1.views_by_columns {
+            let columns = |v: &View| {
+                let names: Vec<String> = v.columns.iter().map(|c| format!("`{c}`")).collect();
+                names.join(", ")
+            };
+            self.change(path, "columns", columns(e), columns(f));
+        } else {
+            self.definition(path, &e.definition, &f.definition);
+        }
         self.indexes(path, &e.indexes, &f.indexes);
     }
 
@@ -188,8 +236,8 @@ impl Diff {
     }
 }
 
-pub(super) fn schemas(expected: &Schema, found: &Schema) -> Vec<Difference> {
-    let mut diff = Diff::default();
+pub(super) fn schemas(expected: &Schema, found: &Schema, with: Comparison) -> Vec<Difference> {
+    let mut diff = Diff(Vec::new(), with);
     let tables = (&expected.tables[..], &found.tables[..]);
     let table = |t: &Table| format!("table `{}`", t.name);
     diff.by_key(tables, |t| t.name.clone(), table, Diff::table);
@@ -327,6 +375,48 @@ pub(super) mod tests {
                 "table `users`: column order `a`, `b` became `b`, `a`",
                 "table `users`: index `i`: not unique became unique",
             ]
+        );
+    }
+
+    #[test]
+    fn comparisons_leave_out_column_order_and_view_text_when_asked() {
+        let table = |cols: &[&str]| {
+            let columns = cols
+                .iter()
+                .map(|c| column(c, "integer", true, None))
+                .collect();
+            Table::new("t", columns, vec![], vec![])
+        };
+        let view = |text: &str, cols: &[&str]| {
+            View::new("v", text).with_columns(cols.iter().map(|c| (*c).to_owned()).collect())
+        };
+        let before = Schema::new(
+            vec![table(&["id", "a", "b"])],
+            vec![view("SELECT id, b FROM t", &["id", "b"])],
+        );
+        let after = Schema::new(
+            vec![table(&["id", "b", "a"])],
+            vec![view("SELECT id, b FROM t WHERE 1 = 1", &["id", "b"])],
+        );
+        let shown = |d: Vec<Difference>| d.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            shown(before.diff(&after)),
+            [
+                "table `t`: column order `id`, `a`, `b` became `id`, `b`, `a`",
+                "view `v`: definition `SELECT id, b FROM t` became `SELECT id, b FROM t WHERE 1 = 1`",
+            ]
+        );
+        let lenient = Comparison::default()
+            .ignore_column_order(true)
+            .views_by_name_and_columns(true);
+        assert!(before.diff_with(&after, lenient).is_empty());
+        let narrower = Schema::new(
+            vec![table(&["id", "a", "b"])],
+            vec![view("SELECT id FROM t", &["id"])],
+        );
+        assert_eq!(
+            shown(before.diff_with(&narrower, lenient)),
+            ["view `v`: columns `id`, `b` became `id`"]
         );
     }
 }

@@ -123,8 +123,12 @@ fn read(conn: &mut Conn) -> Result<Schema, BoxError> {
         }
     }
     for mut row in rows(conn, COLUMNS)? {
-        let Some(table) = tables.get_mut(&take::<String>(&mut row, 0)?) else {
-            continue; // a view's column
+        let name = take::<String>(&mut row, 0)?;
+        let Some(table) = tables.get_mut(&name) else {
+            if let Some(view) = views.iter_mut().find(|v: &&mut View| v.name == name) {
+                view.columns.push(take::<String>(&mut row, 1)?);
+            }
+            continue;
         };
         let extra: String = take(&mut row, 5)?;
         let expression = take::<Option<String>>(&mut row, 6)?.filter(|e| !e.is_empty());

@@ -70,6 +70,7 @@ pub struct View {
     pub(super) definition: String,
     pub(super) materialized: bool,
     pub(super) indexes: Vec<Index>,
+    pub(super) columns: Vec<String>,
 }
 
 impl Table {
@@ -323,7 +324,22 @@ impl View {
             definition: definition.into(),
             materialized: false,
             indexes: Vec::new(),
+            columns: Vec::new(),
         }
+    }
+
+    /// The view with the names of its columns, in order (what the snapshots report).
+    #[must_use]
+    pub fn with_columns(mut self, columns: Vec<String>) -> View {
+        self.columns = columns;
+        self
+    }
+
+    /// The names of its columns, in order. Compared only with
+    /// [`Comparison::views_by_name_and_columns`](super::Comparison::views_by_name_and_columns).
+    #[must_use]
+    pub fn columns(&self) -> &[String] {
+        &self.columns
     }
 
     /// A materialized view, its definition and its indexes;

@@ -63,7 +63,7 @@ fn queries() -> String {
          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum {} \
          AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.oid, a.attnum",
-        relations!("r", "p")
+        relations!("r", "p", "v", "m")
     );
     // A foreign key to a partitioned table has internal copies on the same table, one per
     // partition of the referenced table, whose parent is that foreign key: left out.
@@ -140,7 +140,10 @@ fn read(conn: &mut Client) -> Result<Schema, BoxError> {
     }
     // A relation created between the statements has no entry: it is left out.
     for row in columns {
-        if let Some(table) = tables.get_mut(&text(row, 0)?) {
+        let name = text(row, 0)?;
+        if let Some(view) = views.get_mut(&name) {
+            view.columns.push(text(row, 1)?);
+        } else if let Some(table) = tables.get_mut(&name) {
             table.columns.push(Column::new(
                 text(row, 1)?,
                 text(row, 2)?,

@@ -49,7 +49,13 @@ fn read(conn: &Connection) -> Result<Schema, BoxError> {
     for (kind, name, sql) in objects {
         let sql = sql.unwrap_or_default();
         if kind == "view" {
-            views.push(View::new(name, squeeze(&sql)));
+            let columns = all(
+                conn,
+                "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
+                [&name],
+                |r| r.get(0),
+            )?;
+            views.push(View::new(name, squeeze(&sql)).with_columns(columns));
         } else {
             tables.push(table(conn, name, &sql)?);
         }

@@ -15,9 +15,12 @@ use strata::{
 };
 
 mod schema;
+mod session;
 mod splitting;
 #[allow(unused_imports)] // binaries that do not stamp the suite use none of the cases
 pub use schema::*;
+#[allow(unused_imports)]
+pub use session::*;
 #[allow(unused_imports)]
 pub use splitting::*;
 
@@ -392,6 +395,9 @@ macro_rules! conformance_suite {
             reversibility_check_names_what_a_down_forgets,
             reversibility_check_names_what_a_reapplication_misses,
             reversibility_check_fails_when_reapplying_fails,
+            transaction_control_in_a_migration_is_refused,
+            setup_sql_runs_before_a_run_with_work,
+            reversibility_check_options_leave_out_what_a_project_accepts,
         );
     };
 }

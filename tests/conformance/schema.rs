@@ -1,6 +1,9 @@
 //! Schema snapshots and the reversibility check, on every database.
 
-use strata::schema::{Column, ConstraintKind, Reversibility, Schema, Snapshot, check_reversible};
+use strata::schema::{
+    Column, Comparison, ConstraintKind, Reversibility, Schema, Snapshot, check_reversible,
+    check_reversible_with,
+};
 use strata::{Adapter, Migration, Migrations, Migrator, Set};
 
 use super::{TestDb, TestResult};
@@ -397,5 +400,88 @@ where
         source.as_deref().is_some_and(|s| s.starts_with(expected)),
         "{source:?}"
     );
+    Ok(())
+}
+
+/// A table whose down migration re-adds a dropped column (last: PostgreSQL and SQLite cannot
+/// reorder columns), and a view whose down migration recreates it with other text but the same
+/// columns; `view_down` is that recreating query.
+fn deliberate(p: &str, view_down: &str) -> Result<Migrations, strata::Error> {
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(
+        Migration::sql(
+            1,
+            "t",
+            format!("CREATE TABLE {p}_t (id INTEGER PRIMARY KEY, a INTEGER, b INTEGER);"),
+        )?
+        .with_down(format!("DROP TABLE {p}_t;"))?,
+    )?;
+    set.add(
+        Migration::sql(2, "drop_a", format!("ALTER TABLE {p}_t DROP COLUMN a;"))?
+            .with_down(format!("ALTER TABLE {p}_t ADD COLUMN a INTEGER;"))?,
+    )?;
+    set.add(
+        Migration::sql(
+            3,
+            "v",
+            format!("CREATE VIEW {p}_v AS SELECT id, b FROM {p}_t;"),
+        )?
+        .with_down(format!("DROP VIEW {p}_v;"))?,
+    )?;
+    set.add(
+        Migration::sql(
+            4,
+            "narrow_v",
+            format!(
+                "DROP VIEW {p}_v;\nCREATE VIEW {p}_v AS SELECT id, b FROM {p}_t WHERE b IS NOT NULL;"
+            ),
+        )?
+        .with_down(format!("DROP VIEW {p}_v;\nCREATE VIEW {p}_v AS {view_down};"))?,
+    )?;
+    Migrations::new([set])?.table(&format!("{p}_history"))
+}
+
+/// The opt-in comparisons of the reversibility check: column order and view text are compared
+/// by default, and left out when asked; view columns still count.
+pub fn reversibility_check_options_leave_out_what_a_project_accepts<D: TestDb>(db: &D) -> TestResult
+where
+    D::Conn: Snapshot,
+{
+    let mut conn = db.connect();
+    let same_columns = |p: &str| format!("SELECT id, b FROM {p}_t WHERE 1 = 1");
+    // The default: the re-added column's place is a difference.
+    let err = check_reversible(&mut conn, &deliberate("ro1", &same_columns("ro1"))?).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "migration `app@2_drop_a` is not reversible: after its down migration the schema differs from before it: table `ro1_t`: column order `id`, `a`, `b` became `id`, `b`, `a`"
+    );
+    // Column order left out: the view's text is the next difference.
+    let order = Comparison::default().ignore_column_order(true);
+    let err = check_reversible_with(&mut conn, &deliberate("ro2", &same_columns("ro2"))?, order)
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "migration `app@4_narrow_v` is not reversible: after its down migration the schema differs from before it: view `ro2_v`: definition `"
+        ),
+        "{err}"
+    );
+    // Both left out: the set passes.
+    let both = order.views_by_name_and_columns(true);
+    let report = check_reversible_with(&mut conn, &deliberate("ro3", &same_columns("ro3"))?, both)?;
+    assert_eq!(
+        report.checked(),
+        ["app@1_t", "app@2_drop_a", "app@3_v", "app@4_narrow_v"]
+    );
+    // A view recreated with other columns still fails, naming them.
+    let err = check_reversible_with(&mut conn, &deliberate("ro4", "SELECT id FROM ro4_t")?, both)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "migration `app@4_narrow_v` is not reversible: after its down migration the schema differs from before it: view `ro4_v`: columns `id`, `b` became `id`"
+    );
+    // The snapshots report the view's columns in order.
+    let schema = conn.snapshot()?;
+    let view = schema.view("ro3_v").ok_or("view ro3_v")?;
+    assert_eq!(view.columns(), ["id", "b"]);
     Ok(())
 }

@@ -1,0 +1,139 @@
+//! Recognising a statement that ends (or restarts) the run's transaction before it is sent:
+//! `COMMIT`, `END`, `ROLLBACK` (but not `ROLLBACK TO SAVEPOINT`), `ABORT`, `BEGIN`,
+//! `START TRANSACTION` and `PREPARE TRANSACTION`. PostgreSQL's client library does not say
+//! whether a transaction is open, and a `COMMIT` there would commit half a run: the statement
+//! is refused instead, with no round trip. A procedure or `DO` block that commits inside a
+//! transaction block is refused by PostgreSQL itself (`invalid transaction termination`).
+
+/// Whether `statement` (as the splitter returns it: comments in front removed) is a
+/// transaction-control statement that ends or restarts the run's transaction.
+pub(crate) fn ends_transaction(statement: &str) -> bool {
+    let mut words = Words { rest: statement };
+    let Some(first) = words.next() else {
+        return false;
+    };
+    let first = first.to_ascii_uppercase();
+    match first.as_str() {
+        "COMMIT" | "END" | "ABORT" | "BEGIN" => true,
+        "START" | "PREPARE" => words
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("TRANSACTION")),
+        "ROLLBACK" => {
+            // `ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name` keeps the transaction.
+            let mut second = words.next();
+            if second.is_some_and(|w| {
+                w.eq_ignore_ascii_case("WORK") || w.eq_ignore_ascii_case("TRANSACTION")
+            }) {
+                second = words.next();
+            }
+            !second.is_some_and(|w| w.eq_ignore_ascii_case("TO"))
+        }
+        _ => false,
+    }
+}
+
+/// The leading words of a statement, skipping whitespace and comments between them.
+struct Words<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Words<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        loop {
+            let trimmed = self.rest.trim_start();
+            if let Some(comment) = trimmed.strip_prefix("--") {
+                self.rest = comment.split_once('\n').map_or("", |(_, after)| after);
+            } else if trimmed.starts_with("/*") {
+                self.rest = after_block_comment(trimmed);
+            } else {
+                self.rest = trimmed;
+                break;
+            }
+        }
+        let end = self
+            .rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(self.rest.len());
+        if end == 0 {
+            return None;
+        }
+        let (word, rest) = self.rest.split_at(end);
+        self.rest = rest;
+        Some(word)
+    }
+}
+
+/// The text after the (possibly nested) block comment `text` starts with; empty when it is
+/// not closed.
+fn after_block_comment(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    let (mut depth, mut i) = (0usize, 0);
+    while i + 1 < bytes.len() {
+        match (bytes[i], bytes[i + 1]) {
+            (b'/', b'*') => {
+                depth += 1;
+                i += 2;
+            }
+            (b'*', b'/') => {
+                depth -= 1;
+                i += 2;
+                if depth == 0 {
+                    return &text[i..];
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    ""
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transaction_control_is_recognised_in_any_spelling() {
+        for yes in [
+            "COMMIT",
+            "commit work",
+            "COMMIT AND CHAIN",
+            "End",
+            "END TRANSACTION",
+            "ROLLBACK",
+            "rollback and no chain",
+            "ROLLBACK WORK",
+            "ABORT",
+            "BEGIN",
+            "begin isolation level serializable",
+            "BEGIN IMMEDIATE",
+            "START TRANSACTION",
+            "start /* c */ transaction read only",
+            "PREPARE TRANSACTION 'x'",
+            "COMMIT/* trailing */",
+            "-- a comment\nCOMMIT",
+        ] {
+            assert!(ends_transaction(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "CREATE TABLE commit_log (id INT)",
+            "ROLLBACK TO SAVEPOINT a",
+            "rollback to a",
+            "ROLLBACK TRANSACTION TO SAVEPOINT a",
+            "ROLLBACK WORK TO a",
+            "SAVEPOINT a",
+            "RELEASE SAVEPOINT a",
+            "PREPARE q AS SELECT 1",
+            "START REPLICA",
+            "DO $$ BEGIN COMMIT; END $$",
+            "CREATE TRIGGER t AFTER INSERT ON a BEGIN SELECT 1; END",
+            "COMMITTED",
+            "BEGINNING",
+            "/* unclosed COMMIT",
+        ] {
+            assert!(!ends_transaction(no), "{no}");
+        }
+    }
+}
