@@ -32,6 +32,9 @@ type Error = Box<dyn std::error::Error>;
 /// A query on a corpus database and the rows it must return (one text column).
 type Check = (&'static str, &'static [&'static str]);
 
+/// A migration's `.up.sql` and `.down.sql` files.
+type Files = (PathBuf, PathBuf);
+
 /// A database kind the corpus runs on: fresh databases, its plain client, its catalog.
 trait CorpusDb: Sized {
     /// The driver connection strata migrates.
@@ -58,6 +61,36 @@ trait CorpusDb: Sized {
 
     /// The objects a snapshot does not read, each as one sorted line.
     fn catalog(conn: &mut Self::Conn) -> Result<Vec<String>, Error>;
+}
+
+/// A failure shown as its message and the chain of its causes, one per line.
+struct Failure(String);
+
+impl std::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// `result` with its error turned into a [`Failure`] that reads as strata's messages do.
+fn explained(result: TestResult) -> TestResult {
+    result.map_err(|e| {
+        let mut message = e.to_string();
+        let mut source = e.source();
+        while let Some(cause) = source {
+            message = format!("{message}\n  caused by: {cause}");
+            source = cause.source();
+        }
+        Box::new(Failure(message)) as Error
+    })
 }
 
 /// Whether `CLIENT` runs; when it does not, a note on stderr, or a failure under `CI=true`.
@@ -87,7 +120,7 @@ fn corpus_dir(folder: &str, name: &str) -> PathBuf {
 }
 
 /// The `.up.sql` files of `dir` in version order, each with its `.down.sql`.
-fn files(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>, Error> {
+fn files(dir: &Path) -> Result<Vec<Files>, Error> {
     let mut files = Vec::new();
     for entry in fs::read_dir(dir)? {
         let path = entry?.path();
@@ -185,9 +218,9 @@ fn assert_history<C: Adapter>(conn: &mut C, m: &Migrations, set: &Set) -> TestRe
     Ok(())
 }
 
-/// The set `name` of database `D`, its files, and the history table's name; `None` when the
-/// plain client does not run (and the test may be skipped).
-fn load<D: CorpusDb>(name: &str) -> Result<Option<(Set, Vec<(PathBuf, PathBuf)>)>, Error> {
+/// The set `name` of database `D` and its files; `None` when the plain client does not run
+/// (and the test may be skipped).
+fn load<D: CorpusDb>(name: &str) -> Result<Option<(Set, Vec<Files>)>, Error> {
     if !client_available(D::CLIENT) {
         return Ok(None);
     }
@@ -300,12 +333,15 @@ macro_rules! corpus_sets {
 
                 #[test]
                 fn plain_client() -> $crate::conformance::TestResult {
-                    $crate::plain_client::<$db>(stringify!($set), CHECKS)
+                    $crate::explained($crate::plain_client::<$db>(stringify!($set), CHECKS))
                 }
 
                 #[test]
                 fn strata_matches_plain_client() -> $crate::conformance::TestResult {
-                    $crate::strata_matches_plain_client::<$db>(stringify!($set), CHECKS)
+                    $crate::explained($crate::strata_matches_plain_client::<$db>(
+                        stringify!($set),
+                        CHECKS,
+                    ))
                 }
             }
         )*
