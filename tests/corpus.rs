@@ -532,8 +532,11 @@ mod mysql {
         fn run_client(&self, file: &Path) -> Result<(), Error> {
             let opts = Opts::from_url(&self.url)?;
             let mut client = Command::new("mariadb");
+            // --comments: keep comments inside procedure bodies, as strata sends them (the
+            // client strips them by default).
             client
                 .arg("--protocol=TCP")
+                .arg("--comments")
                 .arg(format!("--host={}", opts.get_ip_or_hostname()))
                 .arg(format!("--port={}", opts.get_tcp_port()))
                 .arg(format!("--user={}", opts.get_user().unwrap_or("root")))
