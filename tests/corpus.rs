@@ -15,7 +15,12 @@
 //! Servers as in tests/postgres.rs and tests/mysql.rs; a missing server or client skips the
 //! test with a note, except under `CI=true`, where it fails.
 
-#![cfg(all(feature = "rusqlite", feature = "postgres", feature = "mysql"))]
+#![cfg(all(
+    feature = "rusqlite",
+    feature = "postgres",
+    feature = "mysql",
+    feature = "cli"
+))]
 
 mod conformance;
 
@@ -52,6 +57,9 @@ trait CorpusDb: Sized {
 
     /// A new connection to this database.
     fn connect(&self) -> Self::Conn;
+
+    /// This database as the `strata` binary's `--url` takes it.
+    fn url(&self) -> String;
 
     /// Runs `file` with the plain client against this database.
     fn run_client(&self, file: &Path) -> Result<(), Error>;
@@ -323,8 +331,66 @@ fn strata_matches_plain_client<D: CorpusDb>(name: &str, checks: &[Check]) -> Tes
     Ok(())
 }
 
-/// Stamps, per corpus set of one database, a module `<set>` with both tests: `plain_client`
-/// and `strata_matches_plain_client`.
+/// Runs the `strata` binary on `db` with the set in `dir`: `args` after the URL, directory and
+/// set; an error with its output when it fails.
+fn strata_binary<D: CorpusDb>(db: &D, dir: &Path, set: &str, args: &[&str]) -> Result<(), Error> {
+    let mut strata = Command::new(env!("CARGO_BIN_EXE_strata"));
+    strata
+        .arg("--url")
+        .arg(db.url())
+        .arg("--dir")
+        .arg(dir)
+        .args(["--set", set, "--quiet", "--color", "never"])
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("STRATA_DATABASE_URL");
+    run_command(strata, None, dir).map(drop)
+}
+
+/// The same through the `strata` binary: `up`, `down base`, `up`, each compared as in
+/// [`strata_matches_plain_client`].
+fn binary_matches_plain_client<D: CorpusDb>(name: &str, checks: &[Check]) -> TestResult {
+    let Some((set, files)) = load::<D>(name)? else {
+        return Ok(());
+    };
+    let dir = corpus_dir(D::FOLDER, name);
+    let m = Migrations::new([set.clone()])?;
+    let history = m.history_table().to_string();
+    let (Some(empty), Some(by_binary), Some(by_client)) = (D::create(), D::create(), D::create())
+    else {
+        return Ok(());
+    };
+    let empty = shape::<D>(&mut empty.connect(), &history)?;
+    for (up, _) in &files {
+        by_client.run_client(up)?;
+    }
+    let expected = shape::<D>(&mut by_client.connect(), &history)?;
+
+    for round in ["first", "second"] {
+        strata_binary(&by_binary, &dir, name, &["up"])?;
+        let mut conn = by_binary.connect();
+        assert_history(&mut conn, &m, &set)?;
+        assert_rows::<D>(&mut conn, checks, &format!("the binary, {round} up"))?;
+        assert_same_shape(
+            &format!("the binary's {round} up against the plain client"),
+            &expected,
+            &shape::<D>(&mut conn, &history)?,
+        );
+        if round == "first" {
+            strata_binary(&by_binary, &dir, name, &["down", "base"])?;
+            assert!(conn.history(&m)?.is_empty());
+            assert_same_shape(
+                "the binary's down to base against an empty database",
+                &empty,
+                &shape::<D>(&mut conn, &history)?,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Stamps, per corpus set of one database, a module `<set>` with its three tests:
+/// `plain_client`, `strata_matches_plain_client` and `binary_matches_plain_client`.
 macro_rules! corpus_sets {
     ($db:ty: $($set:ident => $checks:expr),* $(,)?) => {
         $(
@@ -336,6 +402,14 @@ macro_rules! corpus_sets {
                 #[test]
                 fn plain_client() -> $crate::conformance::TestResult {
                     $crate::explained($crate::plain_client::<$db>(stringify!($set), CHECKS))
+                }
+
+                #[test]
+                fn binary_matches_plain_client() -> $crate::conformance::TestResult {
+                    $crate::explained($crate::binary_matches_plain_client::<$db>(
+                        stringify!($set),
+                        CHECKS,
+                    ))
                 }
 
                 #[test]
@@ -386,6 +460,10 @@ mod postgres {
 
         fn connect(&self) -> Client {
             Client::connect(&self.url, NoTls).expect("connect to the test database")
+        }
+
+        fn url(&self) -> String {
+            self.url.clone()
         }
 
         fn run_client(&self, file: &Path) -> Result<(), Error> {
@@ -529,6 +607,10 @@ mod mysql {
             Conn::new(self.url.as_str()).expect("connect to the test database")
         }
 
+        fn url(&self) -> String {
+            self.url.clone()
+        }
+
         fn run_client(&self, file: &Path) -> Result<(), Error> {
             let opts = Opts::from_url(&self.url)?;
             let mut client = Command::new("mariadb");
@@ -641,6 +723,10 @@ mod sqlite {
 
         fn connect(&self) -> Connection {
             Connection::open(&self.path).expect("open the test database")
+        }
+
+        fn url(&self) -> String {
+            format!("sqlite:{}", self.path.display())
         }
 
         fn run_client(&self, file: &Path) -> Result<(), Error> {
