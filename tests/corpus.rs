@@ -1,16 +1,19 @@
 //! The corpus: migration sets in `tests/corpus/<database>/<set>/`, written in the styles of
 //! real projects (diesel-style PL/pgSQL helpers, rules, `DO` blocks and extensions; MySQL
 //! procedures and triggers between `DELIMITER` lines, a mysqldump file, `BEGIN NOT ATOMIC`;
-//! SQLite table rebuilds under foreign keys), each run on its database two ways:
+//! SQLite table rebuilds under foreign keys). Three tests per set (docs/corpus.md):
 //!
-//! - by strata: up, down to base, up again, checking the history, the seeded rows, and that
-//!   down to base leaves the schema of an empty database;
-//! - by the database's own client (`psql -v ON_ERROR_STOP=1`, `sqlite3 -bail`, `mariadb`) on
-//!   the same `.up.sql` files in version order, into another fresh database;
+//! - `plain_client`: the database's own client (`psql -v ON_ERROR_STOP=1`, `sqlite3 -bail`,
+//!   `mariadb`) applies the `.up.sql` files in version order, the seeded rows are checked, then
+//!   it applies the `.down.sql` files in reverse and the schema must be an empty database's;
+//! - `strata_matches_plain_client`: `Migrator` goes up, down to base and up again, checking the
+//!   history and the seeded rows, and comparing each up with what the plain client made of the
+//!   same files, and down to base with an empty database;
+//! - `binary_matches_plain_client`: the same through the `strata` binary.
 //!
-//! then the two databases are compared: their `strata::schema` snapshots (the history table
-//! left out), what the snapshot does not read (functions, procedures, triggers, rules, types,
-//! extensions, comments) and the seeded rows.
+//! Schemas are compared by their `strata::schema` snapshots (the history table left out) and
+//! by what a snapshot does not read (functions, procedures, triggers, rules, types, extensions,
+//! comments).
 //!
 //! Servers as in tests/postgres.rs and tests/mysql.rs; a missing server or client skips the
 //! test with a note, except under `CI=true`, where it fails.
