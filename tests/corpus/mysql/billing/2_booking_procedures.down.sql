@@ -1,0 +1,2 @@
+DROP FUNCTION IF EXISTS `format_cents`;
+DROP PROCEDURE IF EXISTS `book_entry`;

@@ -1,0 +1,2 @@
+DROP TABLE `invoices`;
+DELETE FROM `accounts` WHERE `id` IN (1, 2);

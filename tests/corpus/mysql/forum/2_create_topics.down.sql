@@ -1,0 +1,2 @@
+DROP TRIGGER `topics_slug`;
+DROP TABLE `topics`;

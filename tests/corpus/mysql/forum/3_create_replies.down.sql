@@ -1,0 +1,2 @@
+DROP TRIGGER `replies_karma`;
+DROP TABLE `replies`;

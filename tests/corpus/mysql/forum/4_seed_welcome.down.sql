@@ -1,0 +1,1 @@
+DELETE FROM `members` WHERE `handle` IN ('admin', 'o_brien');

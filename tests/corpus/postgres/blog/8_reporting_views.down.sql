@@ -1,0 +1,2 @@
+DROP MATERIALIZED VIEW author_activity;
+DROP VIEW published_posts;

@@ -1,0 +1,2 @@
+-- strata:no-transaction
+DROP INDEX CONCURRENTLY IF EXISTS comments_created;

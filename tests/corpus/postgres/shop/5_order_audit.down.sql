@@ -1,0 +1,2 @@
+DROP RULE orders_audit ON orders;
+DROP TABLE audit_log;

@@ -1,0 +1,2 @@
+DROP FUNCTION order_total(integer);
+DROP FUNCTION reserve_stock(integer);

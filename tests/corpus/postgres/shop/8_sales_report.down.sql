@@ -1,0 +1,2 @@
+DROP MATERIALIZED VIEW product_sales;
+DROP VIEW open_orders;

@@ -1,0 +1,2 @@
+-- strata:no-transaction
+DROP INDEX CONCURRENTLY products_lower_name;

@@ -1,0 +1,5 @@
+CREATE TABLE authors (
+    id   INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    born INTEGER
+);

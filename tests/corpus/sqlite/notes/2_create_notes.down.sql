@@ -1,0 +1,2 @@
+DROP TRIGGER notes_touch;
+DROP TABLE notes;

@@ -1,0 +1,1 @@
+DROP VIEW notebook_overview;
