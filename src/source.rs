@@ -72,6 +72,8 @@ pub struct Embedded {
     name: &'static str,
     version: &'static str,
     dialects: &'static [Dialect],
+    /// Whether `dialects = [...]` named them (rather than [`Dialect::compiled`]).
+    named: bool,
     parsed: OnceLock<Set>,
 }
 
@@ -102,6 +104,7 @@ impl Embedded {
                 [dialects, ..] => dialects,
                 [] => Dialect::compiled(),
             },
+            named: !dialects.is_empty(),
             parsed: OnceLock::new(),
         }
     }
@@ -120,12 +123,24 @@ impl Embedded {
         }
         let mut files = Vec::new();
         collect(self.dir, &mut files)?;
-        let set = parse_files(self.name, self.version, files, self.dialects)?;
+        let set = parse_files(self.name, self.version, files, self.rules())?;
         Ok(self.parsed.get_or_init(|| set).clone())
     }
 
-    /// The dialects whose rules every file is split with: `dialects = [...]` of
-    /// [`embed_migrations!`], or [`Dialect::compiled`].
+    /// Named dialects must each split every file. Without names, the boot path refuses only a
+    /// file that no compiled-in dialect can split: a MySQL-only file is not refused at boot for
+    /// PostgreSQL's rules because the `postgres` feature is on somewhere in the build (the run
+    /// still splits every step with its adapter's rules before anything runs).
+    fn rules(&self) -> Rules<'static> {
+        Rules {
+            dialects: self.dialects,
+            every: self.named,
+        }
+    }
+
+    /// The dialects whose rules the files are split with: `dialects = [...]` of
+    /// [`embed_migrations!`] (each must split every file), or [`Dialect::compiled`] (at
+    /// load, at least one must; [`assert_valid`](Embedded::assert_valid) asks each).
     #[must_use]
     pub fn dialects(&self) -> &'static [Dialect] {
         self.dialects
@@ -150,13 +165,36 @@ impl Embedded {
     /// # migrations_are_valid();
     /// ```
     ///
+    /// Stricter than [`to_set`](Embedded::to_set) when no `dialects = [...]` were named: every
+    /// file must split under the rules of each database this build has an adapter for, and the
+    /// message says how to name the databases the set really runs on.
+    ///
     /// # Panics
     ///
-    /// When [`to_set`](Embedded::to_set) fails.
+    /// When [`to_set`](Embedded::to_set) fails, or (without named dialects) a compiled-in
+    /// dialect cannot split a file.
     #[track_caller]
     pub fn assert_valid(&self) {
         if let Err(e) = self.to_set() {
             panic!("invalid migrations in `{}`: {e}", self.path);
+        }
+        if !self.named {
+            let mut files = Vec::new();
+            let strict = Rules {
+                dialects: self.dialects,
+                every: true,
+            };
+            let checked = collect(self.dir, &mut files)
+                .and_then(|()| parse_files(self.name, self.version, files, strict));
+            if let Err(e) = checked {
+                let names: Vec<&str> = self.dialects.iter().map(|d| d.name()).collect();
+                panic!(
+                    "invalid migrations in `{}`: {e}\n(files are checked with the rules of every database this build has an adapter for: {}; name the ones this set runs on with `embed_migrations!(\"{}\", dialects = [...])`)",
+                    self.path,
+                    names.join(", "),
+                    self.path
+                );
+            }
         }
     }
 }
@@ -213,7 +251,13 @@ impl Set {
     /// A directory that cannot be read ([`ErrorKind::Io`]), a `*.sql` file in a subdirectory,
     /// an invalid set name or version, and every error of [`Embedded::to_set`].
     pub fn from_dir(name: &str, version: &str, dir: impl AsRef<Path>) -> Result<Set> {
-        Set::from_dir_for(name, version, dir, Dialect::compiled())
+        let mut files = Vec::new();
+        read_dir(dir.as_ref(), Path::new(""), &mut files)?;
+        let rules = Rules {
+            dialects: Dialect::compiled(),
+            every: false,
+        };
+        parse_files(name, version, files, rules)
     }
 
     /// [`from_dir`](Set::from_dir), splitting every file with the rules of each of `dialects`
@@ -247,7 +291,11 @@ impl Set {
     ) -> Result<Set> {
         let mut files = Vec::new();
         read_dir(dir.as_ref(), Path::new(""), &mut files)?;
-        parse_files(name, version, files, dialects)
+        let rules = Rules {
+            dialects,
+            every: true,
+        };
+        parse_files(name, version, files, rules)
     }
 }
 
@@ -391,7 +439,7 @@ pub(crate) fn parse_files(
     set_name: &str,
     set_version: &str,
     files: Vec<(String, Cow<'static, [u8]>)>,
-    dialects: &[Dialect],
+    dialects: Rules<'_>,
 ) -> Result<Set> {
     let mut set = Set::new(set_name, set_version)?;
     // version -> (up file, down file)
@@ -621,21 +669,37 @@ pub(crate) fn check_not_empty(file: &str, text: &str) -> Result<()> {
     }
 }
 
-/// Checks that each of `dialects` splits a migration file into at least one statement.
-pub(crate) fn check_splits(file: &str, text: &str, dialects: &[Dialect]) -> Result<()> {
-    if dialects.is_empty() {
+/// Which dialects' rules a file must split under.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rules<'a> {
+    pub(crate) dialects: &'a [Dialect],
+    /// Each of them must split it; otherwise one is enough.
+    pub(crate) every: bool,
+}
+
+/// Checks that `rules` split a migration file into at least one statement: with `every`, each
+/// dialect; otherwise at least one (the error is the first dialect's when none can).
+pub(crate) fn check_splits(file: &str, text: &str, rules: Rules<'_>) -> Result<()> {
+    if rules.dialects.is_empty() {
         return check_not_empty(file, text);
     }
-    for &dialect in dialects {
-        let statements = sql::split(text, dialect.syntax())
-            .map_err(|e| e.into_error(file.to_owned(), dialect.name()))?;
-        if statements.is_empty() {
-            return Err(Error::new(ErrorKind::EmptyMigration {
-                file: file.to_owned(),
-            }));
+    let mut first = None;
+    for &dialect in rules.dialects {
+        match sql::split(text, dialect.syntax()) {
+            Ok(statements) if statements.is_empty() => {
+                return Err(Error::new(ErrorKind::EmptyMigration {
+                    file: file.to_owned(),
+                }));
+            }
+            Ok(_) if !rules.every => return Ok(()),
+            Ok(_) => {}
+            Err(e) if rules.every => return Err(e.into_error(file.to_owned(), dialect.name())),
+            Err(e) => {
+                first.get_or_insert_with(|| e.into_error(file.to_owned(), dialect.name()));
+            }
         }
     }
-    Ok(())
+    first.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]
@@ -654,7 +718,10 @@ mod tests {
                 .iter()
                 .map(|(n, b)| ((*n).to_owned(), Cow::Borrowed(*b)))
                 .collect(),
-            dialects,
+            Rules {
+                dialects,
+                every: true,
+            },
         )
     }
 

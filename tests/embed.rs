@@ -89,3 +89,35 @@ fn function_migrations_join_an_embedded_set() -> Result<(), Box<dyn std::error::
     assert_eq!(n, 2);
     Ok(())
 }
+
+static MYSQL_ONLY: &Embedded = embed_migrations!("tests/fixtures/mysql_only", name = "notes");
+static MYSQL_NAMED: &Embedded = embed_migrations!(
+    "tests/fixtures/mysql_only",
+    name = "notes",
+    dialects = [Mysql]
+);
+static UNSPLITTABLE: &Embedded = embed_migrations!("tests/fixtures/unsplittable", name = "z");
+
+/// Without `dialects = [...]`, loading refuses only what no compiled-in database can split: a
+/// MySQL-only backslash escape loads (the boot path must not fail for a database the set never
+/// runs on), while `assert_valid()` asks every compiled-in dialect and says how to name them.
+#[cfg(all(feature = "postgres", feature = "mysql"))]
+#[test]
+fn unnamed_dialects_are_lenient_at_load_and_strict_in_assert_valid() -> Result<(), strata::Error> {
+    assert_eq!(MYSQL_ONLY.to_set()?.migrations().len(), 1);
+    MYSQL_NAMED.assert_valid();
+    let panic = std::panic::catch_unwind(|| MYSQL_ONLY.assert_valid()).unwrap_err();
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .unwrap_or_default();
+    assert_eq!(
+        message,
+        "invalid migrations in `tests/fixtures/mysql_only`: 1_notes.sql:2: invalid SQL in statement 2 for sqlite: string opened with `'` is never closed\n(files are checked with the rules of every database this build has an adapter for: sqlite, postgres, mysql; name the ones this set runs on with `embed_migrations!(\"tests/fixtures/mysql_only\", dialects = [...])`)"
+    );
+    assert_eq!(
+        UNSPLITTABLE.to_set().unwrap_err().to_string(),
+        "1_z.sql:2: invalid SQL in statement 2 for sqlite: `/*` comment is never closed"
+    );
+    Ok(())
+}
