@@ -95,7 +95,9 @@ pub mod sql;
 pub mod testing;
 
 pub use adapter::{Adapter, Record, RecordState, Table};
-pub use error::{BoxError, Database, Direction, Error, ErrorKind, Position, Result};
+pub use error::{
+    BoxError, Database, Direction, Error, ErrorKind, InFlight, InFlightOutcome, Position, Result,
+};
 pub use migration::{
     Checksum, Dependency, Migration, MigrationFn, NORMALIZATION, Set, Transaction,
 };

@@ -412,9 +412,43 @@ impl<'r> Applied<'r> {
         self.rows.get(&(set, version)).copied()
     }
 
-    fn contains(&self, node: &Node<'_>) -> bool {
-        self.rows.contains_key(&(node.set(), node.version()))
+    /// Whether the migration counts as applied: a row that is not a repaired partial apply
+    /// (which is pending, to be resumed).
+    pub(crate) fn is_applied(&self, set: &str, version: u64) -> bool {
+        self.rows
+            .get(&(set, version))
+            .is_some_and(|r| !is_partial_up(r))
     }
+
+    fn contains(&self, node: &Node<'_>) -> bool {
+        self.is_applied(node.set(), node.version())
+    }
+}
+
+fn is_partial_up(r: &Record) -> bool {
+    matches!(
+        r.state,
+        RecordState::Partial {
+            direction: Direction::Up,
+            ..
+        }
+    )
+}
+
+/// How many statements of `step` took effect before: the `completed` count of a partial row
+/// in its direction, else 0.
+pub(crate) fn resumed(records: &[Record], step: &Step<'_>) -> u32 {
+    records
+        .iter()
+        .find(|r| r.set == step.node.set() && r.version == step.node.version())
+        .and_then(|r| match r.state {
+            RecordState::Partial {
+                completed,
+                direction,
+            } if direction == step.direction => Some(completed),
+            _ => None,
+        })
+        .unwrap_or(0)
 }
 
 /// Policy knobs of a plan.
@@ -477,19 +511,18 @@ pub(crate) fn verify<'r>(
     records: &'r [Record],
     policy: Policy,
 ) -> Result<Verified<'r>> {
-    if let Some(r) = records
-        .iter()
-        .find(|r| matches!(r.state, RecordState::Dirty { .. }))
-    {
+    if let Some(r) = records.iter().find(|r| r.state.is_dirty()) {
         return Err(Error::new(ErrorKind::Dirty {
             migration: r.id(),
             completed: r.state.completed().unwrap_or(0),
+            in_flight: r.in_flight.clone(),
             waited: None,
         }));
     }
     let applied = Applied::new(records);
     let mut known = 0;
     let mut matched = 0;
+    let mut resumable = 0;
     for set in sets {
         known += set.migrations().len();
         for m in set.migrations() {
@@ -497,6 +530,12 @@ pub(crate) fn verify<'r>(
                 continue;
             };
             matched += 1;
+            if is_partial_up(r) {
+                // Pending, to be resumed; the operator may have edited its remaining statements,
+                // and the final row takes the file's checksum then.
+                resumable += 1;
+                continue;
+            }
             if let Some((stored, current)) = checksum_mismatch(m, r) {
                 return Err(Error::new(ErrorKind::ChecksumMismatch {
                     migration: m.to_string(),
@@ -522,7 +561,7 @@ pub(crate) fn verify<'r>(
     Ok(Verified {
         applied,
         unknown,
-        complete: matched == known,
+        complete: matched == known && resumable == 0,
     })
 }
 
@@ -918,6 +957,7 @@ mod tests {
                     applied_at: String::new(),
                     duration_ms: 0,
                     state: RecordState::Applied,
+                    in_flight: None,
                 }
             })
             .collect()
