@@ -112,7 +112,10 @@ fn a_half_applied_migration_leaves_a_dirty_row_until_repaired() -> TestResult {
     );
     assert_eq!(
         conn.status(&m)?.entries()[0].state,
-        State::Dirty { completed: 2 }
+        State::Dirty {
+            completed: 2,
+            in_flight: None
+        }
     );
     // Every later boot is refused at once (GET_LOCK is held through the run, so a dirty row
     // is never a migration still running elsewhere).
@@ -126,8 +129,8 @@ fn a_half_applied_migration_leaves_a_dirty_row_until_repaired() -> TestResult {
         other.migrate(&m).unwrap_err().kind(),
         ErrorKind::Dirty { completed: 2, .. }
     ));
-    // The operator finishes the fix by hand (or undoes the partial work), repairs, migrates.
-    conn.query_drop("DROP TABLE accounts")?;
+    // The operator fixes the failing statement, repairs, migrates: the run resumes at
+    // statement 3 (statements 1 and 2 are not run again).
     let mut fixed = Set::new("app", "1.0.1")?;
     fixed.add(Migration::sql(
         1,
@@ -137,8 +140,16 @@ fn a_half_applied_migration_leaves_a_dirty_row_until_repaired() -> TestResult {
     let fixed = Migrations::new([fixed])?;
     let repair = conn.repair(&fixed)?;
     assert_eq!(repair.steps()[0].action, Action::DirtyCleared);
-    assert_eq!(conn.migrate(&fixed)?.applied().len(), 1);
+    assert_eq!(repair.steps()[0].completed, 2);
+    let report = conn.migrate(&fixed)?;
+    assert_eq!(report.applied().len(), 1);
+    assert_eq!(report.steps()[0].completed, 2);
     assert!(conn.status(&fixed)?.is_up_to_date());
+    let columns: Vec<String> = conn.query(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() \
+         AND table_name = 'accounts' ORDER BY ordinal_position",
+    )?;
+    assert_eq!(columns, ["id", "email", "name"]);
     Ok(())
 }
 

@@ -500,7 +500,7 @@ fn peer_runs_app_2(lock: u32) -> Option<&'static str> {
     // Before our 2nd lock a peer has started no-transaction app@2; before the 3rd it is done.
     match lock {
         2 => Some(concat!(
-            "INSERT INTO strata_migrations VALUES ('app', 2, 'slow', 'x', 1, NULL, '1.0.0', 'now', 0, 'dirty', 0);",
+            "INSERT INTO strata_migrations VALUES ('app', 2, 'slow', 'x', 1, NULL, '1.0.0', 'now', 0, 'dirty', 0, '1:2:CREATE TABLE slow (id INTEGER)');",
             "CREATE TABLE slow (id INTEGER);"
         )),
         3 => Some(
@@ -607,9 +607,13 @@ fn a_failed_final_history_write_says_every_statement_committed() -> TestResult {
         ))
         .as_deref()
     );
+    // The row still names the last statement in flight: nothing after it said otherwise.
     assert_eq!(
         conn.status(&m)?.entries()[1].state,
-        strata::State::Dirty { completed: 2 }
+        strata::State::Dirty {
+            completed: 1,
+            in_flight: Some(strata::InFlight::new(2, 3, "CREATE TABLE fw_b (id INTEGER)"))
+        }
     );
     Ok(())
 }

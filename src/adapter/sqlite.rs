@@ -67,6 +67,10 @@ impl Adapter for Connection {
         // `*`: a table an older strata created has no `in_flight` column until a run adds it.
         let sql = format!("SELECT * FROM {} ORDER BY rowid", table.quoted('"'));
         let mut stmt = self.prepare_cached(&sql)?;
+        // A table without strata's columns is an error even when it holds no row.
+        for column in crate::script::COLUMNS.split(", ") {
+            stmt.column_index(column)?;
+        }
         let in_flight = stmt.column_index("in_flight").ok();
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
