@@ -9,6 +9,7 @@
 
 mod conformance;
 
+use conformance::crash::{self, Scenario, Via};
 use conformance::{TestDb, TestResult, tables};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, Pool};
@@ -410,4 +411,93 @@ fn keys_show_prefix_lengths_order_and_index_type() -> TestResult {
         ]
     );
     Ok(())
+}
+
+#[test]
+#[ignore = "a child process of the crash tests"]
+fn child_crash() -> TestResult {
+    conformance::crash::child::<My>()
+}
+
+/// The server's thread running migration 2's first statement, if any.
+fn ledger_insert(conn: &mut Conn) -> Option<u64> {
+    conn.query_first(
+        "SELECT id FROM information_schema.processlist WHERE db = DATABASE() \
+         AND info LIKE 'INSERT INTO ledger%'",
+    )
+    .ok()
+    .flatten()
+}
+
+fn wait_until_gone(conn: &mut Conn) {
+    let start = std::time::Instant::now();
+    while ledger_insert(conn).is_some() && start.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The issue's reproduction: the client dies while `SLEEP` runs; the server finishes and
+/// commits the statement.
+fn sleeping() -> Scenario<Conn> {
+    Scenario {
+        slow: "INSERT INTO ledger SELECT SLEEP(1.5)",
+        no_transaction: false,
+        commits: true,
+        hold: conformance::crash::nothing,
+        running: |c| ledger_insert(c).is_some(),
+        settle: |watcher, _| wait_until_gone(watcher),
+        refuses_at_once: true,
+    }
+}
+
+/// The statement waits for a table lock; after the client dies, the operator kills its server
+/// thread too: it never commits.
+fn waiting() -> Scenario<Conn> {
+    Scenario {
+        slow: "INSERT INTO ledger VALUES (1)",
+        no_transaction: false,
+        commits: false,
+        hold: |c| c.query_drop("LOCK TABLES ledger WRITE").expect("lock ledger"),
+        running: |c| ledger_insert(c).is_some(),
+        settle: |watcher, holder| {
+            if let Some(id) = ledger_insert(watcher) {
+                watcher.query_drop(format!("KILL {id}")).expect("kill the thread");
+            }
+            wait_until_gone(watcher);
+            holder.query_drop("UNLOCK TABLES").expect("unlock");
+        },
+        refuses_at_once: true,
+    }
+}
+
+#[test]
+fn killed_while_a_statement_commits_on_the_server_api() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    crash::killed_mid_statement(&db, &sleeping(), Via::Api, &db.url())
+}
+
+#[test]
+fn killed_while_a_statement_commits_on_the_server_binary() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    crash::killed_mid_statement(&db, &sleeping(), Via::Binary, &db.url())
+}
+
+#[test]
+fn killed_while_a_statement_never_commits_api() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    crash::killed_mid_statement(&db, &waiting(), Via::Api, &db.url())
+}
+
+#[test]
+fn killed_while_a_statement_never_commits_binary() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    crash::killed_mid_statement(&db, &waiting(), Via::Binary, &db.url())
 }

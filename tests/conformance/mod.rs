@@ -14,6 +14,7 @@ use strata::{
     State,
 };
 
+pub mod crash;
 mod schema;
 #[allow(unused_imports)] // binaries that do not stamp the suite use none of the cases
 pub use schema::*;
