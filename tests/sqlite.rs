@@ -775,3 +775,86 @@ fn killed_while_a_statement_computes_binary() -> TestResult {
     let url = db.url();
     conformance::crash::killed_mid_statement(&db, &computing(), Via::Binary, &url)
 }
+
+/// The protocol outside a transaction: before each statement is sent the row names it in
+/// flight (the first write being the one that marks the migration dirty), and one write at the
+/// end: n + 1 writes for n statements.
+#[test]
+fn each_statement_is_named_in_flight_before_it_is_sent() -> TestResult {
+    let db = Sqlite::create().expect("sqlite");
+    let mut conn = db.connect();
+    conn.migrate(&Migrations::new([tables("app", 1)])?)?;
+    conn.execute_batch(
+        "CREATE TABLE writes (state TEXT, completed INTEGER, in_flight TEXT);
+         CREATE TRIGGER w_insert AFTER INSERT ON strata_migrations
+         BEGIN INSERT INTO writes VALUES (NEW.state, NEW.completed, NEW.in_flight); END;
+         CREATE TRIGGER w_update AFTER UPDATE ON strata_migrations
+         BEGIN INSERT INTO writes VALUES (NEW.state, NEW.completed, NEW.in_flight); END;",
+    )?;
+    let mut set = tables("app", 1);
+    set.add(Migration::sql(
+        2,
+        "outside",
+        "-- strata:no-transaction\nCREATE TABLE w_a (id INTEGER);\n\nCREATE TABLE w_b (id INTEGER);\nCREATE TABLE w_c (id INTEGER);\n",
+    )?)?;
+    conn.migrate(&Migrations::new([set])?)?;
+    let writes: Vec<(String, Option<i64>, Option<String>)> = conn
+        .prepare("SELECT * FROM writes ORDER BY rowid")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let dirty = |completed, in_flight: &str| ("dirty".to_owned(), Some(completed), Some(in_flight.to_owned()));
+    assert_eq!(
+        writes,
+        [
+            dirty(0, "1:2:CREATE TABLE w_a (id INTEGER)"),
+            dirty(1, "2:4:CREATE TABLE w_b (id INTEGER)"),
+            dirty(2, "3:5:CREATE TABLE w_c (id INTEGER)"),
+            ("applied".to_owned(), None, None),
+        ]
+    );
+    Ok(())
+}
+
+/// A statement fails with an answer from the database: the row then says it did not commit
+/// (nothing in flight). When even that write fails, the row keeps naming it in flight, and the
+/// error says the statement may or may not have committed.
+#[test]
+fn a_failed_statement_is_recorded_as_not_committed_unless_that_write_fails() -> TestResult {
+    let db = Sqlite::create().expect("sqlite");
+    let mut conn = db.connect();
+    let mut set = tables("app", 1);
+    set.add(Migration::sql(
+        2,
+        "outside",
+        "-- strata:no-transaction\nCREATE TABLE f_a (id INTEGER);\nINSERT INTO f_missing VALUES (1);\n",
+    )?)?;
+    let m = Migrations::new([set])?.lock_timeout(Duration::ZERO);
+    conn.upgrade(&m, "1")?;
+    conn.execute_batch(
+        "CREATE TRIGGER refuse_settling BEFORE UPDATE ON strata_migrations
+         WHEN NEW.state = 'dirty' AND NEW.in_flight IS NULL
+         BEGIN SELECT RAISE(ABORT, 'history write refused'); END;",
+    )?;
+    let err = conn.migrate(&m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "failed to apply migration `app@2_outside` (statement 2 of 2, line 3) on {}; 1 statement of it stayed committed; statement 2 may or may not have committed (the history row names it in flight)",
+            strata::Adapter::database(&mut conn)
+        )
+    );
+    let row = conn.history(&m)?.pop().ok_or("no row")?;
+    assert_eq!(
+        row.in_flight,
+        Some(strata::InFlight::new(2, 3, "INSERT INTO f_missing VALUES (1)"))
+    );
+    // Told it did not commit, the next run resumes at statement 2.
+    conn.execute_batch("DROP TRIGGER refuse_settling; CREATE TABLE f_missing (id INTEGER);")?;
+    let report = conn.repair_in_flight(&m, None, strata::InFlightOutcome::NotCommitted)?;
+    assert_eq!(report.to_string().lines().next(), Some("cleared dirty app@2_outside (0.0ns, partial: the next run resumes after statement 1)"));
+    let report = conn.migrate(&m)?;
+    assert_eq!(report.steps()[0].completed, 1);
+    assert_eq!(Sqlite::count(&mut conn, "f_missing"), Some(1));
+    assert_eq!(Sqlite::count(&mut conn, "f_a"), Some(0));
+    Ok(())
+}

@@ -65,8 +65,9 @@ impl Adapter for Connection {
             return Ok(None);
         }
         // `*`: a table an older strata created has no `in_flight` column until a run adds it.
+        // Not cached: a cached `*` statement keeps the columns it had when first prepared.
         let sql = format!("SELECT * FROM {} ORDER BY rowid", table.quoted('"'));
-        let mut stmt = self.prepare_cached(&sql)?;
+        let mut stmt = self.prepare(&sql)?;
         // A table without strata's columns is an error even when it holds no row.
         for column in crate::script::COLUMNS.split(", ") {
             stmt.column_index(column)?;

@@ -377,6 +377,7 @@ macro_rules! conformance_suite {
             no_transaction_failure_leaves_dirty_row,
             no_transaction_migration_completes,
             failed_no_transaction_down_repairs_to_applied,
+            an_older_history_table_gains_the_in_flight_column,
             waiting_for_the_lock_times_out_or_finds_the_work_done,
             killed_process_releases_the_lock,
             panicking_migration_releases_the_lock,
@@ -1152,6 +1153,36 @@ pub fn failed_no_transaction_down_repairs_to_applied<D: TestDb>(db: &D) -> TestR
     assert_eq!(D::count(&mut conn, "ntd_a"), None);
     assert_eq!(D::count(&mut conn, "ntd_missing"), Some(0));
     assert!(conn.history(&fixed)?.is_empty());
+    Ok(())
+}
+
+/// A history table an older strata created has no `in_flight` column: reads tolerate it (the
+/// no-op boot does not touch the table's shape), and a run with work adds it before writing.
+pub fn an_older_history_table_gains_the_in_flight_column<D: TestDb>(db: &D) -> TestResult {
+    let mut conn = db.connect();
+    let first = Migrations::new([tables("app", 1)])?;
+    conn.migrate(&first)?;
+    Adapter::execute(&mut conn, "ALTER TABLE strata_migrations DROP COLUMN in_flight").map_err(|e| e.to_string())?;
+    assert!(conn.migrate(&first)?.is_empty(), "the no-op boot reads it");
+    assert!(conn.status(&first)?.is_up_to_date());
+    assert_eq!(conn.history(&first)?[0].in_flight, None);
+    let mut s = tables("app", 1);
+    s.add(Migration::sql(
+        2,
+        "outside",
+        "-- strata:no-transaction\nCREATE TABLE oh_a (id INTEGER);\nCREATE TABLE oh_b (id INTEGER);\n",
+    )?)?;
+    let m = Migrations::new([s])?;
+    assert_eq!(ids(&conn.migrate(&m)?.applied()), ["app@2_outside"]);
+    assert!(conn.status(&m)?.is_up_to_date());
+    Adapter::execute(&mut conn, "UPDATE strata_migrations SET in_flight = NULL").map_err(|e| e.to_string())?;
+    // Stamps and repairs add it too.
+    Adapter::execute(&mut conn, "ALTER TABLE strata_migrations DROP COLUMN in_flight").map_err(|e| e.to_string())?;
+    assert_eq!(conn.stamp(&m, "base")?.steps().len(), 2);
+    assert_eq!(conn.stamp(&m, "heads")?.steps().len(), 2);
+    Adapter::execute(&mut conn, "ALTER TABLE strata_migrations DROP COLUMN in_flight").map_err(|e| e.to_string())?;
+    assert!(conn.repair(&m)?.is_empty());
+    Adapter::execute(&mut conn, "UPDATE strata_migrations SET in_flight = NULL").map_err(|e| e.to_string())?;
     Ok(())
 }
 
