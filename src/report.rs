@@ -396,3 +396,58 @@ pub(crate) fn status(sets: &[Set], records: &[Record]) -> Status {
     }
     Status { entries }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dirty_and_partial_rows_say_what_is_known() {
+        let entry = |version, state| StatusEntry {
+            set: "app".to_owned(),
+            version,
+            name: "m".to_owned(),
+            state,
+            applied_at: Some("2026-11-22T07:30:55.123Z".to_owned()),
+        };
+        let status = Status {
+            entries: vec![
+                entry(
+                    1,
+                    State::Partial {
+                        completed: 2,
+                        direction: Direction::Down,
+                    },
+                ),
+                entry(
+                    2,
+                    State::Dirty {
+                        completed: 1,
+                        in_flight: Some(InFlight::new(2, 5, "UPDATE t SET a = 1")),
+                    },
+                ),
+            ],
+        };
+        assert_eq!(
+            status.to_string(),
+            "app@1_m  partial (reverting)          2026-11-22T07:30:55.123Z\n\
+             \x20        partial: the next downgrade resumes after statement 2\n\
+             app@2_m  dirty                        2026-11-22T07:30:55.123Z\n\
+             \x20        stopped after 1 statement; statement 2 (line 5, `UPDATE t SET a = 1`) was in flight and may or may not have committed\n"
+        );
+        assert!(!status.is_up_to_date());
+        let report = Report {
+            steps: vec![ReportStep {
+                migration: "app@2_m".to_owned(),
+                action: Action::Applied,
+                duration: Duration::from_millis(3),
+                completed: 1,
+            }],
+            duration: Duration::from_millis(4),
+        };
+        assert_eq!(
+            report.to_string(),
+            "applied app@2_m (3.0ms, resumed after statement 1)\n1 step in 4.0ms\n"
+        );
+    }
+}

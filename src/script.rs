@@ -518,6 +518,40 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_migration_s_script_has_only_its_remaining_statements() -> Result<()> {
+        let mut set = Set::new("app", "1.0.0")?;
+        set.add(Migration::sql(
+            1,
+            "three",
+            "CREATE TABLE a (id INT);\nCREATE TABLE b (id INT);\nCREATE TABLE c (id INT);\n",
+        )?)?;
+        let migrations = Migrations::new([set])?;
+        let mut history = migrations.history_at("heads")?;
+        history[0].state = crate::RecordState::Partial {
+            completed: 2,
+            direction: Direction::Up,
+        };
+        let script = migrations.upgrade_script_for(Flavor::Mysql, &history, "heads")?;
+        assert!(
+            script.contains("\n-- apply app@1_three\n-- resumed: its first 2 statements took effect before (partial history row); 1 remain\nCREATE TABLE c (id INT);\nINSERT INTO `strata_migrations`"),
+            "{script}"
+        );
+        assert!(!script.contains("CREATE TABLE a"), "{script}");
+        history[0].state = crate::RecordState::Partial {
+            completed: 4,
+            direction: Direction::Up,
+        };
+        assert_eq!(
+            migrations
+                .upgrade_script_for(Flavor::Mysql, &history, "heads")
+                .unwrap_err()
+                .to_string(),
+            "cannot resume migration `app@1_three`: its history row says 4 statements completed, but it has 3 statements now"
+        );
+        Ok(())
+    }
+
+    #[test]
     fn mysql_script_escapes_and_keeps_compound_statements_whole() -> Result<()> {
         let script = migrations()?.upgrade_script(Flavor::Mysql, "2", "heads")?;
         assert!(
