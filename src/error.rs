@@ -1430,7 +1430,10 @@ mod tests {
 
     #[test]
     fn an_in_flight_statement_keeps_its_first_words_on_one_line() -> Result<(), BoxError> {
-        let long = format!("UPDATE `accounts`\n\tSET balance = 0 WHERE {}", "x".repeat(80));
+        let long = format!(
+            "UPDATE `accounts`\n\tSET balance = 0 WHERE {}",
+            "x".repeat(80)
+        );
         let sent = InFlight::new(3, 12, &long);
         assert_eq!(
             sent.text,

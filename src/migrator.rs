@@ -430,19 +430,25 @@ pub trait Migrator {
     /// next run resumes at it). Dirty rows without a statement in flight are repaired as by
     /// `repair`.
     ///
-    /// ```no_run
-    /// # fn main() -> Result<(), strata::Error> {
-    /// # let migrations = strata::Migrations::new([])?;
-    /// # let mut conn = mysql::Conn::new("mysql://root@localhost/app").map_err(|_| strata::Error::new(strata::ErrorKind::UnknownSet { set: String::new() }))?;
-    /// use strata::{ErrorKind, InFlightOutcome, Migrator};
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # #[cfg(feature = "rusqlite")] {
+    /// use strata::{ErrorKind, InFlightOutcome, Migration, Migrations, Migrator, Set};
     ///
-    /// if let Err(e) = conn.repair(&migrations) {
-    ///     if let ErrorKind::InFlightUnknown { in_flight, .. } = e.kind() {
-    ///         // Looked at the database: the row that statement inserts is there.
-    ///         println!("{in_flight} committed");
-    ///         conn.repair_in_flight(&migrations, None, InFlightOutcome::Committed)?;
-    ///     }
-    /// }
+    /// let mut set = Set::new("app", "1.0.0")?;
+    /// set.add(Migration::sql(1, "seed", "-- strata:no-transaction\nCREATE TABLE t (id INT);\nINSERT INTO t VALUES (1);")?)?;
+    /// let migrations = Migrations::new([set])?;
+    /// let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// conn.migrate(&migrations)?;
+    /// // As a process killed during statement 2 leaves it:
+    /// conn.execute_batch("UPDATE strata_migrations SET state = 'dirty', completed = 1, in_flight = '2:3:INSERT INTO t VALUES (1)'")?;
+    /// let err = conn.repair(&migrations).unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::InFlightUnknown { .. }));
+    /// // Looked at the database: the row that statement inserts is there.
+    /// let report = conn.repair_in_flight(&migrations, None, InFlightOutcome::Committed)?;
+    /// assert_eq!(report.steps()[0].completed, 2);
+    /// assert_eq!(conn.migrate(&migrations)?.steps()[0].completed, 2); // nothing left to send
+    /// # }
     /// # Ok(())
     /// # }
     /// ```
@@ -868,7 +874,13 @@ impl<'a> Runner<'a> {
         self.record_step(migration, action, duration, 0);
     }
 
-    fn record_step(&mut self, migration: String, action: Action, duration: Duration, completed: u32) {
+    fn record_step(
+        &mut self,
+        migration: String,
+        action: Action,
+        duration: Duration,
+        completed: u32,
+    ) {
         self.report.steps.push(ReportStep {
             migration,
             action,
@@ -903,68 +915,7 @@ impl<'a> Runner<'a> {
             self.session.upgrade()?;
         }
         for r in records.iter().filter(|r| in_scope(&r.set)) {
-            let RecordState::Dirty {
-                completed,
-                direction,
-            } = r.state
-            else {
-                continue;
-            };
-            let completed = match (&r.in_flight, outcome) {
-                (None, _) => completed,
-                (Some(sent), Some(InFlightOutcome::Committed)) => {
-                    u32::try_from(sent.statement).unwrap_or(u32::MAX)
-                }
-                (Some(sent), _) => u32::try_from(sent.statement - 1).unwrap_or(u32::MAX),
-            };
-            if let (Some(sent), Some(outcome)) = (&r.in_flight, outcome) {
-                log::info!(
-                    "`{}`: {sent} was in flight; told it {}",
-                    r.id(),
-                    match outcome {
-                        InFlightOutcome::Committed => "committed",
-                        InFlightOutcome::NotCommitted => "did not commit",
-                    }
-                );
-            }
-            match (direction, completed) {
-                // Nothing took effect while applying: back to pending, so it runs again.
-                (Direction::Up, 0) => {
-                    self.session.delete(&r.set, r.version)?;
-                    log::info!("cleared the dirty row of `{}`; it is pending again", r.id());
-                }
-                // Nothing took effect while reverting: back to applied.
-                (Direction::Down, 0) => {
-                    let restored = Record {
-                        state: RecordState::Applied,
-                        in_flight: None,
-                        ..r.clone()
-                    };
-                    self.session.write(&restored)?;
-                    log::info!("cleared the dirty row of `{}`; it is applied again", r.id());
-                }
-                // Part of it took effect: the next run resumes after those statements.
-                (direction, completed) => {
-                    let partial = Record {
-                        state: RecordState::Partial {
-                            completed,
-                            direction,
-                        },
-                        in_flight: None,
-                        ..r.clone()
-                    };
-                    self.session.write(&partial)?;
-                    log::info!(
-                        "`{}` is partial now: the next {} resumes after statement {completed}",
-                        r.id(),
-                        match direction {
-                            Direction::Up => "upgrade",
-                            Direction::Down => "downgrade",
-                        }
-                    );
-                }
-            }
-            self.record_step(r.id(), Action::DirtyCleared, Duration::ZERO, completed);
+            self.settle(r, outcome)?;
         }
         for set in self.migrations.sets.iter().filter(|s| in_scope(s.name())) {
             for m in set.migrations() {
@@ -986,6 +937,74 @@ impl<'a> Runner<'a> {
             }
         }
         self.finish()
+    }
+
+    /// Settles a dirty row `r` (other rows are left alone): removed or applied again when no
+    /// statement took effect, else partial with the statements that did.
+    fn settle(&mut self, r: &Record, outcome: Option<InFlightOutcome>) -> Result<()> {
+        let RecordState::Dirty {
+            completed,
+            direction,
+        } = r.state
+        else {
+            return Ok(());
+        };
+        let completed = match (&r.in_flight, outcome) {
+            (None, _) => completed,
+            (Some(sent), Some(InFlightOutcome::Committed)) => {
+                u32::try_from(sent.statement).unwrap_or(u32::MAX)
+            }
+            (Some(sent), _) => u32::try_from(sent.statement.saturating_sub(1)).unwrap_or(u32::MAX),
+        };
+        if let (Some(sent), Some(outcome)) = (&r.in_flight, outcome) {
+            log::info!(
+                "`{}`: {sent} was in flight; told it {}",
+                r.id(),
+                match outcome {
+                    InFlightOutcome::Committed => "committed",
+                    InFlightOutcome::NotCommitted => "did not commit",
+                }
+            );
+        }
+        match (direction, completed) {
+            // Nothing took effect while applying: back to pending, so it runs again.
+            (Direction::Up, 0) => {
+                self.session.delete(&r.set, r.version)?;
+                log::info!("cleared the dirty row of `{}`; it is pending again", r.id());
+            }
+            // Nothing took effect while reverting: back to applied.
+            (Direction::Down, 0) => {
+                let restored = Record {
+                    state: RecordState::Applied,
+                    in_flight: None,
+                    ..r.clone()
+                };
+                self.session.write(&restored)?;
+                log::info!("cleared the dirty row of `{}`; it is applied again", r.id());
+            }
+            // Part of it took effect: the next run resumes after those statements.
+            (direction, completed) => {
+                let partial = Record {
+                    state: RecordState::Partial {
+                        completed,
+                        direction,
+                    },
+                    in_flight: None,
+                    ..r.clone()
+                };
+                self.session.write(&partial)?;
+                log::info!(
+                    "`{}` is partial now: the next {} resumes after statement {completed}",
+                    r.id(),
+                    match direction {
+                        Direction::Up => "upgrade",
+                        Direction::Down => "downgrade",
+                    }
+                );
+            }
+        }
+        self.record_step(r.id(), Action::DirtyCleared, Duration::ZERO, completed);
+        Ok(())
     }
 
     fn run(mut self, target: &Target, operation: Operation) -> Result<Report> {
@@ -1241,10 +1260,7 @@ impl<'a> Runner<'a> {
             Direction::Up => None,
         };
         let mut dirty = match (existing, step.node) {
-            (Some(r), _) | (None, Node::Unknown(r)) => Record {
-                state,
-                ..r.clone()
-            },
+            (Some(r), _) | (None, Node::Unknown(r)) => Record { state, ..r.clone() },
             (None, Node::Known(m, s)) => new_record(m, s, Duration::ZERO, state),
         };
         let start = Instant::now();
@@ -1299,9 +1315,7 @@ impl<'a> Runner<'a> {
             direction,
         };
         row.in_flight = Some(InFlight::new(index + 1, statement.line, statement.text));
-        self.session
-            .adapter
-            .write_record(self.session.table, row)
+        self.session.adapter.write_record(self.session.table, row)
     }
 
     /// After statement `index` (0-based) failed with the connection still answering: the
@@ -1316,11 +1330,7 @@ impl<'a> Runner<'a> {
             direction,
         };
         let sent = row.in_flight.take();
-        match self
-            .session
-            .adapter
-            .write_record(self.session.table, row)
-        {
+        match self.session.adapter.write_record(self.session.table, row) {
             Ok(()) => true,
             Err(e) => {
                 log::warn!(
@@ -1375,7 +1385,10 @@ impl<'a> Runner<'a> {
                     return Err(Failure::new(
                         None,
                         0,
-                        format!("its history row says {skip} statements took effect, but it has {count}").into(),
+                        format!(
+                            "its history row says {skip} statements took effect, but it has {count}"
+                        )
+                        .into(),
                     ));
                 }
                 for (i, statement) in statements.iter().enumerate().skip(first) {

@@ -983,19 +983,37 @@ mod tests {
         records[1].checksum = "00".repeat(32);
         let up = run(&sets, &records, "heads", Operation::Upgrade)?;
         assert_eq!(up, ["app@2_m2", "app@3_m3"]);
-        let step = plan(&sets, &records, &Target::Heads, Operation::Upgrade, Policy::default())?;
+        let step = plan(
+            &sets,
+            &records,
+            &Target::Heads,
+            Operation::Upgrade,
+            Policy::default(),
+        )?;
         assert_eq!(resumed(&records, &step[0]), 1);
         assert_eq!(resumed(&records, &step[1]), 0);
         // Not applied: a downgrade leaves it alone.
-        assert_eq!(run(&sets, &records, "base", Operation::Downgrade)?, ["app@1_m1"]);
+        assert_eq!(
+            run(&sets, &records, "base", Operation::Downgrade)?,
+            ["app@1_m1"]
+        );
 
         records[1].state = RecordState::Partial {
             completed: 2,
             direction: Direction::Down,
         };
         records[1].checksum = sets[0].migrations()[1].checksum.to_string();
-        assert_eq!(run(&sets, &records, "heads", Operation::Upgrade)?, ["app@3_m3"]);
-        let down = plan(&sets, &records, &"1".parse()?, Operation::Downgrade, Policy::default())?;
+        assert_eq!(
+            run(&sets, &records, "heads", Operation::Upgrade)?,
+            ["app@3_m3"]
+        );
+        let down = plan(
+            &sets,
+            &records,
+            &"1".parse()?,
+            Operation::Downgrade,
+            Policy::default(),
+        )?;
         assert_eq!(down.len(), 1);
         assert_eq!(resumed(&records, &down[0]), 2);
         // A partial row is not dirty: nothing blocks.

@@ -457,11 +457,16 @@ fn waiting() -> Scenario<Conn> {
         slow: "INSERT INTO ledger VALUES (1)",
         no_transaction: false,
         commits: false,
-        hold: |c| c.query_drop("LOCK TABLES ledger WRITE").expect("lock ledger"),
+        hold: |c| {
+            c.query_drop("LOCK TABLES ledger WRITE")
+                .expect("lock ledger");
+        },
         running: |c| ledger_insert(c).is_some(),
         settle: |watcher, holder| {
             if let Some(id) = ledger_insert(watcher) {
-                watcher.query_drop(format!("KILL {id}")).expect("kill the thread");
+                watcher
+                    .query_drop(format!("KILL {id}"))
+                    .expect("kill the thread");
             }
             wait_until_gone(watcher);
             holder.query_drop("UNLOCK TABLES").expect("unlock");

@@ -613,7 +613,11 @@ fn a_failed_final_history_write_says_every_statement_committed() -> TestResult {
         conn.status(&m)?.entries()[1].state,
         strata::State::Dirty {
             completed: 1,
-            in_flight: Some(strata::InFlight::new(2, 3, "CREATE TABLE fw_b (id INTEGER)"))
+            in_flight: Some(strata::InFlight::new(
+                2,
+                3,
+                "CREATE TABLE fw_b (id INTEGER)"
+            ))
         }
     );
     Ok(())
@@ -802,7 +806,13 @@ fn each_statement_is_named_in_flight_before_it_is_sent() -> TestResult {
         .prepare("SELECT * FROM writes ORDER BY rowid")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;
-    let dirty = |completed, in_flight: &str| ("dirty".to_owned(), Some(completed), Some(in_flight.to_owned()));
+    let dirty = |completed, in_flight: &str| {
+        (
+            "dirty".to_owned(),
+            Some(completed),
+            Some(in_flight.to_owned()),
+        )
+    };
     assert_eq!(
         writes,
         [
@@ -846,12 +856,21 @@ fn a_failed_statement_is_recorded_as_not_committed_unless_that_write_fails() -> 
     let row = conn.history(&m)?.pop().ok_or("no row")?;
     assert_eq!(
         row.in_flight,
-        Some(strata::InFlight::new(2, 3, "INSERT INTO f_missing VALUES (1)"))
+        Some(strata::InFlight::new(
+            2,
+            3,
+            "INSERT INTO f_missing VALUES (1)"
+        ))
     );
     // Told it did not commit, the next run resumes at statement 2.
     conn.execute_batch("DROP TRIGGER refuse_settling; CREATE TABLE f_missing (id INTEGER);")?;
     let report = conn.repair_in_flight(&m, None, strata::InFlightOutcome::NotCommitted)?;
-    assert_eq!(report.to_string().lines().next(), Some("cleared dirty app@2_outside (0.0ns, partial: the next run resumes after statement 1)"));
+    assert_eq!(
+        report.to_string().lines().next(),
+        Some(
+            "cleared dirty app@2_outside (0.0ns, partial: the next run resumes after statement 1)"
+        )
+    );
     let report = conn.migrate(&m)?;
     assert_eq!(report.steps()[0].completed, 1);
     assert_eq!(Sqlite::count(&mut conn, "f_missing"), Some(1));

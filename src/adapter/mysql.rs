@@ -60,7 +60,10 @@ fn record(mut row: Row) -> Result<Record, BoxError> {
         applied_at: take(&mut row, "applied_at")?,
         duration_ms: take(&mut row, "duration_ms")?,
         state: RecordState::from_columns(&state, take(&mut row, "completed")?)?,
-        in_flight: in_flight.as_deref().map(InFlight::from_column).transpose()?,
+        in_flight: in_flight
+            .as_deref()
+            .map(InFlight::from_column)
+            .transpose()?,
     })
 }
 

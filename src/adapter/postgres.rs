@@ -45,9 +45,12 @@ fn text<'r>(row: &'r SimpleQueryRow, column: &str) -> Result<&'r str, BoxError> 
 
 fn record(row: &SimpleQueryRow) -> Result<Record, BoxError> {
     // A table an older strata created has no `in_flight` column until a run adds it.
-    let in_flight = match row.columns().iter().any(|c| c.name() == IN_FLIGHT) {
-        true => row.try_get(IN_FLIGHT)?.map(InFlight::from_column).transpose()?,
-        false => None,
+    let in_flight = if row.columns().iter().any(|c| c.name() == IN_FLIGHT) {
+        row.try_get(IN_FLIGHT)?
+            .map(InFlight::from_column)
+            .transpose()?
+    } else {
+        None
     };
     Ok(Record {
         set: text(row, "set_name")?.to_owned(),

@@ -92,7 +92,10 @@ impl Adapter for Connection {
                 applied_at: row.get("applied_at")?,
                 duration_ms: u64::try_from(row.get::<_, i64>("duration_ms")?).unwrap_or(0),
                 state: RecordState::from_columns(&state, row.get("completed")?)?,
-                in_flight: in_flight.as_deref().map(InFlight::from_column).transpose()?,
+                in_flight: in_flight
+                    .as_deref()
+                    .map(InFlight::from_column)
+                    .transpose()?,
             });
         }
         Ok(Some(out))

@@ -172,7 +172,10 @@ pub(super) fn status(
                     completed,
                     in_flight: Some(sent),
                 } => (
-                    format!("dirty ({completed}, statement {} in flight)", sent.statement),
+                    format!(
+                        "dirty ({completed}, statement {} in flight)",
+                        sent.statement
+                    ),
                     Paint::error,
                 ),
                 State::Partial {
@@ -229,7 +232,10 @@ pub(super) fn status(
         .collect();
     let verdict = if !hints.is_empty() {
         paint.error("needs attention")
-    } else if counts.iter().any(|(k, _)| *k == "pending" || *k == "partial") {
+    } else if counts
+        .iter()
+        .any(|(k, _)| *k == "pending" || *k == "partial")
+    {
         paint.warn("not up to date")
     } else {
         paint.good("up to date")
@@ -368,7 +374,13 @@ pub(super) fn summary(out: &mut String, report: &Report, paint: Paint) {
 /// (nothing ran, so the rows have no duration of their own).
 pub(super) fn report(out: &mut String, report: &Report, paint: Paint) {
     for s in report.steps() {
-        let _ = writeln!(out, "{} {}{}", s.action.verb(), s.migration, s.resumed_note());
+        let _ = writeln!(
+            out,
+            "{} {}{}",
+            s.action.verb(),
+            s.migration,
+            s.resumed_note()
+        );
     }
     let line = match report.steps().len() {
         0 => "nothing to do".to_owned(),
@@ -459,7 +471,11 @@ mod tests {
                 2,
                 State::Dirty {
                     completed: 0,
-                    in_flight: Some(crate::InFlight::new(1, 3, "INSERT INTO ledger SELECT SLEEP(1.5)")),
+                    in_flight: Some(crate::InFlight::new(
+                        1,
+                        3,
+                        "INSERT INTO ledger SELECT SLEEP(1.5)",
+                    )),
                 },
                 Some("2026-11-22T07:31:00.000Z"),
             ),

@@ -9,8 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use strata::{
-    Action, Direction, ErrorKind, InFlight, InFlightOutcome, Migrations, Migrator, RecordState,
-    Set,
+    Action, Direction, ErrorKind, InFlight, InFlightOutcome, Migrations, Migrator, RecordState, Set,
 };
 
 use super::{TestDb, TestResult};
@@ -189,7 +188,11 @@ pub fn killed_mid_statement<D: TestDb>(
     // Not committed: the operator may edit statements from the one in flight on; here the
     // statement no longer waits for anything.
     if !scenario.commits {
-        write_files(&dir, "INSERT INTO ledger VALUES (1)", scenario.no_transaction)?;
+        write_files(
+            &dir,
+            "INSERT INTO ledger VALUES (1)",
+            scenario.no_transaction,
+        )?;
     }
     let m = migrations(&dir)?;
     let outcome = if scenario.commits {
@@ -209,7 +212,10 @@ pub fn killed_mid_statement<D: TestDb>(
     let row = row.ok_or("no row for migration 2")?;
     assert_eq!((row.state, row.in_flight), (RecordState::Applied, None));
     let current = m.sets()[0].migrations()[1].checksum().to_string();
-    assert_eq!(row.checksum, current, "the final row takes the file's checksum");
+    assert_eq!(
+        row.checksum, current,
+        "the final row takes the file's checksum"
+    );
     Ok(())
 }
 
@@ -222,7 +228,14 @@ fn api_procedure<D: TestDb>(
     let id = format!("{SET}@2_slow");
     let err = conn.migrate(m).unwrap_err();
     assert!(
-        matches!(err.kind(), ErrorKind::Dirty { completed: 0, in_flight: Some(_), .. }),
+        matches!(
+            err.kind(),
+            ErrorKind::Dirty {
+                completed: 0,
+                in_flight: Some(_),
+                ..
+            }
+        ),
         "{err}"
     );
     let text = err.to_string();
@@ -230,8 +243,12 @@ fn api_procedure<D: TestDb>(
         "it stopped after 0 statements while {shown} was in flight, which may or may not have committed"
     );
     assert!(
-        text == format!("migration `{id}` is dirty: {said}; check the database, then repair it saying whether that statement committed")
-            || text == format!("migration `{id}` is still dirty after waiting 0.0s: {said}, or another process is still running it; repair it only once no process runs it"),
+        text == format!(
+            "migration `{id}` is dirty: {said}; check the database, then repair it saying whether that statement committed"
+        ) || text
+            == format!(
+                "migration `{id}` is still dirty after waiting 0.0s: {said}, or another process is still running it; repair it only once no process runs it"
+            ),
         "{text}"
     );
     let status = conn.status(m)?;
@@ -242,7 +259,9 @@ fn api_procedure<D: TestDb>(
     let refused = conn.repair(m).unwrap_err();
     assert_eq!(
         refused.to_string(),
-        format!("cannot repair migration `{id}` without knowing whether {shown} committed: it was in flight after 0 statements when the run stopped; check the database, then repair with the in-flight statement `committed` or `not-committed`")
+        format!(
+            "cannot repair migration `{id}` without knowing whether {shown} committed: it was in flight after 0 statements when the run stopped; check the database, then repair with the in-flight statement `committed` or `not-committed`"
+        )
     );
     let repaired = conn.repair_in_flight(m, Some(SET), outcome)?;
     let resumed = u32::from(outcome == InFlightOutcome::Committed);
@@ -268,7 +287,8 @@ fn binary_procedure<C>(
     let (code, history, _) = run(dir, &["history", "--url", url])?;
     assert_eq!(code, Some(0));
     assert!(
-        history.contains(&format!("{id} ")) && history.contains(&format!("dirty (0); {shown} in flight")),
+        history.contains(&format!("{id} "))
+            && history.contains(&format!("dirty (0); {shown} in flight")),
         "{history}"
     );
     if scenario.refuses_at_once {
@@ -295,8 +315,10 @@ fn binary_procedure<C>(
         stderr.starts_with(&format!("error: cannot repair migration `{id}` without knowing whether {shown} committed: it was in flight after 0 statements when the run stopped; check the database, then repair with the in-flight statement `committed` or `not-committed`\n")),
         "{stderr}"
     );
-    let (code, stdout, stderr) =
-        run(dir, &["repair", "--in-flight", outcome.as_str(), "--url", url])?;
+    let (code, stdout, stderr) = run(
+        dir,
+        &["repair", "--in-flight", outcome.as_str(), "--url", url],
+    )?;
     assert_eq!(code, Some(0), "{stderr}");
     let first = stdout.lines().next().unwrap_or_default();
     match outcome {
@@ -308,7 +330,9 @@ fn binary_procedure<C>(
     }
     let (code, stdout, stderr) = run(dir, &["up", "--url", url])?;
     assert_eq!(code, Some(0), "{stderr}");
-    let resumed = format!("  {id} resumed after statement 1: a partial history row said the statements before took effect");
+    let resumed = format!(
+        "  {id} resumed after statement 1: a partial history row said the statements before took effect"
+    );
     assert_eq!(
         stdout.contains(&resumed),
         outcome == InFlightOutcome::Committed,

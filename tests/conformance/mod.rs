@@ -1162,7 +1162,11 @@ pub fn an_older_history_table_gains_the_in_flight_column<D: TestDb>(db: &D) -> T
     let mut conn = db.connect();
     let first = Migrations::new([tables("app", 1)])?;
     conn.migrate(&first)?;
-    Adapter::execute(&mut conn, "ALTER TABLE strata_migrations DROP COLUMN in_flight").map_err(|e| e.to_string())?;
+    Adapter::execute(
+        &mut conn,
+        "ALTER TABLE strata_migrations DROP COLUMN in_flight",
+    )
+    .map_err(|e| e.to_string())?;
     assert!(conn.migrate(&first)?.is_empty(), "the no-op boot reads it");
     assert!(conn.status(&first)?.is_up_to_date());
     assert_eq!(conn.history(&first)?[0].in_flight, None);
@@ -1175,14 +1179,24 @@ pub fn an_older_history_table_gains_the_in_flight_column<D: TestDb>(db: &D) -> T
     let m = Migrations::new([s])?;
     assert_eq!(ids(&conn.migrate(&m)?.applied()), ["app@2_outside"]);
     assert!(conn.status(&m)?.is_up_to_date());
-    Adapter::execute(&mut conn, "UPDATE strata_migrations SET in_flight = NULL").map_err(|e| e.to_string())?;
+    Adapter::execute(&mut conn, "UPDATE strata_migrations SET in_flight = NULL")
+        .map_err(|e| e.to_string())?;
     // Stamps and repairs add it too.
-    Adapter::execute(&mut conn, "ALTER TABLE strata_migrations DROP COLUMN in_flight").map_err(|e| e.to_string())?;
+    Adapter::execute(
+        &mut conn,
+        "ALTER TABLE strata_migrations DROP COLUMN in_flight",
+    )
+    .map_err(|e| e.to_string())?;
     assert_eq!(conn.stamp(&m, "base")?.steps().len(), 2);
     assert_eq!(conn.stamp(&m, "heads")?.steps().len(), 2);
-    Adapter::execute(&mut conn, "ALTER TABLE strata_migrations DROP COLUMN in_flight").map_err(|e| e.to_string())?;
+    Adapter::execute(
+        &mut conn,
+        "ALTER TABLE strata_migrations DROP COLUMN in_flight",
+    )
+    .map_err(|e| e.to_string())?;
     assert!(conn.repair(&m)?.is_empty());
-    Adapter::execute(&mut conn, "UPDATE strata_migrations SET in_flight = NULL").map_err(|e| e.to_string())?;
+    Adapter::execute(&mut conn, "UPDATE strata_migrations SET in_flight = NULL")
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
