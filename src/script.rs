@@ -182,6 +182,10 @@ impl Flavor {
     }
 
     /// The upsert of an adapter's row: `values` in [`COLUMNS`] order, then [`IN_FLIGHT`].
+    #[cfg_attr(
+        not(any(feature = "rusqlite", feature = "postgres", feature = "mysql")),
+        allow(dead_code)
+    )]
     pub(crate) fn upsert_record(self, table: &Table, values: &[String; 12]) -> String {
         self.upsert_of(table, values, true)
     }
@@ -226,6 +230,10 @@ impl Flavor {
     }
 
     /// The statement that adds the [`IN_FLIGHT`] column to a history table created without it.
+    #[cfg_attr(
+        not(any(feature = "rusqlite", feature = "postgres", feature = "mysql")),
+        allow(dead_code)
+    )]
     pub(crate) fn add_in_flight(self, table: &Table) -> String {
         let ty = if self == Flavor::Mysql {
             "TEXT NULL"
