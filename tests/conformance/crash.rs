@@ -328,6 +328,29 @@ fn binary_procedure<C>(
         ),
         InFlightOutcome::NotCommitted => assert_eq!(first, format!("cleared dirty {id}")),
     }
+    // The offline script of what is left: only the statements after those that took effect.
+    let (code, script, stderr) = run(dir, &["sql", "up", "--url", url])?;
+    assert_eq!(code, Some(0), "{stderr}");
+    let note =
+        "-- resumed: its first statement took effect before (partial history row); 1 remain\n";
+    assert_eq!(
+        script.contains(note),
+        outcome == InFlightOutcome::Committed,
+        "{script}"
+    );
+    match outcome {
+        InFlightOutcome::Committed => assert!(!script.contains(scenario.slow), "{script}"),
+        InFlightOutcome::NotCommitted => {
+            assert!(
+                script.contains("INSERT INTO ledger VALUES (1);"),
+                "{script}"
+            );
+        }
+    }
+    assert!(
+        script.contains("CREATE TABLE m2_done (id INT);"),
+        "{script}"
+    );
     let (code, stdout, stderr) = run(dir, &["up", "--url", url])?;
     assert_eq!(code, Some(0), "{stderr}");
     let resumed = format!(
