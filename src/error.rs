@@ -52,8 +52,9 @@ pub struct InFlight {
     pub statement: usize,
     /// 1-based line in the migration file where the statement starts.
     pub line: usize,
-    /// The statement's first words: whitespace runs as one space, at most
-    /// [`InFlight::TEXT_CHARS`] characters (`...` ends a longer one).
+    /// The statement's first words: whitespace runs as one space, backticks as `'` (so that
+    /// messages can quote it), at most [`InFlight::TEXT_CHARS`] characters (`...` ends a
+    /// longer one).
     pub text: String,
 }
 
