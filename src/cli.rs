@@ -80,7 +80,7 @@ mod output;
 mod progress;
 mod url;
 
-pub use args::{Command, Migrate, Options, Sql};
+pub use args::{Command, InFlightArg, Migrate, Options, Sql};
 pub use new::{new_migration, package_of};
 pub use url::{DatabaseUrl, redact};
 
@@ -134,10 +134,13 @@ pub fn run<C: Adapter>(
         Command::Stamp { target } => {
             output::report(&mut text, &conn.stamp(migrations, target)?, paint);
         }
-        Command::Repair { set } => {
-            let report = match set {
-                Some(set) => conn.repair_set(migrations, set)?,
-                None => conn.repair(migrations)?,
+        Command::Repair { set, in_flight } => {
+            let report = match (set, in_flight) {
+                (set, Some(outcome)) => {
+                    conn.repair_in_flight(migrations, set.as_deref(), (*outcome).into())?
+                }
+                (Some(set), None) => conn.repair_set(migrations, set)?,
+                (None, None) => conn.repair(migrations)?,
             };
             output::report(&mut text, &report, paint);
         }

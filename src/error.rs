@@ -36,6 +36,149 @@ pub struct Position {
     pub line: usize,
 }
 
+/// The statement a dirty history row names as sent and not known to have finished: after a
+/// crash it may or may not have committed. Written into the row before the statement is sent.
+///
+/// ```
+/// use strata::InFlight;
+///
+/// let sent = InFlight::new(2, 14, "INSERT INTO ledger\n  SELECT SLEEP(1.5);");
+/// assert_eq!(sent.to_string(), "statement 2 (line 14, `INSERT INTO ledger SELECT SLEEP(1.5);`)");
+/// assert_eq!(InFlight::from_column(&sent.to_column()).ok(), Some(sent));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    /// 1-based index of the statement in the migration.
+    pub statement: usize,
+    /// 1-based index of the last statement in flight: `statement` itself, except for a MySQL
+    /// `LOCK TABLES` ... `UNLOCK TABLES` group, whose statements cannot be recorded one by
+    /// one (the history table is out of reach while tables are locked), so the whole group is
+    /// in flight from its `LOCK TABLES` to its `UNLOCK TABLES`.
+    pub last: usize,
+    /// 1-based line in the migration file where the statement starts.
+    pub line: usize,
+    /// The statement's first words: whitespace runs as one space, backticks as `'` (so that
+    /// messages can quote it), at most [`InFlight::TEXT_CHARS`] characters (`...` ends a
+    /// longer one).
+    pub text: String,
+}
+
+impl InFlight {
+    /// How many characters of the statement [`InFlight::text`] keeps.
+    pub const TEXT_CHARS: usize = 60;
+
+    /// Statement `statement` of a migration, starting at `line`, whose SQL is `sql`.
+    #[must_use]
+    pub fn new(statement: usize, line: usize, sql: &str) -> InFlight {
+        let words = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = if words.chars().count() > Self::TEXT_CHARS {
+            let kept: String = words.chars().take(Self::TEXT_CHARS - 3).collect();
+            format!("{}...", kept.trim_end())
+        } else {
+            words
+        };
+        // A backtick would end the quoting of the text in messages.
+        let text = text.replace('`', "'");
+        InFlight {
+            statement,
+            last: statement,
+            line,
+            text,
+        }
+    }
+
+    /// The same, with statements up to `last` (1-based) in flight with it.
+    #[must_use]
+    pub fn through(self, last: usize) -> InFlight {
+        InFlight {
+            last: last.max(self.statement),
+            ..self
+        }
+    }
+
+    /// The value of the history table's `in_flight` column: `statement:line:text`, or
+    /// `statement-last:line:text` for a group.
+    #[must_use]
+    pub fn to_column(&self) -> String {
+        if self.last == self.statement {
+            format!("{}:{}:{}", self.statement, self.line, self.text)
+        } else {
+            format!(
+                "{}-{}:{}:{}",
+                self.statement, self.last, self.line, self.text
+            )
+        }
+    }
+
+    /// Reads the `in_flight` column written by [`InFlight::to_column`].
+    ///
+    /// # Errors
+    ///
+    /// A value that is not `statement:line:text` with a statement and a line of at least 1.
+    pub fn from_column(value: &str) -> std::result::Result<InFlight, BoxError> {
+        let bad = || -> BoxError {
+            format!("invalid `in_flight` value `{value}` in the history table: expected `statement:line:text`").into()
+        };
+        let mut parts = value.splitn(3, ':');
+        let (Some(statement), Some(line), Some(text)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let (statement, last) = statement.split_once('-').unwrap_or((statement, statement));
+        let statement: usize = statement.parse().map_err(|_| bad())?;
+        let last: usize = last.parse().map_err(|_| bad())?;
+        let line: usize = line.parse().map_err(|_| bad())?;
+        if statement == 0 || line == 0 || last < statement {
+            return Err(bad());
+        }
+        Ok(InFlight {
+            statement,
+            last,
+            line,
+            text: text.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for InFlight {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.last == self.statement {
+            write!(
+                f,
+                "statement {} (line {}, `{}`)",
+                self.statement, self.line, self.text
+            )
+        } else {
+            write!(
+                f,
+                "the table-locked group of statements {} to {} (line {}, `{}`)",
+                self.statement, self.last, self.line, self.text
+            )
+        }
+    }
+}
+
+/// What the operator found out about a statement that was in flight when a run stopped
+/// ([`Migrator::repair_in_flight`](crate::Migrator::repair_in_flight)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InFlightOutcome {
+    /// It committed: the next run resumes after it.
+    Committed,
+    /// It did not commit: the next run resumes at it.
+    NotCommitted,
+}
+
+impl InFlightOutcome {
+    /// `committed` or `not-committed`, as the `repair --in-flight` flag spells it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InFlightOutcome::Committed => "committed",
+            InFlightOutcome::NotCommitted => "not-committed",
+        }
+    }
+}
+
 /// The database a failed operation ran against: backend and database name, never a URL or a
 /// password.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +242,10 @@ pub enum Unsplittable {
     },
     /// `DELIMITER` after other text on its line, where the `mysql` client does not read it.
     MisplacedDelimiter,
+    /// A MySQL `LOCK TABLES` that no later `UNLOCK TABLES` of the migration releases: while
+    /// tables are locked the connection cannot reach strata's history table, so the
+    /// migration's progress could never be recorded.
+    UnreleasedTableLock,
 }
 
 impl fmt::Display for Unsplittable {
@@ -130,6 +277,9 @@ impl fmt::Display for Unsplittable {
             Unsplittable::MisplacedDelimiter => {
                 f.write_str("`DELIMITER` must be the first word on its line")
             }
+            Unsplittable::UnreleasedTableLock => f.write_str(
+                "`LOCK TABLES` is never released by an `UNLOCK TABLES` of the migration (strata cannot record progress while tables are locked)",
+            ),
         }
     }
 }
@@ -333,6 +483,9 @@ pub enum ErrorKind {
         migration: String,
         /// Statements that had completed.
         completed: u32,
+        /// The statement that was sent after them and may or may not have committed, when the
+        /// row names one.
+        in_flight: Option<InFlight>,
         /// How long strata waited for the row to settle, when it could not tell a migration
         /// still running in another process from a stopped one (transaction-scoped locks).
         waited: Option<Duration>,
@@ -364,6 +517,29 @@ pub enum ErrorKind {
         rolled_back: usize,
         /// Statements of this migration that stay committed (non-transactional runs).
         committed: Option<u32>,
+        /// The failing statement may or may not have committed, and the history row names it
+        /// as in flight: the failure was not an answer from the server, or strata could not
+        /// record it (non-transactional runs).
+        uncertain: bool,
+    },
+    /// `repair` of a dirty row whose statement in flight may or may not have committed: the
+    /// operator must say which ([`Migrator::repair_in_flight`](crate::Migrator::repair_in_flight)).
+    InFlightUnknown {
+        /// The migration.
+        migration: String,
+        /// Statements known to have completed.
+        completed: u32,
+        /// The statement in flight.
+        in_flight: InFlight,
+    },
+    /// A resumed migration's history row says more statements completed than its file has now.
+    PartialMismatch {
+        /// The migration.
+        migration: String,
+        /// Statements the row says completed.
+        completed: u32,
+        /// Statements the migration has now.
+        statements: usize,
     },
     /// A migration that runs in the run's transaction ended that transaction itself (a
     /// `COMMIT`, `END` or `ROLLBACK` in its SQL, or a function that committed): what the run
@@ -505,6 +681,8 @@ impl Error {
             | ErrorKind::OutOfOrder { migration: m, .. }
             | ErrorKind::ChecksumMismatch { migration: m, .. }
             | ErrorKind::Dirty { migration: m, .. }
+            | ErrorKind::InFlightUnknown { migration: m, .. }
+            | ErrorKind::PartialMismatch { migration: m, .. }
             | ErrorKind::Irreversible { migration: m }
             | ErrorKind::FunctionInScript { migration: m }
             | ErrorKind::Migration { migration: m, .. }
@@ -748,21 +926,55 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Dirty {
                 migration,
                 completed,
-                waited: None,
-            } => write!(
-                f,
-                "migration `{migration}` is dirty: it stopped after {} and must be repaired before migrating",
-                plural(*completed as usize, "statement", "statements")
-            ),
-            ErrorKind::Dirty {
+                in_flight,
+                waited,
+            } => {
+                let completed = plural(*completed as usize, "statement", "statements");
+                match waited {
+                    None => write!(f, "migration `{migration}` is dirty: ")?,
+                    Some(waited) => write!(
+                        f,
+                        "migration `{migration}` is still dirty after waiting {:.1}s: ",
+                        waited.as_secs_f64()
+                    )?,
+                }
+                match in_flight {
+                    None => write!(f, "it stopped after {completed}")?,
+                    Some(sent) => write!(
+                        f,
+                        "it stopped after {completed} while {sent} was in flight, which may or may not have committed"
+                    )?,
+                }
+                match (waited, in_flight) {
+                    (Some(_), _) => write!(
+                        f,
+                        ", or another process is still running it; repair it only once no process runs it"
+                    ),
+                    (None, None) => write!(f, " and must be repaired before migrating"),
+                    (None, Some(_)) => write!(
+                        f,
+                        "; check the database, then repair it saying whether that statement committed"
+                    ),
+                }
+            }
+            ErrorKind::InFlightUnknown {
                 migration,
                 completed,
-                waited: Some(waited),
+                in_flight,
             } => write!(
                 f,
-                "migration `{migration}` is still dirty after waiting {:.1}s: it stopped after {}, or another process is still running it; repair it only once no process runs it",
-                waited.as_secs_f64(),
+                "cannot repair migration `{migration}` without knowing whether {in_flight} committed: it was in flight after {} when the run stopped; check the database, then repair with the in-flight statement `committed` or `not-committed`",
                 plural(*completed as usize, "statement", "statements")
+            ),
+            ErrorKind::PartialMismatch {
+                migration,
+                completed,
+                statements,
+            } => write!(
+                f,
+                "cannot resume migration `{migration}`: its history row says {} completed, but it has {} now",
+                plural(*completed as usize, "statement", "statements"),
+                plural(*statements, "statement", "statements")
             ),
             ErrorKind::FunctionInScript { migration } => write!(
                 f,
@@ -780,6 +992,7 @@ impl fmt::Display for ErrorKind {
                 before,
                 rolled_back,
                 committed,
+                uncertain,
             } => {
                 let verb = match direction {
                     Direction::Up => "apply",
@@ -799,6 +1012,13 @@ impl fmt::Display for ErrorKind {
                         f,
                         "; {} of it stayed committed",
                         plural(*n as usize, "statement", "statements")
+                    )?;
+                }
+                if let (true, Some(p)) = (uncertain, position) {
+                    write!(
+                        f,
+                        "; statement {} may or may not have committed (the history row names it in flight)",
+                        p.statement
                     )?;
                 }
                 let kept = before.len() - (*rolled_back).min(before.len());
@@ -1133,6 +1353,7 @@ mod tests {
                 ErrorKind::Dirty {
                     migration: s("app@2_b"),
                     completed: 3,
+                    in_flight: None,
                     waited: None,
                 },
                 "migration `app@2_b` is dirty: it stopped after 3 statements and must be repaired before migrating",
@@ -1141,9 +1362,44 @@ mod tests {
                 ErrorKind::Dirty {
                     migration: s("app@2_b"),
                     completed: 1,
+                    in_flight: None,
                     waited: Some(Duration::from_secs(60)),
                 },
                 "migration `app@2_b` is still dirty after waiting 60.0s: it stopped after 1 statement, or another process is still running it; repair it only once no process runs it",
+            ),
+            (
+                ErrorKind::Dirty {
+                    migration: s("app@2_b"),
+                    completed: 0,
+                    in_flight: Some(InFlight::new(1, 3, "INSERT INTO ledger SELECT SLEEP(1.5)")),
+                    waited: None,
+                },
+                "migration `app@2_b` is dirty: it stopped after 0 statements while statement 1 (line 3, `INSERT INTO ledger SELECT SLEEP(1.5)`) was in flight, which may or may not have committed; check the database, then repair it saying whether that statement committed",
+            ),
+            (
+                ErrorKind::Dirty {
+                    migration: s("app@2_b"),
+                    completed: 1,
+                    in_flight: Some(InFlight::new(2, 4, "CREATE INDEX CONCURRENTLY i ON t (a)")),
+                    waited: Some(Duration::from_secs(5)),
+                },
+                "migration `app@2_b` is still dirty after waiting 5.0s: it stopped after 1 statement while statement 2 (line 4, `CREATE INDEX CONCURRENTLY i ON t (a)`) was in flight, which may or may not have committed, or another process is still running it; repair it only once no process runs it",
+            ),
+            (
+                ErrorKind::InFlightUnknown {
+                    migration: s("app@2_b"),
+                    completed: 1,
+                    in_flight: InFlight::new(2, 4, "DELETE FROM t"),
+                },
+                "cannot repair migration `app@2_b` without knowing whether statement 2 (line 4, `DELETE FROM t`) committed: it was in flight after 1 statement when the run stopped; check the database, then repair with the in-flight statement `committed` or `not-committed`",
+            ),
+            (
+                ErrorKind::PartialMismatch {
+                    migration: s("app@2_b"),
+                    completed: 3,
+                    statements: 2,
+                },
+                "cannot resume migration `app@2_b`: its history row says 3 statements completed, but it has 2 statements now",
             ),
             (
                 ErrorKind::Irreversible {
@@ -1164,6 +1420,7 @@ mod tests {
                     before: vec![s("app@1_a"), s("app@2_b")],
                     rolled_back: 2,
                     committed: None,
+                    uncertain: false,
                 },
                 "failed to apply migration `app@3_add_users` (statement 2 of 4, line 14) on sqlite database `app.db`; 2 earlier migrations of this run rolled back with it",
             ),
@@ -1176,8 +1433,26 @@ mod tests {
                     before: vec![s("app@5_e"), s("app@4_d"), s("app@6_f")],
                     rolled_back: 1,
                     committed: Some(1),
+                    uncertain: false,
                 },
                 "failed to revert migration `app@3_add_users` on sqlite database `app.db`; 1 statement of it stayed committed; 1 earlier revert of this run rolled back with it; 2 earlier migrations of this run stay reverted",
+            ),
+            (
+                ErrorKind::Migration {
+                    migration: s("app@2_b"),
+                    direction: Direction::Up,
+                    position: Some(Position {
+                        statement: 2,
+                        statements: 3,
+                        line: 5,
+                    }),
+                    database: db(),
+                    before: vec![],
+                    rolled_back: 0,
+                    committed: Some(1),
+                    uncertain: true,
+                },
+                "failed to apply migration `app@2_b` (statement 2 of 3, line 5) on sqlite database `app.db`; 1 statement of it stayed committed; statement 2 may or may not have committed (the history row names it in flight)",
             ),
             (
                 ErrorKind::TransactionEnded {
@@ -1334,6 +1609,8 @@ mod tests {
                 | ErrorKind::OutOfOrder { .. }
                 | ErrorKind::ChecksumMismatch { .. }
                 | ErrorKind::Dirty { .. }
+                | ErrorKind::InFlightUnknown { .. }
+                | ErrorKind::PartialMismatch { .. }
                 | ErrorKind::Irreversible { .. }
                 | ErrorKind::FunctionInScript { .. }
                 | ErrorKind::Migration { .. }
@@ -1401,6 +1678,10 @@ mod tests {
                 Unsplittable::MisplacedDelimiter,
                 "`DELIMITER` must be the first word on its line",
             ),
+            (
+                Unsplittable::UnreleasedTableLock,
+                "`LOCK TABLES` is never released by an `UNLOCK TABLES` of the migration (strata cannot record progress while tables are locked)",
+            ),
         ];
         for (problem, text) in cases {
             assert_eq!(problem.to_string(), text);
@@ -1434,5 +1715,34 @@ mod tests {
             "the source is not repeated"
         );
         assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn an_in_flight_statement_keeps_its_first_words_on_one_line() -> Result<(), BoxError> {
+        let long = format!(
+            "UPDATE `accounts`\n\tSET balance = 0 WHERE {}",
+            "x".repeat(80)
+        );
+        let sent = InFlight::new(3, 12, &long);
+        assert_eq!(
+            sent.text,
+            "UPDATE 'accounts' SET balance = 0 WHERE xxxxxxxxxxxxxxxxx..."
+        );
+        assert_eq!(sent.text.chars().count(), InFlight::TEXT_CHARS);
+        assert_eq!(sent.to_column(), format!("3:12:{}", sent.text));
+        // Colons in the text survive the column.
+        let colons = InFlight::new(1, 1, "SELECT 'a:b'::text");
+        assert_eq!(InFlight::from_column(&colons.to_column())?, colons);
+        for bad in ["", "1", "1:2", "x:2:t", "0:2:t", "1:0:t"] {
+            assert_eq!(
+                InFlight::from_column(bad).map_err(|e| e.to_string()),
+                Err(format!(
+                    "invalid `in_flight` value `{bad}` in the history table: expected `statement:line:text`"
+                ))
+            );
+        }
+        assert_eq!(InFlightOutcome::Committed.as_str(), "committed");
+        assert_eq!(InFlightOutcome::NotCommitted.as_str(), "not-committed");
+        Ok(())
     }
 }

@@ -97,7 +97,9 @@ pub mod testing;
 mod transaction_control;
 
 pub use adapter::{Adapter, Record, RecordState, Table};
-pub use error::{BoxError, Database, Direction, Error, ErrorKind, Position, Result};
+pub use error::{
+    BoxError, Database, Direction, Error, ErrorKind, InFlight, InFlightOutcome, Position, Result,
+};
 pub use migration::{
     Checksum, Dependency, Migration, MigrationFn, NORMALIZATION, Set, Transaction,
 };

@@ -4,7 +4,9 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::adapter::{Adapter, Lock, Record, RecordState, Table};
-use crate::error::{BoxError, Database, Direction, Error, ErrorKind, Position, Result};
+use crate::error::{
+    BoxError, Database, Direction, Error, ErrorKind, InFlight, InFlightOutcome, Position, Result,
+};
 use crate::migration::{Body, Migration, MigrationFn, NORMALIZATION, Set, Transaction};
 use crate::plan::{self, Applied, Graph, Node, Operation, PlannedStep, Policy, Step, Target};
 use crate::report::{Action, Progress, ProgressHook, Report, ReportStep, Status, status};
@@ -338,6 +340,7 @@ impl Migrations {
             flavor,
             &self.table,
             &steps,
+            history,
             &format!("{verb} {from} to `{to}`"),
             &self.setup.script_preamble(flavor)?,
         )
@@ -462,13 +465,59 @@ pub trait Migrator {
     /// As [`upgrade`](Migrator::upgrade), minus the failing migration.
     fn stamp(&mut self, migrations: &Migrations, target: &str) -> Result<Report>;
 
-    /// Accepts deliberate changes: stores the current checksum of every diverged migration and
-    /// removes dirty rows (whose partial work the operator has cleaned up) so they run again.
+    /// Accepts deliberate changes: stores the current checksum of every diverged migration, and
+    /// settles dirty rows so that the next run resumes after the statements known to have
+    /// committed: a dirty row that stopped after `k` statements becomes
+    /// [`RecordState::Partial`] with `k` (the next run skips them), or, with `k = 0`, goes away
+    /// (up: pending again) or becomes applied again (down).
     ///
     /// # Errors
     ///
-    /// The lock not granted in time, or a history write failed.
+    /// [`ErrorKind::InFlightUnknown`] for a dirty row whose statement in flight may or may not
+    /// have committed (nothing is written: say which with
+    /// [`repair_in_flight`](Migrator::repair_in_flight)); the lock not granted in time, or a
+    /// history write failed.
     fn repair(&mut self, migrations: &Migrations) -> Result<Report>;
+
+    /// [`repair`](Migrator::repair) (of one set's rows with `set`), told what became of the
+    /// statements dirty rows name as in flight: [`InFlightOutcome::Committed`] counts each as
+    /// completed (the next run resumes after it), [`InFlightOutcome::NotCommitted`] as not (the
+    /// next run resumes at it). Dirty rows without a statement in flight are repaired as by
+    /// `repair`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # #[cfg(feature = "rusqlite")] {
+    /// use strata::{ErrorKind, InFlightOutcome, Migration, Migrations, Migrator, Set};
+    ///
+    /// let mut set = Set::new("app", "1.0.0")?;
+    /// set.add(Migration::sql(1, "seed", "-- strata:no-transaction\nCREATE TABLE t (id INT);\nINSERT INTO t VALUES (1);")?)?;
+    /// let migrations = Migrations::new([set])?;
+    /// let mut conn = rusqlite::Connection::open_in_memory()?;
+    /// conn.migrate(&migrations)?;
+    /// // As a process killed during statement 2 leaves it:
+    /// conn.execute_batch("UPDATE strata_migrations SET state = 'dirty', completed = 1, in_flight = '2:3:INSERT INTO t VALUES (1)'")?;
+    /// let err = conn.repair(&migrations).unwrap_err();
+    /// assert!(matches!(err.kind(), ErrorKind::InFlightUnknown { .. }));
+    /// // Looked at the database: the row that statement inserts is there.
+    /// let report = conn.repair_in_flight(&migrations, None, InFlightOutcome::Committed)?;
+    /// assert_eq!(report.steps()[0].completed, 2);
+    /// assert_eq!(conn.migrate(&migrations)?.steps()[0].completed, 2); // nothing left to send
+    /// # }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`repair`](Migrator::repair) (never [`ErrorKind::InFlightUnknown`]), and
+    /// [`ErrorKind::UnknownSet`] for a set that is not registered.
+    fn repair_in_flight(
+        &mut self,
+        migrations: &Migrations,
+        set: Option<&str>,
+        outcome: InFlightOutcome,
+    ) -> Result<Report>;
 
     /// [`repair`](Migrator::repair) for the rows of one set only, leaving the other sets'
     /// dirty rows and changed checksums as they are (a plugin's operator repairs the plugin).
@@ -507,16 +556,34 @@ impl<A: Adapter> Migrator for A {
     }
 
     fn repair(&mut self, migrations: &Migrations) -> Result<Report> {
-        Runner::new(self, migrations)?.repair(None)
+        Runner::new(self, migrations)?.repair(None, None)
     }
 
     fn repair_set(&mut self, migrations: &Migrations, set: &str) -> Result<Report> {
-        if !migrations.sets.iter().any(|s| s.name() == set) {
-            return Err(Error::new(ErrorKind::UnknownSet {
-                set: set.to_owned(),
-            }));
+        known_set(migrations, set)?;
+        Runner::new(self, migrations)?.repair(Some(set), None)
+    }
+
+    fn repair_in_flight(
+        &mut self,
+        migrations: &Migrations,
+        set: Option<&str>,
+        outcome: InFlightOutcome,
+    ) -> Result<Report> {
+        if let Some(set) = set {
+            known_set(migrations, set)?;
         }
-        Runner::new(self, migrations)?.repair(Some(set))
+        Runner::new(self, migrations)?.repair(set, Some(outcome))
+    }
+}
+
+fn known_set(migrations: &Migrations, set: &str) -> Result<()> {
+    if migrations.sets.iter().any(|s| s.name() == set) {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorKind::UnknownSet {
+            set: set.to_owned(),
+        }))
     }
 }
 
@@ -582,9 +649,22 @@ struct Session<'a> {
     in_tx: bool,
     /// SQLite's `PRAGMA foreign_keys` as it was before the run changed it.
     restore_foreign_keys: Option<bool>,
+    /// [`Adapter::upgrade_history`] ran in this run.
+    upgraded: bool,
 }
 
 impl Session<'_> {
+    /// Before the first history write of a run: adds columns an older strata's table lacks.
+    fn upgrade(&mut self) -> Result<()> {
+        if !self.upgraded {
+            self.adapter
+                .upgrade_history(self.table)
+                .map_err(|e| self.db_error("add the `in_flight` column to the history table", e))?;
+            self.upgraded = true;
+        }
+        Ok(())
+    }
+
     /// Rolls back (a failed statement may have aborted the transaction, and the run stops
     /// anyway), then describes the failure.
     fn db_error(&mut self, operation: &'static str, e: BoxError) -> Error {
@@ -747,6 +827,20 @@ struct Failure {
     source: BoxError,
     /// The migration itself ended the run's transaction (a `COMMIT` in its SQL).
     ended_transaction: bool,
+    /// The failing statement may have committed, and the history row names it in flight.
+    uncertain: bool,
+}
+
+impl Failure {
+    fn new(position: Option<Position>, completed: usize, source: BoxError) -> Failure {
+        Failure {
+            position,
+            completed: u32::try_from(completed).unwrap_or(u32::MAX),
+            source,
+            ended_transaction: false,
+            uncertain: false,
+        }
+    }
 }
 
 struct Runner<'a> {
@@ -779,6 +873,7 @@ impl<'a> Runner<'a> {
                 lock: None,
                 in_tx: false,
                 restore_foreign_keys: None,
+                upgraded: false,
             },
             migrations,
             database: None,
@@ -848,47 +943,51 @@ impl<'a> Runner<'a> {
     }
 
     fn record(&mut self, migration: String, action: Action, duration: Duration) {
+        self.record_step(migration, action, duration, 0);
+    }
+
+    fn record_step(
+        &mut self,
+        migration: String,
+        action: Action,
+        duration: Duration,
+        completed: u32,
+    ) {
         self.report.steps.push(ReportStep {
             migration,
             action,
             duration,
+            completed,
         });
     }
 
-    /// Repairs every set's rows, or those of `only` that set.
-    fn repair(mut self, only: Option<&str>) -> Result<Report> {
+    /// Repairs every set's rows, or those of `only` that set; `outcome` settles statements in
+    /// flight.
+    fn repair(mut self, only: Option<&str>, outcome: Option<InFlightOutcome>) -> Result<Report> {
         let timeout = self.migrations.lock_timeout;
         self.session.lock(timeout)?;
         self.session.begin(timeout)?;
         let records = self.session.read()?;
         let applied = Applied::new(&records);
         let in_scope = |set: &str| only.is_none_or(|o| o == set);
+        // Refuse before writing anything: a statement in flight is the operator's call.
+        if outcome.is_none()
+            && let Some(r) = records
+                .iter()
+                .find(|r| in_scope(&r.set) && r.state.is_dirty() && r.in_flight.is_some())
+            && let Some(in_flight) = &r.in_flight
+        {
+            return Err(Error::new(ErrorKind::InFlightUnknown {
+                migration: r.id(),
+                completed: r.state.completed().unwrap_or(0),
+                in_flight: in_flight.clone(),
+            }));
+        }
+        if records.iter().any(|r| in_scope(&r.set)) {
+            self.session.upgrade()?;
+        }
         for r in records.iter().filter(|r| in_scope(&r.set)) {
-            match r.state {
-                RecordState::Applied => {}
-                // Stopped while applying: back to pending, so it runs again.
-                RecordState::Dirty {
-                    direction: Direction::Up,
-                    ..
-                } => {
-                    self.session.delete(&r.set, r.version)?;
-                    log::info!("cleared the dirty row of `{}`; it is pending again", r.id());
-                    self.record(r.id(), Action::DirtyCleared, Duration::ZERO);
-                }
-                // Stopped while reverting: back to applied, so it can be reverted again.
-                RecordState::Dirty {
-                    direction: Direction::Down,
-                    ..
-                } => {
-                    let restored = Record {
-                        state: RecordState::Applied,
-                        ..r.clone()
-                    };
-                    self.session.write(&restored)?;
-                    log::info!("cleared the dirty row of `{}`; it is applied again", r.id());
-                    self.record(r.id(), Action::DirtyCleared, Duration::ZERO);
-                }
-            }
+            self.settle(r, outcome)?;
         }
         for set in self.migrations.sets.iter().filter(|s| in_scope(s.name())) {
             for m in set.migrations() {
@@ -912,6 +1011,74 @@ impl<'a> Runner<'a> {
         self.finish()
     }
 
+    /// Settles a dirty row `r` (other rows are left alone): removed or applied again when no
+    /// statement took effect, else partial with the statements that did.
+    fn settle(&mut self, r: &Record, outcome: Option<InFlightOutcome>) -> Result<()> {
+        let RecordState::Dirty {
+            completed,
+            direction,
+        } = r.state
+        else {
+            return Ok(());
+        };
+        let completed = match (&r.in_flight, outcome) {
+            (None, _) => completed,
+            (Some(sent), Some(InFlightOutcome::Committed)) => {
+                u32::try_from(sent.last).unwrap_or(u32::MAX)
+            }
+            (Some(sent), _) => u32::try_from(sent.statement.saturating_sub(1)).unwrap_or(u32::MAX),
+        };
+        if let (Some(sent), Some(outcome)) = (&r.in_flight, outcome) {
+            log::info!(
+                "`{}`: {sent} was in flight; told it {}",
+                r.id(),
+                match outcome {
+                    InFlightOutcome::Committed => "committed",
+                    InFlightOutcome::NotCommitted => "did not commit",
+                }
+            );
+        }
+        match (direction, completed) {
+            // Nothing took effect while applying: back to pending, so it runs again.
+            (Direction::Up, 0) => {
+                self.session.delete(&r.set, r.version)?;
+                log::info!("cleared the dirty row of `{}`; it is pending again", r.id());
+            }
+            // Nothing took effect while reverting: back to applied.
+            (Direction::Down, 0) => {
+                let restored = Record {
+                    state: RecordState::Applied,
+                    in_flight: None,
+                    ..r.clone()
+                };
+                self.session.write(&restored)?;
+                log::info!("cleared the dirty row of `{}`; it is applied again", r.id());
+            }
+            // Part of it took effect: the next run resumes after those statements.
+            (direction, completed) => {
+                let partial = Record {
+                    state: RecordState::Partial {
+                        completed,
+                        direction,
+                    },
+                    in_flight: None,
+                    ..r.clone()
+                };
+                self.session.write(&partial)?;
+                log::info!(
+                    "`{}` is partial now: the next {} resumes after statement {completed}",
+                    r.id(),
+                    match direction {
+                        Direction::Up => "upgrade",
+                        Direction::Down => "downgrade",
+                    }
+                );
+            }
+        }
+        self.record_step(r.id(), Action::DirtyCleared, Duration::ZERO, completed);
+        Ok(())
+    }
+
     fn run(mut self, target: &Target, operation: Operation) -> Result<Report> {
         let timeout = self.migrations.lock_timeout;
         self.session.restore_foreign_keys =
@@ -926,6 +1093,10 @@ impl<'a> Runner<'a> {
             steps = plan::plan(sets, &records, target, operation, self.migrations.policy)?;
         }
         let mut queue: VecDeque<Step<'_>> = steps.into();
+        if !queue.is_empty() {
+            // Work to do: the history table may need the columns of this version.
+            self.session.upgrade()?;
+        }
         if operation == Operation::Stamp {
             self.session.begin(timeout)?;
             while let Some(step) = queue.pop_front() {
@@ -938,8 +1109,19 @@ impl<'a> Runner<'a> {
         let dialect = self.session.adapter.dialect();
         for step in &queue {
             if let Some(Work::Sql(text, _)) = Work::of(step) {
-                sql::split(text, dialect.syntax)
+                let statements = sql::split(text, dialect.syntax)
                     .map_err(|e| e.into_error(sql_origin(step), dialect.backend))?;
+                if !dialect.transactional_ddl {
+                    progress_groups(&statements, true).map_err(|i| {
+                        Error::new(ErrorKind::InvalidSql {
+                            file: sql_origin(step),
+                            line: statements[i].line,
+                            statement: i + 1,
+                            dialect: dialect.backend,
+                            problem: crate::sql::Unsplittable::UnreleasedTableLock,
+                        })
+                    })?;
+                }
             }
         }
         let transactional = dialect.transactional_ddl;
@@ -972,10 +1154,16 @@ impl<'a> Runner<'a> {
             let id = step.node.id();
             let started = Instant::now();
             self.progress(&id, step.direction, (done, total), None);
+            let skip = plan::resumed(&records, &step);
+            if skip > 0 {
+                log::info!(
+                    "resuming `{id}` after statement {skip}: its partial history row says the statements before took effect"
+                );
+            }
             if outside {
-                self.outside_transaction(&step, &work, &records)?;
+                self.outside_transaction(&step, &work, &records, skip)?;
             } else {
-                self.in_transaction(&step, &work)?;
+                self.in_transaction(&step, &work, skip)?;
                 if self.migrations.mode == Mode::PerMigration {
                     self.commit()?;
                 }
@@ -1045,9 +1233,7 @@ impl<'a> Runner<'a> {
         let mut pause = Duration::from_millis(10);
         loop {
             let records = self.session.read()?;
-            let dirty = records
-                .iter()
-                .find(|r| matches!(r.state, RecordState::Dirty { .. }));
+            let dirty = records.iter().find(|r| r.state.is_dirty());
             let Some(dirty) = dirty else {
                 return Ok(records);
             };
@@ -1058,6 +1244,7 @@ impl<'a> Runner<'a> {
                 return Err(Error::new(ErrorKind::Dirty {
                     migration: dirty.id(),
                     completed: dirty.state.completed().unwrap_or(0),
+                    in_flight: dirty.in_flight.clone(),
                     waited: Some(start.elapsed()),
                 }));
             }
@@ -1087,10 +1274,10 @@ impl<'a> Runner<'a> {
         let records = self.read_waiting_out_dirty(timeout)?;
         let applied = Applied::new(&records);
         queue.retain(|step| {
-            let row = applied.get(step.node.set(), step.node.version());
+            let done = applied.is_applied(step.node.set(), step.node.version());
             match step.direction {
-                Direction::Up => row.is_none(),
-                Direction::Down => row.is_some(),
+                Direction::Up => !done,
+                Direction::Down => done,
             }
         });
         Ok(())
@@ -1139,14 +1326,15 @@ impl<'a> Runner<'a> {
                 before,
                 rolled_back,
                 committed: if in_tx { None } else { Some(failure.completed) },
+                uncertain: failure.uncertain,
             },
             failure.source,
         )
     }
 
-    fn in_transaction(&mut self, step: &Step<'_>, work: &Work<'_>) -> Result<()> {
+    fn in_transaction(&mut self, step: &Step<'_>, work: &Work<'_>, skip: u32) -> Result<()> {
         let start = Instant::now();
-        if let Err(failure) = self.execute(step, work, None) {
+        if let Err(failure) = self.execute(step, work, None, skip) {
             self.session.rollback();
             if failure.ended_transaction {
                 return Err(Error::with_source(
@@ -1162,13 +1350,14 @@ impl<'a> Runner<'a> {
         }
         let duration = start.elapsed();
         self.check_foreign_keys(step)?;
-        self.bookkeep(step, duration)?;
+        self.bookkeep(step, duration, skip)?;
         self.uncommitted += 1;
         Ok(())
     }
 
-    /// Writes (up) or deletes (down) the history row after a migration ran.
-    fn bookkeep(&mut self, step: &Step<'_>, duration: Duration) -> Result<()> {
+    /// Writes (up) or deletes (down) the history row after a migration ran; `skip` statements
+    /// of it had taken effect before (a partial row).
+    fn bookkeep(&mut self, step: &Step<'_>, duration: Duration, skip: u32) -> Result<()> {
         let id = step.node.id();
         match step.direction {
             Direction::Up => {
@@ -1176,28 +1365,54 @@ impl<'a> Runner<'a> {
                     self.session.write(&r)?;
                 }
                 log::info!("applied `{id}` in {duration:.1?}");
-                self.record(id, Action::Applied, duration);
+                self.record_step(id, Action::Applied, duration, skip);
             }
             Direction::Down => {
                 self.session.delete(step.node.set(), step.node.version())?;
                 log::info!("reverted `{id}` in {duration:.1?}");
-                self.record(id, Action::Reverted, duration);
+                self.record_step(id, Action::Reverted, duration, skip);
             }
         }
         Ok(())
     }
 
-    /// Runs a migration statement by statement outside a transaction, with a dirty row that
-    /// counts completed statements until it is done.
+    /// Runs a migration statement by statement outside a transaction. Before each statement is
+    /// sent, the history row says `dirty` with the statements before it completed and this one
+    /// in flight (the first such write under the lock); the row becomes applied at the end.
+    /// `skip` statements took effect in an earlier run (a partial row) and are not sent.
     fn outside_transaction(
         &mut self,
         step: &Step<'_>,
         work: &Work<'_>,
         records: &[Record],
+        skip: u32,
     ) -> Result<()> {
-        // Mark the migration dirty first, under the lock.
+        let Work::Sql(text, _) = work else {
+            // Functions always run in a transaction; nothing to record per statement.
+            return self.in_transaction(step, work, skip);
+        };
+        let dialect = self.session.adapter.dialect();
+        let statements = sql::split(text, dialect.syntax)
+            .map_err(|e| e.into_error(sql_origin(step), dialect.backend))?;
+        let groups = progress_groups(&statements, !dialect.transactional_ddl).map_err(|i| {
+            Error::new(ErrorKind::InvalidSql {
+                file: sql_origin(step),
+                line: statements[i].line,
+                statement: i + 1,
+                dialect: dialect.backend,
+                problem: crate::sql::Unsplittable::UnreleasedTableLock,
+            })
+        })?;
+        let first = usize::try_from(skip).unwrap_or(usize::MAX);
+        if first > statements.len() {
+            return Err(Error::new(ErrorKind::PartialMismatch {
+                migration: step.node.id(),
+                completed: skip,
+                statements: statements.len(),
+            }));
+        }
         let state = RecordState::Dirty {
-            completed: 0,
+            completed: skip,
             direction: step.direction,
         };
         // Reverting: keep the applied row as it was read (its `applied_at` above all), marked
@@ -1210,37 +1425,37 @@ impl<'a> Runner<'a> {
             (Some(r), _) | (None, Node::Unknown(r)) => Record { state, ..r.clone() },
             (None, Node::Known(m, s)) => new_record(m, s, Duration::ZERO, state),
         };
-        self.session.write(&dirty)?;
-        self.commit()?;
         let start = Instant::now();
-        let result = self.execute(step, work, Some(&mut dirty));
-        if let Err(failure) = result {
-            return Err(self.migration_error(step, failure, false));
+        if let Some(statement) = statements.get(first) {
+            // Statement `skip + 1` is in flight from here on: say so under the lock.
+            dirty.in_flight = Some(
+                InFlight::new(first + 1, statement.line, statement.text).through(groups[first] + 1),
+            );
+            self.session.write(&dirty)?;
+            self.commit()?;
+            if let Err(failure) = self.execute(step, work, Some(&mut dirty), skip) {
+                return Err(self.migration_error(step, failure, false));
+            }
         }
         let duration = start.elapsed();
         let reported = self.report.steps.len();
-        if let Err(e) = self.finish_outside(step, duration) {
+        if let Err(e) = self.finish_outside(step, duration, skip) {
             // Every statement committed; only the bookkeeping after them failed. Say so: the
             // row still says dirty, and the operator must not run the statements again.
             self.report.steps.truncate(reported);
-            let failure = Failure {
-                position: None,
-                completed: dirty.state.completed().unwrap_or(0),
-                source: Box::new(e),
-                ended_transaction: false,
-            };
+            let failure = Failure::new(None, statements.len(), Box::new(e));
             return Err(self.migration_error(step, failure, false));
         }
         Ok(())
     }
 
     /// After a step outside a transaction ran: its final history row, under the lock.
-    fn finish_outside(&mut self, step: &Step<'_>, duration: Duration) -> Result<()> {
+    fn finish_outside(&mut self, step: &Step<'_>, duration: Duration, skip: u32) -> Result<()> {
         if self.session.lock == Some(Lock::Transaction) {
             // Re-take the lock (it was released while the statements ran) for the final row.
             self.session.begin(self.migrations.lock_timeout)?;
         }
-        self.bookkeep(step, duration)?;
+        self.bookkeep(step, duration, skip)?;
         // Other connections may have committed while the lock was free: make the next
         // transaction re-read the history.
         self.uncommitted += 1;
@@ -1250,30 +1465,79 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
-    /// Runs the statements (or the function) of one step. With `progress`, each completed
-    /// statement is recorded in that dirty row.
+    /// Before statement `index` (0-based) of a migration outside a transaction, after the
+    /// first: the dirty row says the ones before it completed and this one is in flight.
+    fn mark_in_flight(
+        &mut self,
+        row: &mut Record,
+        direction: Direction,
+        index: usize,
+        last: usize,
+        statement: &sql::Statement<'_>,
+    ) -> Result<(), BoxError> {
+        row.state = RecordState::Dirty {
+            completed: u32::try_from(index).unwrap_or(u32::MAX),
+            direction,
+        };
+        row.in_flight =
+            Some(InFlight::new(index + 1, statement.line, statement.text).through(last + 1));
+        self.session.adapter.write_record(self.session.table, row)
+    }
+
+    /// After statement `index` (0-based) failed with the connection still answering: the
+    /// dirty row says it did not commit. Returns whether that was recorded; when not, the row
+    /// still names the statement in flight.
+    fn mark_failed(&mut self, row: &mut Record, direction: Direction, index: usize) -> bool {
+        if self.session.renew().is_err() {
+            return false;
+        }
+        row.state = RecordState::Dirty {
+            completed: u32::try_from(index).unwrap_or(u32::MAX),
+            direction,
+        };
+        let sent = row.in_flight.take();
+        match self.session.adapter.write_record(self.session.table, row) {
+            Ok(()) => true,
+            Err(e) => {
+                log::warn!(
+                    "could not record on {} that the failed statement {} did not commit: {e}",
+                    self.session.adapter.database(),
+                    index + 1
+                );
+                row.in_flight = sent;
+                false
+            }
+        }
+    }
+
+    /// Runs the statements (or the function) of one step, after the first `skip` (which took
+    /// effect in an earlier run). With `progress` (outside a transaction, the row already
+    /// naming the first statement to run as in flight), the dirty row names each next statement
+    /// in flight before it is sent.
+    #[allow(clippy::too_many_lines)] // one loop: each exit builds its failure where it happens
     fn execute(
         &mut self,
         step: &Step<'_>,
         work: &Work<'_>,
         mut progress: Option<&mut Record>,
+        skip: u32,
     ) -> Result<(), Failure> {
         match work {
             Work::Function(f) => {
+                if skip > 0 {
+                    return Err(Failure::new(
+                        None,
+                        0,
+                        format!("its history row says {skip} statements took effect, but it is a Rust function now").into(),
+                    ));
+                }
                 log::debug!("running function `{}`", step.node.id());
                 let mut tx = Transaction::new(&mut *self.session.adapter);
-                f(&mut tx).map_err(|source| Failure {
-                    position: None,
-                    completed: 0,
-                    source,
-                    ended_transaction: false,
-                })?;
+                f(&mut tx).map_err(|source| Failure::new(None, 0, source))?;
                 if progress.is_none() && self.session.adapter.is_in_transaction() == Some(false) {
                     return Err(Failure {
-                        position: None,
-                        completed: 0,
-                        source: "the function ended the transaction".into(),
                         ended_transaction: true,
+                        ..Failure::new(None, 0, "the function ended the transaction".into())
                     });
                 }
                 Ok(())
@@ -1281,25 +1545,45 @@ impl<'a> Runner<'a> {
             Work::Sql(text, _) => {
                 let syntax = self.session.adapter.dialect().syntax;
                 // Split before the run started (`run`): an error here is the same refusal.
-                let statements = sql::split(text, syntax).map_err(|e| Failure {
-                    position: None,
-                    completed: 0,
-                    source: Box::new(e),
-                    ended_transaction: false,
-                })?;
+                let statements =
+                    sql::split(text, syntax).map_err(|e| Failure::new(None, 0, Box::new(e)))?;
                 let count = statements.len();
-                for (i, statement) in statements.iter().enumerate() {
-                    if let Err(lost) = self.session.renew() {
-                        return Err(Failure {
-                            position: Some(Position {
-                                statement: i + 1,
-                                statements: count,
-                                line: statement.line,
-                            }),
-                            completed: u32::try_from(i).unwrap_or(u32::MAX),
-                            source: Box::new(lost),
-                            ended_transaction: false,
-                        });
+                // Outside a transaction on MySQL, a `LOCK TABLES` group is recorded as one.
+                let transactional = self.session.adapter.dialect().transactional_ddl;
+                let groups = progress_groups(&statements, progress.is_some() && !transactional)
+                    .map_err(|i| Failure::new(None, i, "`LOCK TABLES` is never released".into()))?;
+                let starts_group = |i: usize| i == 0 || groups[i - 1] < i;
+                let first = usize::try_from(skip).unwrap_or(usize::MAX);
+                if first > count {
+                    return Err(Failure::new(
+                        None,
+                        0,
+                        format!(
+                            "its history row says {skip} statements took effect, but it has {count}"
+                        )
+                        .into(),
+                    ));
+                }
+                for (i, statement) in statements.iter().enumerate().skip(first) {
+                    let position = Some(Position {
+                        statement: i + 1,
+                        statements: count,
+                        line: statement.line,
+                    });
+                    // Inside a `LOCK TABLES` group the connection reaches no other table:
+                    // neither the lease nor the history row is written until it ends.
+                    if starts_group(i)
+                        && let Err(lost) = self.session.renew()
+                    {
+                        return Err(Failure::new(position, i, Box::new(lost)));
+                    }
+                    if i > first
+                        && starts_group(i)
+                        && let Some(row) = progress.as_deref_mut()
+                        && let Err(source) =
+                            self.mark_in_flight(row, step.direction, i, groups[i], statement)
+                    {
+                        return Err(Failure::new(None, i, source));
                     }
                     log::debug!(
                         "`{}` statement {} of {count} (line {})",
@@ -1318,44 +1602,41 @@ impl<'a> Runner<'a> {
                             .map_or(statement.line, |off| {
                                 sql::line_at(text, statement.offset + off)
                             });
+                        let position = Some(Position {
+                            statement: i + 1,
+                            statements: count,
+                            line,
+                        });
+                        let in_group = groups[i] > i || !starts_group(i);
+                        if in_group && progress.is_some() {
+                            // Release the group's table locks, so the row can say what is known.
+                            if let Err(e) = self.session.adapter.execute("UNLOCK TABLES") {
+                                log::warn!("`UNLOCK TABLES` after a failed statement failed: {e}");
+                            }
+                        }
+                        let uncertain = match progress.as_deref_mut() {
+                            Some(row) => !self.mark_failed(row, step.direction, i),
+                            None => false,
+                        };
                         return Err(Failure {
-                            position: Some(Position {
-                                statement: i + 1,
-                                statements: count,
-                                line,
-                            }),
-                            completed: u32::try_from(i).unwrap_or(u32::MAX),
-                            source,
-                            ended_transaction: false,
+                            uncertain,
+                            ..Failure::new(position, i, source)
                         });
                     }
                     if progress.is_none() && self.session.adapter.is_in_transaction() == Some(false)
                     {
                         return Err(Failure {
-                            position: Some(Position {
-                                statement: i + 1,
-                                statements: count,
-                                line: statement.line,
-                            }),
-                            completed: u32::try_from(i + 1).unwrap_or(u32::MAX),
-                            source: "the statement ended the transaction".into(),
                             ended_transaction: true,
+                            ..Failure::new(
+                                Some(Position {
+                                    statement: i + 1,
+                                    statements: count,
+                                    line: statement.line,
+                                }),
+                                i + 1,
+                                "the statement ended the transaction".into(),
+                            )
                         });
-                    }
-                    if let Some(row) = progress.as_deref_mut() {
-                        row.state = RecordState::Dirty {
-                            completed: u32::try_from(i + 1).unwrap_or(u32::MAX),
-                            direction: step.direction,
-                        };
-                        let written = self.session.adapter.write_record(self.session.table, row);
-                        if let Err(source) = written {
-                            return Err(Failure {
-                                position: None,
-                                completed: u32::try_from(i + 1).unwrap_or(u32::MAX),
-                                source,
-                                ended_transaction: false,
-                            });
-                        }
                     }
                 }
                 Ok(())
@@ -1383,15 +1664,32 @@ fn refuse_transaction_control(
         return Ok(());
     }
     Err(Failure {
-        position: Some(Position {
-            statement: i + 1,
-            statements: count,
-            line: statement.line,
-        }),
-        completed: u32::try_from(i).unwrap_or(u32::MAX),
-        source: "the statement ends the transaction".into(),
         ended_transaction: true,
+        ..Failure::new(
+            Some(Position {
+                statement: i + 1,
+                statements: count,
+                line: statement.line,
+            }),
+            i,
+            "the statement ends the transaction".into(),
+        )
     })
+}
+
+/// [`lock_groups`](crate::transaction_control::lock_groups) of `statements` when `grouped`
+/// (outside a transaction on a database whose `LOCK TABLES` hides the history table), else each
+/// statement its own group.
+fn progress_groups(
+    statements: &[sql::Statement<'_>],
+    grouped: bool,
+) -> std::result::Result<Vec<usize>, usize> {
+    if grouped {
+        let texts: Vec<&str> = statements.iter().map(|s| s.text).collect();
+        crate::transaction_control::lock_groups(&texts)
+    } else {
+        Ok((0..statements.len()).collect())
+    }
 }
 
 fn new_record(m: &Migration, set: &Set, duration: Duration, state: RecordState) -> Record {
@@ -1406,6 +1704,7 @@ fn new_record(m: &Migration, set: &Set, duration: Duration, state: RecordState) 
         applied_at: utc_now(),
         duration_ms: millis(duration),
         state,
+        in_flight: None,
     }
 }
 

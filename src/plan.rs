@@ -412,9 +412,43 @@ impl<'r> Applied<'r> {
         self.rows.get(&(set, version)).copied()
     }
 
-    fn contains(&self, node: &Node<'_>) -> bool {
-        self.rows.contains_key(&(node.set(), node.version()))
+    /// Whether the migration counts as applied: a row that is not a repaired partial apply
+    /// (which is pending, to be resumed).
+    pub(crate) fn is_applied(&self, set: &str, version: u64) -> bool {
+        self.rows
+            .get(&(set, version))
+            .is_some_and(|r| !is_partial_up(r))
     }
+
+    fn contains(&self, node: &Node<'_>) -> bool {
+        self.is_applied(node.set(), node.version())
+    }
+}
+
+fn is_partial_up(r: &Record) -> bool {
+    matches!(
+        r.state,
+        RecordState::Partial {
+            direction: Direction::Up,
+            ..
+        }
+    )
+}
+
+/// How many statements of `step` took effect before: the `completed` count of a partial row
+/// in its direction, else 0.
+pub(crate) fn resumed(records: &[Record], step: &Step<'_>) -> u32 {
+    records
+        .iter()
+        .find(|r| r.set == step.node.set() && r.version == step.node.version())
+        .and_then(|r| match r.state {
+            RecordState::Partial {
+                completed,
+                direction,
+            } if direction == step.direction => Some(completed),
+            _ => None,
+        })
+        .unwrap_or(0)
 }
 
 /// Policy knobs of a plan.
@@ -477,19 +511,18 @@ pub(crate) fn verify<'r>(
     records: &'r [Record],
     policy: Policy,
 ) -> Result<Verified<'r>> {
-    if let Some(r) = records
-        .iter()
-        .find(|r| matches!(r.state, RecordState::Dirty { .. }))
-    {
+    if let Some(r) = records.iter().find(|r| r.state.is_dirty()) {
         return Err(Error::new(ErrorKind::Dirty {
             migration: r.id(),
             completed: r.state.completed().unwrap_or(0),
+            in_flight: r.in_flight.clone(),
             waited: None,
         }));
     }
     let applied = Applied::new(records);
     let mut known = 0;
     let mut matched = 0;
+    let mut resumable = 0;
     for set in sets {
         known += set.migrations().len();
         for m in set.migrations() {
@@ -497,6 +530,12 @@ pub(crate) fn verify<'r>(
                 continue;
             };
             matched += 1;
+            if is_partial_up(r) {
+                // Pending, to be resumed; the operator may have edited its remaining statements,
+                // and the final row takes the file's checksum then.
+                resumable += 1;
+                continue;
+            }
             if let Some((stored, current)) = checksum_mismatch(m, r) {
                 return Err(Error::new(ErrorKind::ChecksumMismatch {
                     migration: m.to_string(),
@@ -522,7 +561,7 @@ pub(crate) fn verify<'r>(
     Ok(Verified {
         applied,
         unknown,
-        complete: matched == known,
+        complete: matched == known && resumable == 0,
     })
 }
 
@@ -918,6 +957,7 @@ mod tests {
                     applied_at: String::new(),
                     duration_ms: 0,
                     state: RecordState::Applied,
+                    in_flight: None,
                 }
             })
             .collect()
@@ -929,6 +969,64 @@ mod tests {
             .iter()
             .map(|s| s.node.id())
             .collect())
+    }
+
+    #[test]
+    fn a_partial_row_is_pending_up_and_applied_down() -> Result<()> {
+        let sets = [set("app", &[1, 2, 3])];
+        let mut records = applied(&sets, &[("app", 1), ("app", 2)]);
+        records[1].state = RecordState::Partial {
+            completed: 1,
+            direction: Direction::Up,
+        };
+        // The operator may have edited its remaining statements: no checksum check.
+        records[1].checksum = "00".repeat(32);
+        let up = run(&sets, &records, "heads", Operation::Upgrade)?;
+        assert_eq!(up, ["app@2_m2", "app@3_m3"]);
+        let step = plan(
+            &sets,
+            &records,
+            &Target::Heads,
+            Operation::Upgrade,
+            Policy::default(),
+        )?;
+        assert_eq!(resumed(&records, &step[0]), 1);
+        assert_eq!(resumed(&records, &step[1]), 0);
+        // Not applied: a downgrade leaves it alone.
+        assert_eq!(
+            run(&sets, &records, "base", Operation::Downgrade)?,
+            ["app@1_m1"]
+        );
+
+        records[1].state = RecordState::Partial {
+            completed: 2,
+            direction: Direction::Down,
+        };
+        records[1].checksum = sets[0].migrations()[1].checksum.to_string();
+        assert_eq!(
+            run(&sets, &records, "heads", Operation::Upgrade)?,
+            ["app@3_m3"]
+        );
+        let down = plan(
+            &sets,
+            &records,
+            &"1".parse()?,
+            Operation::Downgrade,
+            Policy::default(),
+        )?;
+        assert_eq!(down.len(), 1);
+        assert_eq!(resumed(&records, &down[0]), 2);
+        // A partial row is not dirty: nothing blocks.
+        assert!(!records[1].state.is_dirty());
+        assert_eq!(records[1].state.as_str(), "partial_down");
+        assert_eq!(
+            RecordState::from_columns("partial", Some(3)).ok(),
+            Some(RecordState::Partial {
+                completed: 3,
+                direction: Direction::Up
+            })
+        );
+        Ok(())
     }
 
     #[test]

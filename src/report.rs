@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapter::{Record, RecordState};
-use crate::error::Direction;
+use crate::error::{Direction, InFlight};
 use crate::migration::Set;
 use crate::plan::{self, Applied};
 
@@ -22,7 +22,9 @@ pub enum Action {
     Unstamped,
     /// Its stored checksum replaced by the current one (repair).
     ChecksumAccepted,
-    /// Its dirty row removed (repair), so that it runs again.
+    /// Its dirty row settled (repair): removed or applied again when no statement had taken
+    /// effect, else made partial, so that the next run resumes after
+    /// [`ReportStep::completed`] statements.
     DirtyCleared,
 }
 
@@ -49,6 +51,23 @@ pub struct ReportStep {
     pub action: Action,
     /// How long it took.
     pub duration: Duration,
+    /// Statements known to have taken effect before: a resumed migration (`Applied`,
+    /// `Reverted`) skipped them; a settled dirty row (`DirtyCleared`) is partial with them. 0
+    /// otherwise.
+    pub completed: u32,
+}
+
+impl ReportStep {
+    /// `, resumed after statement 2` or `, resumes after statement 2`, for report lines.
+    pub(crate) fn resumed_note(&self) -> String {
+        match (self.completed, self.action) {
+            (0, _) => String::new(),
+            (n, Action::DirtyCleared) => {
+                format!(", partial: the next run resumes after statement {n}")
+            }
+            (n, _) => format!(", resumed after statement {n}"),
+        }
+    }
 }
 
 /// What a mutating call did, with timings.
@@ -106,10 +125,11 @@ impl fmt::Display for Report {
         for s in &self.steps {
             writeln!(
                 f,
-                "{} {} ({:.1?})",
+                "{} {} ({:.1?}{})",
                 s.action.verb(),
                 s.migration,
-                s.duration
+                s.duration,
+                s.resumed_note()
             )?;
         }
         let n = self.steps.len();
@@ -169,11 +189,56 @@ pub enum State {
         /// The set version that applied it.
         set_version: String,
     },
-    /// Started outside a transaction and not completed.
+    /// Started outside a transaction and not completed: blocks every run until repaired.
     Dirty {
         /// Statements that had completed.
         completed: u32,
+        /// The statement sent after them, which may or may not have committed, when the row
+        /// names one.
+        in_flight: Option<InFlight>,
     },
+    /// A repaired dirty row: the first `completed` statements took effect, and the next run in
+    /// `direction` resumes after them.
+    Partial {
+        /// Statements that took effect.
+        completed: u32,
+        /// Applying (`Up`: pending) or reverting (`Down`: still applied).
+        direction: Direction,
+    },
+}
+
+impl State {
+    /// How the row's progress reads in status output: `stopped after 1 statement; statement 2
+    /// (line 4, `...`) was in flight and may or may not have committed`, `stopped after 2
+    /// statements`, `partial: resumes after statement 2`; `None` for other states.
+    #[must_use]
+    pub fn progress(&self) -> Option<String> {
+        let statements = |n: u32| format!("{n} statement{}", if n == 1 { "" } else { "s" });
+        match self {
+            State::Dirty {
+                completed,
+                in_flight: Some(sent),
+            } => Some(format!(
+                "stopped after {}; {sent} was in flight and may or may not have committed",
+                statements(*completed)
+            )),
+            State::Dirty {
+                completed,
+                in_flight: None,
+            } => Some(format!("stopped after {}", statements(*completed))),
+            State::Partial {
+                completed,
+                direction,
+            } => Some(format!(
+                "partial: the next {} resumes after statement {completed}",
+                match direction {
+                    Direction::Up => "upgrade",
+                    Direction::Down => "downgrade",
+                }
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// One line of a [`Status`].
@@ -246,13 +311,21 @@ impl fmt::Display for Status {
                 State::UnknownApplied { set_version } => {
                     format!("unknown (applied by set version {set_version})")
                 }
-                State::Dirty { completed } => format!(
-                    "dirty ({completed} statement{} completed)",
-                    if *completed == 1 { "" } else { "s" }
-                ),
+                State::Dirty { .. } => "dirty".to_owned(),
+                State::Partial {
+                    direction: Direction::Up,
+                    ..
+                } => "partial".to_owned(),
+                State::Partial {
+                    direction: Direction::Down,
+                    ..
+                } => "partial (reverting)".to_owned(),
             };
             let at = e.applied_at.as_deref().unwrap_or("");
             writeln!(f, "{:width$}  {state:28} {at}", e.id())?;
+            if let Some(progress) = e.state.progress() {
+                writeln!(f, "{:width$}  {progress}", "")?;
+            }
         }
         Ok(())
     }
@@ -267,7 +340,17 @@ pub(crate) fn status(sets: &[Set], records: &[Record]) -> Status {
             let state = match record {
                 None => State::Pending,
                 Some(r) => match r.state {
-                    RecordState::Dirty { completed, .. } => State::Dirty { completed },
+                    RecordState::Dirty { completed, .. } => State::Dirty {
+                        completed,
+                        in_flight: r.in_flight.clone(),
+                    },
+                    RecordState::Partial {
+                        completed,
+                        direction,
+                    } => State::Partial {
+                        completed,
+                        direction,
+                    },
                     RecordState::Applied => match plan::checksum_mismatch(m, r) {
                         None => State::Applied,
                         Some((applied, current)) => State::Diverged {
@@ -288,7 +371,17 @@ pub(crate) fn status(sets: &[Set], records: &[Record]) -> Status {
     }
     for r in plan::unknown_records(sets, records) {
         let state = match r.state {
-            RecordState::Dirty { completed, .. } => State::Dirty { completed },
+            RecordState::Dirty { completed, .. } => State::Dirty {
+                completed,
+                in_flight: r.in_flight.clone(),
+            },
+            RecordState::Partial {
+                completed,
+                direction,
+            } => State::Partial {
+                completed,
+                direction,
+            },
             RecordState::Applied => State::UnknownApplied {
                 set_version: r.set_version.clone(),
             },
@@ -302,4 +395,59 @@ pub(crate) fn status(sets: &[Set], records: &[Record]) -> Status {
         });
     }
     Status { entries }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dirty_and_partial_rows_say_what_is_known() {
+        let entry = |version, state| StatusEntry {
+            set: "app".to_owned(),
+            version,
+            name: "m".to_owned(),
+            state,
+            applied_at: Some("2026-11-22T07:30:55.123Z".to_owned()),
+        };
+        let status = Status {
+            entries: vec![
+                entry(
+                    1,
+                    State::Partial {
+                        completed: 2,
+                        direction: Direction::Down,
+                    },
+                ),
+                entry(
+                    2,
+                    State::Dirty {
+                        completed: 1,
+                        in_flight: Some(InFlight::new(2, 5, "UPDATE t SET a = 1")),
+                    },
+                ),
+            ],
+        };
+        assert_eq!(
+            status.to_string(),
+            "app@1_m  partial (reverting)          2026-11-22T07:30:55.123Z\n\
+             \x20        partial: the next downgrade resumes after statement 2\n\
+             app@2_m  dirty                        2026-11-22T07:30:55.123Z\n\
+             \x20        stopped after 1 statement; statement 2 (line 5, `UPDATE t SET a = 1`) was in flight and may or may not have committed\n"
+        );
+        assert!(!status.is_up_to_date());
+        let report = Report {
+            steps: vec![ReportStep {
+                migration: "app@2_m".to_owned(),
+                action: Action::Applied,
+                duration: Duration::from_millis(3),
+                completed: 1,
+            }],
+            duration: Duration::from_millis(4),
+        };
+        assert_eq!(
+            report.to_string(),
+            "applied app@2_m (3.0ms, resumed after statement 1)\n1 step in 4.0ms\n"
+        );
+    }
 }

@@ -23,10 +23,10 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
-use crate::adapter::{Dialect, Table};
+use crate::adapter::{Dialect, Record, Table};
 use crate::error::{Direction, Error, ErrorKind, Result};
 use crate::migration::{Body, Migration};
-use crate::plan::{Node, Step};
+use crate::plan::{self, Node, Step};
 use crate::sql::{self, Syntax};
 
 /// The SQL dialect of an offline script.
@@ -41,9 +41,15 @@ pub enum Flavor {
     Mysql,
 }
 
-/// The history table's columns, in the order of every `INSERT`.
+/// The history table's columns, in the order of every `INSERT` of a script. Scripts write no
+/// `in_flight` value (their rows are applied, and a partial row they finish has none), so that
+/// they also run against a history table an older strata created.
 pub(crate) const COLUMNS: &str = "set_name, version, name, checksum, normalization, down_sql, \
                                   set_version, applied_at, duration_ms, state, completed";
+
+/// The column that names a dirty row's statement in flight, written by the adapters after
+/// [`COLUMNS`].
+pub(crate) const IN_FLIGHT: &str = "in_flight";
 
 impl Flavor {
     /// The flavor of scripts for a database of `dialect` (the built-in adapters' backends
@@ -132,6 +138,7 @@ impl Flavor {
     duration_ms INTEGER NOT NULL,
     state TEXT NOT NULL,
     completed INTEGER,
+    in_flight TEXT,
     PRIMARY KEY (set_name, version)
 )"
             ),
@@ -150,6 +157,7 @@ impl Flavor {
     duration_ms BIGINT NOT NULL,
     state TEXT NOT NULL,
     completed INTEGER,
+    in_flight TEXT,
     PRIMARY KEY (set_name, version)
 )"
                 )
@@ -168,6 +176,7 @@ impl Flavor {
     duration_ms BIGINT UNSIGNED NOT NULL,
     state VARCHAR(16) NOT NULL,
     completed INT UNSIGNED NULL,
+    in_flight TEXT NULL,
     UNIQUE KEY strata_set_version (set_name, version)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
             ),
@@ -175,29 +184,74 @@ impl Flavor {
     }
 
     /// The one-statement upsert of a history row, with `values` (placeholders or literals) in
-    /// [`COLUMNS`] order.
+    /// [`COLUMNS`] order: a script's row, leaving `in_flight` as it is.
     pub(crate) fn upsert(self, table: &Table, values: &[String; 11]) -> String {
+        self.upsert_of(table, values, false)
+    }
+
+    /// The upsert of an adapter's row: `values` in [`COLUMNS`] order, then [`IN_FLIGHT`].
+    #[cfg_attr(
+        not(any(feature = "rusqlite", feature = "postgres", feature = "mysql")),
+        allow(dead_code)
+    )]
+    pub(crate) fn upsert_record(self, table: &Table, values: &[String; 12]) -> String {
+        self.upsert_of(table, values, true)
+    }
+
+    fn upsert_of(self, table: &Table, values: &[String], in_flight: bool) -> String {
         let name = self.table(table);
         let values = values.join(", ");
+        let (columns, extra) = if in_flight {
+            (format!("{COLUMNS}, {IN_FLIGHT}"), true)
+        } else {
+            (COLUMNS.to_owned(), false)
+        };
         match self {
             Flavor::Mysql => format!(
-                "INSERT INTO {name} ({COLUMNS}) VALUES ({values}) ON DUPLICATE KEY UPDATE \
+                "INSERT INTO {name} ({columns}) VALUES ({values}) ON DUPLICATE KEY UPDATE \
                  name = VALUES(name), checksum = VALUES(checksum), \
                  normalization = VALUES(normalization), down_sql = VALUES(down_sql), \
                  set_version = VALUES(set_version), applied_at = VALUES(applied_at), \
                  duration_ms = VALUES(duration_ms), state = VALUES(state), \
-                 completed = VALUES(completed)"
+                 completed = VALUES(completed){}",
+                if extra {
+                    format!(", {IN_FLIGHT} = VALUES({IN_FLIGHT})")
+                } else {
+                    String::new()
+                }
             ),
             Flavor::Sqlite | Flavor::Postgres => format!(
-                "INSERT INTO {name} ({COLUMNS}) VALUES ({values}) \
+                "INSERT INTO {name} ({columns}) VALUES ({values}) \
                  ON CONFLICT (set_name, version) DO UPDATE SET \
                  name = excluded.name, checksum = excluded.checksum, \
                  normalization = excluded.normalization, down_sql = excluded.down_sql, \
                  set_version = excluded.set_version, applied_at = excluded.applied_at, \
                  duration_ms = excluded.duration_ms, state = excluded.state, \
-                 completed = excluded.completed"
+                 completed = excluded.completed{}",
+                if extra {
+                    format!(", {IN_FLIGHT} = excluded.{IN_FLIGHT}")
+                } else {
+                    String::new()
+                }
             ),
         }
+    }
+
+    /// The statement that adds the [`IN_FLIGHT`] column to a history table created without it.
+    #[cfg_attr(
+        not(any(feature = "rusqlite", feature = "postgres", feature = "mysql")),
+        allow(dead_code)
+    )]
+    pub(crate) fn add_in_flight(self, table: &Table) -> String {
+        let ty = if self == Flavor::Mysql {
+            "TEXT NULL"
+        } else {
+            "TEXT"
+        };
+        format!(
+            "ALTER TABLE {} ADD COLUMN {IN_FLIGHT} {ty}",
+            self.table(table)
+        )
     }
 
     /// `DELETE` of one history row, with `set` and `version` as placeholders or literals.
@@ -254,11 +308,13 @@ pub(crate) fn mysql_lock_name(table: &Table) -> String {
     )
 }
 
-/// Builds the script of `steps` (planned by the caller).
+/// Builds the script of `steps` (planned by the caller from `history`: a partial row's
+/// migration resumes after its completed statements).
 pub(crate) fn render(
     flavor: Flavor,
     table: &Table,
     steps: &[Step<'_>],
+    history: &[Record],
     title: &str,
     setup: &[String],
 ) -> Result<String> {
@@ -322,7 +378,28 @@ pub(crate) fn render(
         let statements = sql::split(&text, flavor.syntax()).map_err(|e| {
             e.into_error(crate::migrator::sql_origin(step), flavor.dialect().name())
         })?;
-        for statement in statements {
+        let completed = plan::resumed(history, step);
+        let skip = usize::try_from(completed).unwrap_or(usize::MAX);
+        if skip > 0 {
+            if skip > statements.len() {
+                return Err(Error::new(ErrorKind::PartialMismatch {
+                    migration: step.node.id(),
+                    completed,
+                    statements: statements.len(),
+                }));
+            }
+            let _ = writeln!(
+                out,
+                "-- resumed: its first {} took effect before (partial history row); {} remain",
+                if skip == 1 {
+                    "statement".to_owned()
+                } else {
+                    format!("{skip} statements")
+                },
+                statements.len() - skip
+            );
+        }
+        for statement in statements.iter().skip(skip) {
             push_statement(&mut out, flavor, statement.text);
         }
         let bookkeeping = match (step.direction, step.node) {
@@ -462,6 +539,40 @@ mod tests {
             "{script}"
         );
         assert!(!script.trim_end().ends_with("COMMIT;"), "{script}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_partial_migration_s_script_has_only_its_remaining_statements() -> Result<()> {
+        let mut set = Set::new("app", "1.0.0")?;
+        set.add(Migration::sql(
+            1,
+            "three",
+            "CREATE TABLE a (id INT);\nCREATE TABLE b (id INT);\nCREATE TABLE c (id INT);\n",
+        )?)?;
+        let migrations = Migrations::new([set])?;
+        let mut history = migrations.history_at("heads")?;
+        history[0].state = crate::RecordState::Partial {
+            completed: 2,
+            direction: Direction::Up,
+        };
+        let script = migrations.upgrade_script_for(Flavor::Mysql, &history, "heads")?;
+        assert!(
+            script.contains("\n-- apply app@1_three\n-- resumed: its first 2 statements took effect before (partial history row); 1 remain\nCREATE TABLE c (id INT);\nINSERT INTO `strata_migrations`"),
+            "{script}"
+        );
+        assert!(!script.contains("CREATE TABLE a"), "{script}");
+        history[0].state = crate::RecordState::Partial {
+            completed: 4,
+            direction: Direction::Up,
+        };
+        assert_eq!(
+            migrations
+                .upgrade_script_for(Flavor::Mysql, &history, "heads")
+                .unwrap_err()
+                .to_string(),
+            "cannot resume migration `app@1_three`: its history row says 4 statements completed, but it has 3 statements now"
+        );
         Ok(())
     }
 

@@ -32,6 +32,55 @@ pub(crate) fn ends_transaction(statement: &str) -> bool {
     }
 }
 
+/// What a MySQL `LOCK TABLES` / `UNLOCK TABLES` statement does to the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TableLock {
+    /// `LOCK TABLE[S] ...`: until `UNLOCK TABLES`, the connection can use only the tables it
+    /// named, so strata's history table is out of reach.
+    Lock,
+    /// `UNLOCK TABLE[S]`.
+    Unlock,
+}
+
+/// Whether `statement` takes or releases MySQL's table locks (mysqldump writes them around
+/// its `INSERT`s).
+pub(crate) fn table_lock(statement: &str) -> Option<TableLock> {
+    let mut words = Words { rest: statement };
+    let first = words.next()?;
+    let second = words.next()?;
+    if !(second.eq_ignore_ascii_case("TABLES") || second.eq_ignore_ascii_case("TABLE")) {
+        return None;
+    }
+    if first.eq_ignore_ascii_case("LOCK") {
+        Some(TableLock::Lock)
+    } else if first.eq_ignore_ascii_case("UNLOCK") {
+        Some(TableLock::Unlock)
+    } else {
+        None
+    }
+}
+
+/// For each statement, the index of the last statement of its progress group: itself,
+/// except from a `LOCK TABLES` through the `UNLOCK TABLES` that releases it, where every
+/// statement's group ends at that `UNLOCK TABLES`. `Err(i)`: the `LOCK TABLES` at index `i`
+/// is never released.
+pub(crate) fn lock_groups(statements: &[&str]) -> Result<Vec<usize>, usize> {
+    let mut ends: Vec<usize> = (0..statements.len()).collect();
+    let mut open: Option<usize> = None;
+    for (i, text) in statements.iter().enumerate() {
+        match (table_lock(text), open) {
+            (Some(TableLock::Lock), None) => open = Some(i),
+            (Some(TableLock::Unlock), Some(start)) => {
+                ends[start..=i].fill(i);
+                open = None;
+            }
+            // A second `LOCK TABLES` releases the first and locks again: one group.
+            _ => {}
+        }
+    }
+    open.map_or(Ok(ends), Err)
+}
+
 /// The leading words of a statement, skipping whitespace and comments between them.
 struct Words<'a> {
     rest: &'a str,

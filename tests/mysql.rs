@@ -9,6 +9,7 @@
 
 mod conformance;
 
+use conformance::crash::{self, Scenario, Via};
 use conformance::{TestDb, TestResult, tables};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, Pool};
@@ -113,7 +114,10 @@ fn a_half_applied_migration_leaves_a_dirty_row_until_repaired() -> TestResult {
     );
     assert_eq!(
         conn.status(&m)?.entries()[0].state,
-        State::Dirty { completed: 2 }
+        State::Dirty {
+            completed: 2,
+            in_flight: None
+        }
     );
     // Every later boot is refused at once (GET_LOCK is held through the run, so a dirty row
     // is never a migration still running elsewhere).
@@ -127,8 +131,8 @@ fn a_half_applied_migration_leaves_a_dirty_row_until_repaired() -> TestResult {
         other.migrate(&m).unwrap_err().kind(),
         ErrorKind::Dirty { completed: 2, .. }
     ));
-    // The operator finishes the fix by hand (or undoes the partial work), repairs, migrates.
-    conn.query_drop("DROP TABLE accounts")?;
+    // The operator fixes the failing statement, repairs, migrates: the run resumes at
+    // statement 3 (statements 1 and 2 are not run again).
     let mut fixed = Set::new("app", "1.0.1")?;
     fixed.add(Migration::sql(
         1,
@@ -138,8 +142,16 @@ fn a_half_applied_migration_leaves_a_dirty_row_until_repaired() -> TestResult {
     let fixed = Migrations::new([fixed])?;
     let repair = conn.repair(&fixed)?;
     assert_eq!(repair.steps()[0].action, Action::DirtyCleared);
-    assert_eq!(conn.migrate(&fixed)?.applied().len(), 1);
+    assert_eq!(repair.steps()[0].completed, 2);
+    let report = conn.migrate(&fixed)?;
+    assert_eq!(report.applied().len(), 1);
+    assert_eq!(report.steps()[0].completed, 2);
     assert!(conn.status(&fixed)?.is_up_to_date());
+    let columns: Vec<String> = conn.query(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() \
+         AND table_name = 'accounts' ORDER BY ordinal_position",
+    )?;
+    assert_eq!(columns, ["id", "email", "name"]);
     Ok(())
 }
 
@@ -437,4 +449,98 @@ fn delimiter_files_and_not_atomic_blocks_run_whole() -> TestResult {
         assert!(statements.iter().all(|s| !s.text.contains("DELIMITER")));
     }
     Ok(())
+}
+
+#[test]
+#[ignore = "a child process of the crash tests"]
+fn child_crash() -> TestResult {
+    conformance::crash::child::<My>()
+}
+
+/// The server's thread running migration 2's first statement, if any.
+fn ledger_insert(conn: &mut Conn) -> Option<u64> {
+    conn.query_first(
+        "SELECT id FROM information_schema.processlist WHERE db = DATABASE() \
+         AND info LIKE 'INSERT INTO ledger%'",
+    )
+    .ok()
+    .flatten()
+}
+
+fn wait_until_gone(conn: &mut Conn) {
+    let start = std::time::Instant::now();
+    while ledger_insert(conn).is_some() && start.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The issue's reproduction: the client dies while `SLEEP` runs; the server finishes and
+/// commits the statement.
+fn sleeping() -> Scenario<Conn> {
+    Scenario {
+        slow: "INSERT INTO ledger SELECT SLEEP(1.5)",
+        no_transaction: false,
+        commits: true,
+        hold: conformance::crash::nothing,
+        running: |c| ledger_insert(c).is_some(),
+        settle: |watcher, _| wait_until_gone(watcher),
+        refuses_at_once: true,
+    }
+}
+
+/// The statement waits for a table lock; after the client dies, the operator kills its server
+/// thread too: it never commits.
+fn waiting() -> Scenario<Conn> {
+    Scenario {
+        slow: "INSERT INTO ledger VALUES (1)",
+        no_transaction: false,
+        commits: false,
+        hold: |c| {
+            c.query_drop("LOCK TABLES ledger WRITE")
+                .expect("lock ledger");
+        },
+        running: |c| ledger_insert(c).is_some(),
+        settle: |watcher, holder| {
+            if let Some(id) = ledger_insert(watcher) {
+                watcher
+                    .query_drop(format!("KILL {id}"))
+                    .expect("kill the thread");
+            }
+            wait_until_gone(watcher);
+            holder.query_drop("UNLOCK TABLES").expect("unlock");
+        },
+        refuses_at_once: true,
+    }
+}
+
+#[test]
+fn killed_while_a_statement_commits_on_the_server_api() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    crash::killed_mid_statement(&db, &sleeping(), Via::Api, &db.url())
+}
+
+#[test]
+fn killed_while_a_statement_commits_on_the_server_binary() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    crash::killed_mid_statement(&db, &sleeping(), Via::Binary, &db.url())
+}
+
+#[test]
+fn killed_while_a_statement_never_commits_api() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    crash::killed_mid_statement(&db, &waiting(), Via::Api, &db.url())
+}
+
+#[test]
+fn killed_while_a_statement_never_commits_binary() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    crash::killed_mid_statement(&db, &waiting(), Via::Binary, &db.url())
 }

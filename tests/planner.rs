@@ -1197,6 +1197,7 @@ fn record(set: &str, version: u64, name: &str, up_sql: &str) -> Record {
         applied_at: String::new(),
         duration_ms: 0,
         state: RecordState::Applied,
+        in_flight: None,
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod conformance;
 
+use conformance::crash::{self, Scenario, Via};
 use conformance::{TestDb, TestResult, tables};
 use postgres::{Client, Config, NoTls};
 use strata::{Adapter, ErrorKind, Migration, Migrations, Migrator, Set};
@@ -484,4 +485,102 @@ fn a_procedure_that_commits_fails_inside_the_run() -> TestResult {
         }
     }
     Ok(())
+}
+
+#[test]
+#[ignore = "a child process of the crash tests"]
+fn child_crash() -> TestResult {
+    conformance::crash::child::<Pg>()
+}
+
+/// Backends of this database running migration 2's first statement (`Lock`: waiting for a
+/// lock; `None`: any).
+fn ledger_inserts(conn: &mut Client, waiting: Option<&str>) -> i64 {
+    conn.query_one(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND state = 'active' AND query LIKE 'INSERT INTO ledger%' \
+         AND ($1::text IS NULL OR wait_event_type = $1)",
+        &[&waiting],
+    )
+    .map_or(0, |row| row.get(0))
+}
+
+fn wait_until_gone(conn: &mut Client) {
+    let start = std::time::Instant::now();
+    while ledger_inserts(conn, None) > 0 && start.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A no-transaction migration whose client dies while `pg_sleep` runs: the backend finishes
+/// and commits the statement.
+fn sleeping() -> Scenario<Client> {
+    Scenario {
+        slow: "INSERT INTO ledger SELECT 1 FROM pg_sleep(1.5)",
+        no_transaction: true,
+        commits: true,
+        hold: conformance::crash::nothing,
+        running: |c| ledger_inserts(c, None) > 0,
+        settle: |watcher, _| wait_until_gone(watcher),
+        refuses_at_once: false,
+    }
+}
+
+/// The statement waits for a table lock; after the client dies, the operator terminates its
+/// backend too: it never commits.
+fn waiting() -> Scenario<Client> {
+    Scenario {
+        slow: "INSERT INTO ledger VALUES (1)",
+        no_transaction: true,
+        commits: false,
+        hold: |c| {
+            c.batch_execute("BEGIN; LOCK TABLE ledger IN ACCESS EXCLUSIVE MODE")
+                .expect("lock ledger");
+        },
+        running: |c| ledger_inserts(c, Some("Lock")) > 0,
+        settle: |watcher, holder| {
+            watcher
+                .batch_execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND query LIKE 'INSERT INTO ledger%' \
+                     AND pid <> pg_backend_pid()",
+                )
+                .expect("terminate the backend");
+            wait_until_gone(watcher);
+            holder.batch_execute("COMMIT").expect("unlock");
+        },
+        refuses_at_once: false,
+    }
+}
+
+#[test]
+fn killed_while_a_statement_commits_on_the_server_api() -> TestResult {
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    crash::killed_mid_statement(&db, &sleeping(), Via::Api, &db.url())
+}
+
+#[test]
+fn killed_while_a_statement_commits_on_the_server_binary() -> TestResult {
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    crash::killed_mid_statement(&db, &sleeping(), Via::Binary, &db.url())
+}
+
+#[test]
+fn killed_while_a_statement_never_commits_api() -> TestResult {
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    crash::killed_mid_statement(&db, &waiting(), Via::Api, &db.url())
+}
+
+#[test]
+fn killed_while_a_statement_never_commits_binary() -> TestResult {
+    let Some(db) = Pg::create() else {
+        return Ok(());
+    };
+    crash::killed_mid_statement(&db, &waiting(), Via::Binary, &db.url())
 }

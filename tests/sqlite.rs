@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use std::time::{Duration, Instant};
 
+use conformance::crash::{Scenario, Via};
 use conformance::{TestDb, TestResult, counted, tables};
 use rusqlite::Connection;
 use strata::{ErrorKind, Migration, Migrations, Migrator, Mode, Set};
@@ -501,7 +502,7 @@ fn peer_runs_app_2(lock: u32) -> Option<&'static str> {
     // Before our 2nd lock a peer has started no-transaction app@2; before the 3rd it is done.
     match lock {
         2 => Some(concat!(
-            "INSERT INTO strata_migrations VALUES ('app', 2, 'slow', 'x', 1, NULL, '1.0.0', 'now', 0, 'dirty', 0);",
+            "INSERT INTO strata_migrations VALUES ('app', 2, 'slow', 'x', 1, NULL, '1.0.0', 'now', 0, 'dirty', 0, '1:2:CREATE TABLE slow (id INTEGER)');",
             "CREATE TABLE slow (id INTEGER);"
         )),
         3 => Some(
@@ -608,9 +609,17 @@ fn a_failed_final_history_write_says_every_statement_committed() -> TestResult {
         ))
         .as_deref()
     );
+    // The row still names the last statement in flight: nothing after it said otherwise.
     assert_eq!(
         conn.status(&m)?.entries()[1].state,
-        strata::State::Dirty { completed: 2 }
+        strata::State::Dirty {
+            completed: 1,
+            in_flight: Some(strata::InFlight::new(
+                2,
+                3,
+                "CREATE TABLE fw_b (id INTEGER)"
+            ))
+        }
     );
     Ok(())
 }
@@ -850,5 +859,141 @@ fn foreign_keys_are_restored_when_a_migration_panics() -> TestResult {
     assert!(unwound.is_err());
     assert!(foreign_keys(&conn)?, "restored");
     assert!(conn.is_autocommit());
+    Ok(())
+}
+
+#[test]
+#[ignore = "a child process of the crash tests"]
+fn child_crash() -> TestResult {
+    conformance::crash::child::<Sqlite>()
+}
+
+/// A no-transaction migration killed while its first statement computes: SQLite runs in the
+/// killed process, so the statement never commits (its journal is rolled back on next open).
+fn computing() -> Scenario<Connection> {
+    Scenario {
+        slow: "INSERT INTO ledger WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT max(x) FROM c",
+        no_transaction: true,
+        commits: false,
+        hold: conformance::crash::nothing,
+        // Not visible from outside: the row names it in flight, and it runs for many seconds.
+        running: |_| {
+            std::thread::sleep(Duration::from_millis(200));
+            true
+        },
+        settle: |_, _| {},
+        refuses_at_once: false,
+    }
+}
+
+#[test]
+fn killed_while_a_statement_computes_api() -> TestResult {
+    let db = Sqlite::create().expect("sqlite");
+    let url = db.url();
+    conformance::crash::killed_mid_statement(&db, &computing(), Via::Api, &url)
+}
+
+#[test]
+fn killed_while_a_statement_computes_binary() -> TestResult {
+    let db = Sqlite::create().expect("sqlite");
+    let url = db.url();
+    conformance::crash::killed_mid_statement(&db, &computing(), Via::Binary, &url)
+}
+
+/// The protocol outside a transaction: before each statement is sent the row names it in
+/// flight (the first write being the one that marks the migration dirty), and one write at the
+/// end: n + 1 writes for n statements.
+#[test]
+fn each_statement_is_named_in_flight_before_it_is_sent() -> TestResult {
+    let db = Sqlite::create().expect("sqlite");
+    let mut conn = db.connect();
+    conn.migrate(&Migrations::new([tables("app", 1)])?)?;
+    conn.execute_batch(
+        "CREATE TABLE writes (state TEXT, completed INTEGER, in_flight TEXT);
+         CREATE TRIGGER w_insert AFTER INSERT ON strata_migrations
+         BEGIN INSERT INTO writes VALUES (NEW.state, NEW.completed, NEW.in_flight); END;
+         CREATE TRIGGER w_update AFTER UPDATE ON strata_migrations
+         BEGIN INSERT INTO writes VALUES (NEW.state, NEW.completed, NEW.in_flight); END;",
+    )?;
+    let mut set = tables("app", 1);
+    set.add(Migration::sql(
+        2,
+        "outside",
+        "-- strata:no-transaction\nCREATE TABLE w_a (id INTEGER);\n\nCREATE TABLE w_b (id INTEGER);\nCREATE TABLE w_c (id INTEGER);\n",
+    )?)?;
+    conn.migrate(&Migrations::new([set])?)?;
+    let writes: Vec<(String, Option<i64>, Option<String>)> = conn
+        .prepare("SELECT * FROM writes ORDER BY rowid")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let dirty = |completed, in_flight: &str| {
+        (
+            "dirty".to_owned(),
+            Some(completed),
+            Some(in_flight.to_owned()),
+        )
+    };
+    assert_eq!(
+        writes,
+        [
+            dirty(0, "1:2:CREATE TABLE w_a (id INTEGER)"),
+            dirty(1, "2:4:CREATE TABLE w_b (id INTEGER)"),
+            dirty(2, "3:5:CREATE TABLE w_c (id INTEGER)"),
+            ("applied".to_owned(), None, None),
+        ]
+    );
+    Ok(())
+}
+
+/// A statement fails with an answer from the database: the row then says it did not commit
+/// (nothing in flight). When even that write fails, the row keeps naming it in flight, and the
+/// error says the statement may or may not have committed.
+#[test]
+fn a_failed_statement_is_recorded_as_not_committed_unless_that_write_fails() -> TestResult {
+    let db = Sqlite::create().expect("sqlite");
+    let mut conn = db.connect();
+    let mut set = tables("app", 1);
+    set.add(Migration::sql(
+        2,
+        "outside",
+        "-- strata:no-transaction\nCREATE TABLE f_a (id INTEGER);\nINSERT INTO f_missing VALUES (1);\n",
+    )?)?;
+    let m = Migrations::new([set])?.lock_timeout(Duration::ZERO);
+    conn.upgrade(&m, "1")?;
+    conn.execute_batch(
+        "CREATE TRIGGER refuse_settling BEFORE UPDATE ON strata_migrations
+         WHEN NEW.state = 'dirty' AND NEW.in_flight IS NULL
+         BEGIN SELECT RAISE(ABORT, 'history write refused'); END;",
+    )?;
+    let err = conn.migrate(&m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "failed to apply migration `app@2_outside` (statement 2 of 2, line 3) on {}; 1 statement of it stayed committed; statement 2 may or may not have committed (the history row names it in flight)",
+            strata::Adapter::database(&mut conn)
+        )
+    );
+    let row = conn.history(&m)?.pop().ok_or("no row")?;
+    assert_eq!(
+        row.in_flight,
+        Some(strata::InFlight::new(
+            2,
+            3,
+            "INSERT INTO f_missing VALUES (1)"
+        ))
+    );
+    // Told it did not commit, the next run resumes at statement 2.
+    conn.execute_batch("DROP TRIGGER refuse_settling; CREATE TABLE f_missing (id INTEGER);")?;
+    let report = conn.repair_in_flight(&m, None, strata::InFlightOutcome::NotCommitted)?;
+    assert_eq!(
+        report.to_string().lines().next(),
+        Some(
+            "cleared dirty app@2_outside (0.0ns, partial: the next run resumes after statement 1)"
+        )
+    );
+    let report = conn.migrate(&m)?;
+    assert_eq!(report.steps()[0].completed, 1);
+    assert_eq!(Sqlite::count(&mut conn, "f_missing"), Some(1));
+    assert_eq!(Sqlite::count(&mut conn, "f_a"), Some(0));
     Ok(())
 }

@@ -12,7 +12,7 @@ use std::any::Any;
 use std::fmt;
 use std::time::Duration;
 
-use crate::error::{BoxError, Database, Direction, Error, ErrorKind, Result};
+use crate::error::{BoxError, Database, Direction, Error, ErrorKind, InFlight, Result};
 use crate::sql::Syntax;
 
 #[cfg(feature = "mysql")]
@@ -73,8 +73,14 @@ pub struct Record {
     pub applied_at: String,
     /// How long it took, in milliseconds.
     pub duration_ms: u64,
-    /// Applied, or dirty.
+    /// Applied, dirty or partial.
     pub state: RecordState,
+    /// For a dirty row: the statement sent after the `completed` ones, which may or may not
+    /// have committed (written before it is sent). `None` for other rows, and for a dirty row
+    /// whose failing statement is known not to have committed. Stored in the `in_flight`
+    /// column as [`InFlight::to_column`] writes it; a history table created by an older strata
+    /// lacks the column until [`Adapter::upgrade_history`] adds it, and reads as `None`.
+    pub in_flight: Option<InFlight>,
 }
 
 impl Record {
@@ -98,11 +104,22 @@ pub enum RecordState {
         /// Whether it was being applied (`Up`) or reverted (`Down`).
         direction: Direction,
     },
+    /// A dirty row the operator repaired: exactly the first `completed` statements took
+    /// effect. The next run resumes after them, never running them again: an up migration is
+    /// pending with its first `completed` statements skipped, a down migration still applied
+    /// with its first `completed` down statements skipped.
+    Partial {
+        /// Statements known to have committed.
+        completed: u32,
+        /// Whether it was being applied (`Up`) or reverted (`Down`).
+        direction: Direction,
+    },
 }
 
 impl RecordState {
-    /// The text stored in the `state` column: `applied`, `dirty` (stopped while applying) or
-    /// `dirty_down` (stopped while reverting).
+    /// The text stored in the `state` column: `applied`, `dirty` (stopped while applying),
+    /// `dirty_down` (stopped while reverting), `partial` and `partial_down` (repaired dirty
+    /// rows, resumed by the next run).
     #[must_use]
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -115,6 +132,14 @@ impl RecordState {
                 direction: Direction::Down,
                 ..
             } => "dirty_down",
+            RecordState::Partial {
+                direction: Direction::Up,
+                ..
+            } => "partial",
+            RecordState::Partial {
+                direction: Direction::Down,
+                ..
+            } => "partial_down",
         }
     }
 
@@ -123,15 +148,23 @@ impl RecordState {
     pub fn completed(&self) -> Option<u32> {
         match self {
             RecordState::Applied => None,
-            RecordState::Dirty { completed, .. } => Some(*completed),
+            RecordState::Dirty { completed, .. } | RecordState::Partial { completed, .. } => {
+                Some(*completed)
+            }
         }
+    }
+
+    /// Whether the row blocks every run until it is repaired.
+    #[must_use]
+    pub fn is_dirty(&self) -> bool {
+        matches!(self, RecordState::Dirty { .. })
     }
 
     /// Rebuilds the state from the `state` and `completed` columns.
     ///
     /// # Errors
     ///
-    /// A `state` other than `applied`, `dirty` or `dirty_down`.
+    /// A `state` other than `applied`, `dirty`, `dirty_down`, `partial` or `partial_down`.
     pub fn from_columns(
         state: &str,
         completed: Option<u32>,
@@ -144,6 +177,14 @@ impl RecordState {
                 direction: Direction::Up,
             }),
             "dirty_down" => Ok(RecordState::Dirty {
+                completed,
+                direction: Direction::Down,
+            }),
+            "partial" => Ok(RecordState::Partial {
+                completed,
+                direction: Direction::Up,
+            }),
+            "partial_down" => Ok(RecordState::Partial {
                 completed,
                 direction: Direction::Down,
             }),
@@ -283,6 +324,20 @@ pub trait Adapter {
     /// The driver's error.
     fn create_history(&mut self, table: &Table) -> Result<(), BoxError>;
 
+    /// Adds the columns a history table created by an older strata lacks (today `in_flight`,
+    /// nullable text), doing nothing when they exist. The core calls it under the migration lock
+    /// once per run that writes history rows, before the first write; never on a run with
+    /// nothing to do. The default does nothing: an adapter whose tables always have the column
+    /// (or that does not store [`Record::in_flight`]) need not implement it.
+    ///
+    /// # Errors
+    ///
+    /// The driver's error.
+    fn upgrade_history(&mut self, table: &Table) -> Result<(), BoxError> {
+        let _ = table;
+        Ok(())
+    }
+
     /// Reads the history under the migration lock, creating the table first when it does not
     /// exist. The default calls [`read_history`](Adapter::read_history) and then
     /// [`create_history`](Adapter::create_history) when needed; an adapter may do both in one
@@ -338,7 +393,8 @@ pub trait Adapter {
     fn rollback(&mut self) -> Result<(), BoxError>;
 
     /// Writes a history row, replacing the row of the same set and version if there is one, in
-    /// one statement (an upsert), keeping the row's place in the history order.
+    /// one statement (an upsert), keeping the row's place in the history order. Every field is
+    /// written, [`Record::in_flight`] included (a `None` clears it).
     ///
     /// # Errors
     ///

@@ -9,8 +9,8 @@ use mysql::prelude::{FromValue, Queryable};
 use mysql::{Conn, PooledConn, Row};
 
 use super::{Adapter, Dialect, Lock, Record, RecordState, Table};
-use crate::error::{BoxError, Database};
-use crate::script::{COLUMNS, Flavor, mysql_lock_name};
+use crate::error::{BoxError, Database, InFlight};
+use crate::script::{Flavor, IN_FLIGHT, mysql_lock_name};
 use crate::sql::Syntax;
 
 mod galera;
@@ -34,27 +34,36 @@ fn server_code(e: &mysql::Error) -> Option<u16> {
     }
 }
 
-fn take<T: FromValue>(row: &mut Row, i: usize) -> Result<T, BoxError> {
-    match row.take_opt::<T, usize>(i) {
+fn take<T: FromValue>(row: &mut Row, column: &str) -> Result<T, BoxError> {
+    match row.take_opt::<T, &str>(column) {
         Some(Ok(v)) => Ok(v),
-        Some(Err(e)) => Err(format!("column {i} of the history table: {e}").into()),
-        None => Err(format!("column {i} missing from the history table").into()),
+        Some(Err(e)) => Err(format!("column `{column}` of the history table: {e}").into()),
+        None => Err(format!("column `{column}` missing from the history table").into()),
     }
 }
 
 fn record(mut row: Row) -> Result<Record, BoxError> {
-    let state: String = take(&mut row, 9)?;
+    let state: String = take(&mut row, "state")?;
+    // A table an older strata created has no `in_flight` column until a run adds it.
+    let in_flight: Option<String> = match row.take_opt::<Option<String>, &str>(IN_FLIGHT) {
+        Some(v) => v.map_err(|e| format!("column `{IN_FLIGHT}` of the history table: {e}"))?,
+        None => None,
+    };
     Ok(Record {
-        set: take(&mut row, 0)?,
-        version: take(&mut row, 1)?,
-        name: take(&mut row, 2)?,
-        checksum: take(&mut row, 3)?,
-        normalization: take(&mut row, 4)?,
-        down_sql: take(&mut row, 5)?,
-        set_version: take(&mut row, 6)?,
-        applied_at: take(&mut row, 7)?,
-        duration_ms: take(&mut row, 8)?,
-        state: RecordState::from_columns(&state, take(&mut row, 10)?)?,
+        set: take(&mut row, "set_name")?,
+        version: take(&mut row, "version")?,
+        name: take(&mut row, "name")?,
+        checksum: take(&mut row, "checksum")?,
+        normalization: take(&mut row, "normalization")?,
+        down_sql: take(&mut row, "down_sql")?,
+        set_version: take(&mut row, "set_version")?,
+        applied_at: take(&mut row, "applied_at")?,
+        duration_ms: take(&mut row, "duration_ms")?,
+        state: RecordState::from_columns(&state, take(&mut row, "completed")?)?,
+        in_flight: in_flight
+            .as_deref()
+            .map(InFlight::from_column)
+            .transpose()?,
     })
 }
 
@@ -72,7 +81,8 @@ fn database(conn: &mut Conn) -> Database {
 }
 
 fn read_history(conn: &mut Conn, table: &Table) -> Result<Option<Vec<Record>>, BoxError> {
-    let sql = format!("SELECT {COLUMNS} FROM {} ORDER BY id", table.quoted('`'));
+    // `*`: tolerates a missing `in_flight` column.
+    let sql = format!("SELECT * FROM {} ORDER BY id", table.quoted('`'));
     match conn.query::<Row, _>(sql) {
         Ok(rows) => rows
             .into_iter()
@@ -111,8 +121,20 @@ fn error_offset(error: &BoxError, statement: &str) -> Option<usize> {
     Some(line_start + within)
 }
 
+fn upgrade_history(conn: &mut Conn, table: &Table) -> Result<(), BoxError> {
+    let has: Option<i64> = conn.exec_first(
+        "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = DATABASE() \
+         AND table_name = ? AND column_name = ?",
+        (table.name(), IN_FLIGHT),
+    )?;
+    if has.unwrap_or(0) == 0 {
+        conn.query_drop(Flavor::Mysql.add_in_flight(table))?;
+    }
+    Ok(())
+}
+
 fn write_record(conn: &mut Conn, table: &Table, r: &Record) -> Result<(), BoxError> {
-    let sql = Flavor::Mysql.upsert(table, &std::array::from_fn(|_| "?".to_owned()));
+    let sql = Flavor::Mysql.upsert_record(table, &std::array::from_fn(|_| "?".to_owned()));
     conn.exec_drop(
         sql,
         (
@@ -127,6 +149,7 @@ fn write_record(conn: &mut Conn, table: &Table, r: &Record) -> Result<(), BoxErr
             r.duration_ms,
             r.state.as_str(),
             r.state.completed(),
+            r.in_flight.as_ref().map(InFlight::to_column),
         ),
     )?;
     Ok(())
@@ -222,6 +245,10 @@ macro_rules! mysql_adapter {
 
             fn create_history(&mut self, table: &Table) -> Result<(), BoxError> {
                 create_history($as_conn(self), table)
+            }
+
+            fn upgrade_history(&mut self, table: &Table) -> Result<(), BoxError> {
+                upgrade_history($as_conn(self), table)
             }
 
             fn execute(&mut self, statement: &str) -> Result<(), BoxError> {

@@ -15,8 +15,8 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, SimpleQueryMessage, SimpleQueryRow};
 
 use super::{Adapter, Dialect, Lock, Record, RecordState, Table};
-use crate::error::{BoxError, Database, Error, ErrorKind};
-use crate::script::{COLUMNS, Flavor, advisory_key};
+use crate::error::{BoxError, Database, Error, ErrorKind, InFlight};
+use crate::script::{Flavor, IN_FLIGHT, advisory_key};
 use crate::sql::Syntax;
 
 const DIALECT: Dialect = Dialect {
@@ -38,31 +38,41 @@ fn rows(messages: Vec<SimpleQueryMessage>) -> impl Iterator<Item = SimpleQueryRo
     })
 }
 
-fn text(row: &SimpleQueryRow, i: usize) -> Result<&str, BoxError> {
-    row.try_get(i)?
-        .ok_or_else(|| format!("unexpected NULL in column {i} of the history table").into())
+fn text<'r>(row: &'r SimpleQueryRow, column: &str) -> Result<&'r str, BoxError> {
+    row.try_get(column)?
+        .ok_or_else(|| format!("unexpected NULL in column `{column}` of the history table").into())
 }
 
 fn record(row: &SimpleQueryRow) -> Result<Record, BoxError> {
+    // A table an older strata created has no `in_flight` column until a run adds it.
+    let in_flight = if row.columns().iter().any(|c| c.name() == IN_FLIGHT) {
+        row.try_get(IN_FLIGHT)?
+            .map(InFlight::from_column)
+            .transpose()?
+    } else {
+        None
+    };
     Ok(Record {
-        set: text(row, 0)?.to_owned(),
-        version: text(row, 1)?.parse()?,
-        name: text(row, 2)?.to_owned(),
-        checksum: text(row, 3)?.to_owned(),
-        normalization: text(row, 4)?.parse()?,
-        down_sql: row.try_get(5)?.map(str::to_owned),
-        set_version: text(row, 6)?.to_owned(),
-        applied_at: text(row, 7)?.to_owned(),
-        duration_ms: text(row, 8)?.parse()?,
+        set: text(row, "set_name")?.to_owned(),
+        version: text(row, "version")?.parse()?,
+        name: text(row, "name")?.to_owned(),
+        checksum: text(row, "checksum")?.to_owned(),
+        normalization: text(row, "normalization")?.parse()?,
+        down_sql: row.try_get("down_sql")?.map(str::to_owned),
+        set_version: text(row, "set_version")?.to_owned(),
+        applied_at: text(row, "applied_at")?.to_owned(),
+        duration_ms: text(row, "duration_ms")?.parse()?,
         state: RecordState::from_columns(
-            text(row, 9)?,
-            row.try_get(10)?.map(str::parse).transpose()?,
+            text(row, "state")?,
+            row.try_get("completed")?.map(str::parse).transpose()?,
         )?,
+        in_flight,
     })
 }
 
+/// `*`: tolerates a missing `in_flight` column.
 fn select(table: &Table) -> String {
-    format!("SELECT {COLUMNS} FROM {} ORDER BY id", table.quoted('"'))
+    format!("SELECT * FROM {} ORDER BY id", table.quoted('"'))
 }
 
 fn i64_of(value: u64, what: &str) -> Result<i64, BoxError> {
@@ -129,6 +139,16 @@ impl Adapter for Client {
             .collect()
     }
 
+    fn upgrade_history(&mut self, table: &Table) -> Result<(), BoxError> {
+        // One round trip, and no lock on the table when the column exists.
+        Ok(self.batch_execute(&format!(
+            "DO $strata$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass({}) \
+             AND attname = '{IN_FLIGHT}' AND NOT attisdropped) THEN {}; END IF; END $strata$",
+            regclass(table),
+            Flavor::Postgres.add_in_flight(table)
+        ))?)
+    }
+
     fn execute(&mut self, statement: &str) -> Result<(), BoxError> {
         Ok(self.batch_execute(statement)?)
     }
@@ -163,13 +183,14 @@ impl Adapter for Client {
     }
 
     fn write_record(&mut self, table: &Table, r: &Record) -> Result<(), BoxError> {
-        let placeholders: [String; 11] = std::array::from_fn(|i| format!("${}", i + 1));
-        let sql = Flavor::Postgres.upsert(table, &placeholders);
+        let placeholders: [String; 12] = std::array::from_fn(|i| format!("${}", i + 1));
+        let sql = Flavor::Postgres.upsert_record(table, &placeholders);
         let version = i64_of(r.version, "version")?;
         let normalization = i32::try_from(r.normalization)?;
         let duration = i64::try_from(r.duration_ms).unwrap_or(i64::MAX);
         let completed = r.state.completed().map(i32::try_from).transpose()?;
-        let params: [(&(dyn ToSql + Sync), Type); 11] = [
+        let in_flight = r.in_flight.as_ref().map(InFlight::to_column);
+        let params: [(&(dyn ToSql + Sync), Type); 12] = [
             (&r.set, Type::TEXT),
             (&version, Type::INT8),
             (&r.name, Type::TEXT),
@@ -181,6 +202,7 @@ impl Adapter for Client {
             (&duration, Type::INT8),
             (&r.state.as_str(), Type::TEXT),
             (&completed, Type::INT4),
+            (&in_flight, Type::TEXT),
         ];
         self.execute_typed(&sql, &params)?;
         Ok(())

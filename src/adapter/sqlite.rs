@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::{Adapter, Dialect, Lock, Record, RecordState, Table};
-use crate::error::{BoxError, Database};
+use crate::error::{BoxError, Database, InFlight};
 use crate::script::Flavor;
 use crate::sql::Syntax;
 
@@ -17,8 +17,8 @@ const DIALECT: Dialect = Dialect {
     schemas: false,
 };
 
-/// `?1` to `?11`.
-static PARAMS: std::sync::LazyLock<[String; 11]> =
+/// `?1` to `?12`.
+static PARAMS: std::sync::LazyLock<[String; 12]> =
     std::sync::LazyLock::new(|| std::array::from_fn(|i| format!("?{}", i + 1)));
 
 fn is_busy(e: &rusqlite::Error) -> bool {
@@ -64,27 +64,38 @@ impl Adapter for Connection {
         if exists.is_none() {
             return Ok(None);
         }
-        let sql = format!(
-            "SELECT set_name, version, name, checksum, normalization, down_sql, set_version, \
-             applied_at, duration_ms, state, completed FROM {} ORDER BY rowid",
-            table.quoted('"')
-        );
-        let mut stmt = self.prepare_cached(&sql)?;
+        // `*`: a table an older strata created has no `in_flight` column until a run adds it.
+        // Not cached: a cached `*` statement keeps the columns it had when first prepared.
+        let sql = format!("SELECT * FROM {} ORDER BY rowid", table.quoted('"'));
+        let mut stmt = self.prepare(&sql)?;
+        // A table without strata's columns is an error even when it holds no row.
+        for column in crate::script::COLUMNS.split(", ") {
+            stmt.column_index(column)?;
+        }
+        let in_flight = stmt.column_index("in_flight").ok();
         let mut rows = stmt.query([])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            let state: String = row.get(9)?;
+            let state: String = row.get("state")?;
+            let in_flight = match in_flight {
+                Some(i) => row.get::<_, Option<String>>(i)?,
+                None => None,
+            };
             out.push(Record {
-                set: row.get(0)?,
-                version: u64::try_from(row.get::<_, i64>(1)?)?,
-                name: row.get(2)?,
-                checksum: row.get(3)?,
-                normalization: row.get(4)?,
-                down_sql: row.get(5)?,
-                set_version: row.get(6)?,
-                applied_at: row.get(7)?,
-                duration_ms: u64::try_from(row.get::<_, i64>(8)?).unwrap_or(0),
-                state: RecordState::from_columns(&state, row.get(10)?)?,
+                set: row.get("set_name")?,
+                version: u64::try_from(row.get::<_, i64>("version")?)?,
+                name: row.get("name")?,
+                checksum: row.get("checksum")?,
+                normalization: row.get("normalization")?,
+                down_sql: row.get("down_sql")?,
+                set_version: row.get("set_version")?,
+                applied_at: row.get("applied_at")?,
+                duration_ms: u64::try_from(row.get::<_, i64>("duration_ms")?).unwrap_or(0),
+                state: RecordState::from_columns(&state, row.get("completed")?)?,
+                in_flight: in_flight
+                    .as_deref()
+                    .map(InFlight::from_column)
+                    .transpose()?,
             });
         }
         Ok(Some(out))
@@ -92,6 +103,17 @@ impl Adapter for Connection {
 
     fn create_history(&mut self, table: &Table) -> Result<(), BoxError> {
         Ok(self.execute_batch(&Flavor::Sqlite.create_history(table))?)
+    }
+
+    fn upgrade_history(&mut self, table: &Table) -> Result<(), BoxError> {
+        let has = self
+            .prepare_cached("SELECT 1 FROM pragma_table_info(?1) WHERE name = 'in_flight'")?
+            .query_row([table.name()], |_| Ok(()))
+            .optional()?;
+        if has.is_none() {
+            self.execute_batch(&Flavor::Sqlite.add_in_flight(table))?;
+        }
+        Ok(())
     }
 
     fn execute(&mut self, statement: &str) -> Result<(), BoxError> {
@@ -122,7 +144,7 @@ impl Adapter for Connection {
     }
 
     fn write_record(&mut self, table: &Table, r: &Record) -> Result<(), BoxError> {
-        let sql = Flavor::Sqlite.upsert(table, &PARAMS);
+        let sql = Flavor::Sqlite.upsert_record(table, &PARAMS);
         self.prepare_cached(&sql)?.execute(params![
             r.set,
             version_param(r.version)?,
@@ -135,6 +157,7 @@ impl Adapter for Connection {
             i64::try_from(r.duration_ms).unwrap_or(i64::MAX),
             r.state.as_str(),
             r.state.completed(),
+            r.in_flight.as_ref().map(InFlight::to_column),
         ])?;
         Ok(())
     }

@@ -68,15 +68,39 @@ pub enum Command {
         #[arg(allow_hyphen_values = true)]
         target: String,
     },
-    /// Accepts changed checksums and clears dirty rows (after cleaning up by hand).
+    /// Accepts changed checksums and settles dirty rows: the next `up` (or `down`) resumes
+    /// after the statements that took effect.
     Repair {
         /// Repairs this set only.
         #[arg(long)]
         set: Option<String>,
+        /// Whether the statement a dirty row names as in flight committed (`committed`: resume
+        /// after it) or not (`not-committed`: resume at it). Required when a dirty row names
+        /// one: check the database first.
+        #[arg(long, value_enum, value_name = "OUTCOME")]
+        in_flight: Option<InFlightArg>,
     },
     /// Prints the SQL script of an upgrade or downgrade, to review and run by hand.
     #[command(subcommand)]
     Sql(Sql),
+}
+
+/// The values of `repair --in-flight`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InFlightArg {
+    /// The statement committed: the next run resumes after it.
+    Committed,
+    /// The statement did not commit: the next run runs it.
+    NotCommitted,
+}
+
+impl From<InFlightArg> for crate::InFlightOutcome {
+    fn from(arg: InFlightArg) -> crate::InFlightOutcome {
+        match arg {
+            InFlightArg::Committed => crate::InFlightOutcome::Committed,
+            InFlightArg::NotCommitted => crate::InFlightOutcome::NotCommitted,
+        }
+    }
 }
 
 /// The scripts of `sql`.
@@ -149,7 +173,18 @@ mod tests {
             Command::Sql(Sql::Down { ref target, from: Some(ref from) }) if target == "base" && from == "heads"
         ));
         let m = parse(&["migrate", "repair", "--set", "billing"])?;
-        assert!(matches!(m.command, Command::Repair { set: Some(ref s) } if s == "billing"));
+        assert!(
+            matches!(m.command, Command::Repair { set: Some(ref s), in_flight: None } if s == "billing")
+        );
+        let m = parse(&["migrate", "repair", "--in-flight", "not-committed"])?;
+        assert!(matches!(
+            m.command,
+            Command::Repair {
+                set: None,
+                in_flight: Some(InFlightArg::NotCommitted)
+            }
+        ));
+        assert!(parse(&["migrate", "repair", "--in-flight", "maybe"]).is_err());
         assert!(parse(&["migrate", "down"]).is_err(), "down needs a target");
         assert!(parse(&["serve"]).is_err(), "not a migrate command");
         Ok(())

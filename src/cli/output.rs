@@ -134,7 +134,7 @@ pub(super) fn duration(d: Duration) -> String {
 const HINTS: [(&str, &str); 3] = [
     (
         "dirty",
-        "a migration stopped part-way; clean up what it did by hand, then run `repair`",
+        "a migration stopped part-way; check what took effect, then run `repair` (with `--in-flight committed` or `--in-flight not-committed` when a statement was in flight)",
     ),
     (
         "diverged",
@@ -164,7 +164,28 @@ pub(super) fn status(
             let (state, style): (String, fn(Paint, &str) -> String) = match &e.state {
                 State::Applied => ("applied".into(), Paint::good),
                 State::Pending => ("pending".into(), Paint::warn),
-                State::Dirty { completed } => (format!("dirty ({completed})"), Paint::error),
+                State::Dirty {
+                    completed,
+                    in_flight: None,
+                } => (format!("dirty ({completed})"), Paint::error),
+                State::Dirty {
+                    completed,
+                    in_flight: Some(sent),
+                } => (
+                    format!(
+                        "dirty ({completed}, statement {} in flight)",
+                        sent.statement
+                    ),
+                    Paint::error,
+                ),
+                State::Partial {
+                    completed,
+                    direction: Direction::Up,
+                } => (format!("partial ({completed})"), Paint::warn),
+                State::Partial {
+                    completed,
+                    direction: Direction::Down,
+                } => (format!("partial down ({completed})"), Paint::warn),
                 State::UnknownApplied { .. } => ("unknown".into(), Paint::error),
                 State::Diverged { .. } => ("diverged".into(), Paint::error),
             };
@@ -173,6 +194,7 @@ pub(super) fn status(
                 "applied" => "applied",
                 "pending" => "pending",
                 "dirty" => "dirty",
+                "partial" => "partial",
                 "unknown" => "unknown",
                 _ => "diverged",
             };
@@ -210,7 +232,10 @@ pub(super) fn status(
         .collect();
     let verdict = if !hints.is_empty() {
         paint.error("needs attention")
-    } else if counts.iter().any(|(k, _)| *k == "pending") {
+    } else if counts
+        .iter()
+        .any(|(k, _)| *k == "pending" || *k == "partial")
+    {
         paint.warn("not up to date")
     } else {
         paint.good("up to date")
@@ -223,6 +248,11 @@ pub(super) fn status(
     );
     for (kind, hint) in hints {
         let _ = writeln!(out, "  {}: {hint}", paint.error(kind));
+    }
+    for e in status.entries() {
+        if let Some(progress) = e.state.progress() {
+            let _ = writeln!(out, "  {}: {progress}", e.id());
+        }
     }
 }
 
@@ -241,6 +271,7 @@ pub(super) fn current(out: &mut String, status: &Status) {
         match &e.state {
             State::Pending => {}
             State::Dirty { .. } => *at = format!("{}_{} (dirty)", e.version, e.name),
+            State::Partial { .. } => *at = format!("{}_{} (partial)", e.version, e.name),
             _ => *at = format!("{}_{}", e.version, e.name),
         }
     }
@@ -261,8 +292,15 @@ pub(super) fn history(out: &mut String, records: &[Record], paint: Paint) {
         .map(|r| {
             let (state, style): (String, fn(Paint, &str) -> String) = match r.state {
                 RecordState::Applied => ("applied".into(), Paint::good),
-                RecordState::Dirty { completed, .. } => {
-                    (format!("dirty ({completed})"), Paint::error)
+                RecordState::Dirty { completed, .. } => match &r.in_flight {
+                    None => (format!("dirty ({completed})"), Paint::error),
+                    Some(sent) => (
+                        format!("dirty ({completed}); {sent} in flight"),
+                        Paint::error,
+                    ),
+                },
+                RecordState::Partial { completed, .. } => {
+                    (format!("{} ({completed})", r.state.as_str()), Paint::warn)
                 }
             };
             vec![
@@ -323,13 +361,26 @@ pub(super) fn summary(out: &mut String, report: &Report, paint: Paint) {
         paint.good(&line),
         duration(report.duration())
     );
+    for s in report.steps().iter().filter(|s| s.completed > 0) {
+        let _ = writeln!(
+            out,
+            "  {} resumed after statement {}: a partial history row said the statements before took effect",
+            s.migration, s.completed
+        );
+    }
 }
 
 /// A stamp's or repair's report: a line per row it wrote or removed, then the time it took
 /// (nothing ran, so the rows have no duration of their own).
 pub(super) fn report(out: &mut String, report: &Report, paint: Paint) {
     for s in report.steps() {
-        let _ = writeln!(out, "{} {}", s.action.verb(), s.migration);
+        let _ = writeln!(
+            out,
+            "{} {}{}",
+            s.action.verb(),
+            s.migration,
+            s.resumed_note()
+        );
     }
     let line = match report.steps().len() {
         0 => "nothing to do".to_owned(),
@@ -370,7 +421,10 @@ mod tests {
             entry(
                 "billing",
                 3,
-                State::Dirty { completed: 2 },
+                State::Dirty {
+                    completed: 2,
+                    in_flight: None,
+                },
                 Some("2026-11-22T07:31:00.000Z"),
             ),
         ]);
@@ -388,7 +442,8 @@ mod tests {
              app      20261122080000  m20261122080000  pending\n\
              billing  3               m3               dirty (2)  2026-11-22 07:31:00\n\
              \n3 migrations: 1 applied, 1 pending, 1 dirty; needs attention\n\
-             \x20 dirty: a migration stopped part-way; clean up what it did by hand, then run `repair`\n"
+             \x20 dirty: a migration stopped part-way; check what took effect, then run `repair` (with `--in-flight committed` or `--in-flight not-committed` when a statement was in flight)\n\
+             \x20 billing@3_m3: stopped after 2 statements\n"
         );
         let mut coloured = String::new();
         super::status(&mut coloured, &database, &status, false, Paint::with(true));
@@ -397,6 +452,54 @@ mod tests {
         let mut out = String::new();
         current(&mut out, &status);
         assert_eq!(out, "app      1_m1\nbilling  3_m3 (dirty)\n");
+    }
+
+    #[test]
+    fn an_in_flight_statement_and_a_partial_row_are_spelled_out() {
+        let status = Status::from_entries(vec![
+            entry(
+                "app",
+                1,
+                State::Partial {
+                    completed: 1,
+                    direction: Direction::Up,
+                },
+                Some("2026-11-22T07:30:55.123Z"),
+            ),
+            entry(
+                "app",
+                2,
+                State::Dirty {
+                    completed: 0,
+                    in_flight: Some(crate::InFlight::new(
+                        1,
+                        3,
+                        "INSERT INTO ledger SELECT SLEEP(1.5)",
+                    )),
+                },
+                Some("2026-11-22T07:31:00.000Z"),
+            ),
+        ]);
+        let database = Database {
+            backend: "mysql",
+            name: "app".to_owned(),
+        };
+        let mut out = String::new();
+        super::status(&mut out, &database, &status, false, Paint::with(false));
+        assert_eq!(
+            out,
+            "mysql database `app`\n\n\
+             SET  VERSION  NAME  STATE                             APPLIED AT (UTC)\n\
+             app  1        m1    partial (1)                       2026-11-22 07:30:55\n\
+             app  2        m2    dirty (0, statement 1 in flight)  2026-11-22 07:31:00\n\
+             \n2 migrations: 1 partial, 1 dirty; needs attention\n\
+             \x20 dirty: a migration stopped part-way; check what took effect, then run `repair` (with `--in-flight committed` or `--in-flight not-committed` when a statement was in flight)\n\
+             \x20 app@1_m1: partial: the next upgrade resumes after statement 1\n\
+             \x20 app@2_m2: stopped after 0 statements; statement 1 (line 3, `INSERT INTO ledger SELECT SLEEP(1.5)`) was in flight and may or may not have committed\n"
+        );
+        let mut out = String::new();
+        current(&mut out, &status);
+        assert_eq!(out, "app  2_m2 (dirty)\n");
     }
 
     #[test]
@@ -461,6 +564,7 @@ mod tests {
                 migration: "app@1_a".to_owned(),
                 action: crate::report::Action::Stamped,
                 duration: Duration::ZERO,
+                completed: 0,
             }],
             duration: Duration::from_micros(2500),
         };

@@ -14,6 +14,7 @@ use strata::{
     State,
 };
 
+pub mod crash;
 mod schema;
 mod session;
 mod splitting;
@@ -382,6 +383,7 @@ macro_rules! conformance_suite {
             no_transaction_failure_leaves_dirty_row,
             no_transaction_migration_completes,
             failed_no_transaction_down_repairs_to_applied,
+            an_older_history_table_gains_the_in_flight_column,
             waiting_for_the_lock_times_out_or_finds_the_work_done,
             killed_process_releases_the_lock,
             panicking_migration_releases_the_lock,
@@ -1021,19 +1023,35 @@ pub fn no_transaction_failure_leaves_dirty_row<D: TestDb>(db: &D) -> TestResult 
         "statement 1 committed"
     );
     let status = conn.status(&m)?;
-    assert_eq!(status.entries()[1].state, State::Dirty { completed: 1 });
+    // The failure came from the server, so the row says statement 2 did not commit: nothing is
+    // in flight.
+    assert_eq!(
+        status.entries()[1].state,
+        State::Dirty {
+            completed: 1,
+            in_flight: None
+        }
+    );
     // A dirty row blocks the next run (after a short wait where the lock cannot tell a running
     // migration from a stopped one; `error.rs` has both texts).
     let err = conn.migrate(&m).unwrap_err();
     assert!(
-        matches!(err.kind(), ErrorKind::Dirty { completed: 1, .. }),
+        matches!(
+            err.kind(),
+            ErrorKind::Dirty {
+                completed: 1,
+                in_flight: None,
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(
         err.to_string().starts_with("migration `app@2_outside` is "),
         "{err}"
     );
-    // The operator undoes the partial work, repairs, and fixes the migration.
+    // The operator fixes the failing statement and repairs: the row becomes partial, and the
+    // next run resumes at statement 2 (statement 1 is not run again).
     let mut fixed = Set::new("app", "1.0.1")?;
     fixed.add(Migration::sql(
         1,
@@ -1048,12 +1066,21 @@ pub fn no_transaction_failure_leaves_dirty_row<D: TestDb>(db: &D) -> TestResult 
     let fixed = Migrations::new([fixed])?;
     let repair = conn.repair(&fixed)?;
     assert_eq!(repair.steps()[0].action, Action::DirtyCleared);
-    let mut manual =
-        Migrations::new([one("ops", 1, "undo", "DROP TABLE nt_a;")])?.table("ops_history")?;
-    manual = manual.mode(Mode::PerMigration);
-    conn.migrate(&manual)?;
-    assert_eq!(ids(&conn.migrate(&fixed)?.applied()), ["app@2_outside"]);
+    assert_eq!(repair.steps()[0].completed, 1);
+    assert_eq!(
+        conn.status(&fixed)?.entries()[1].state,
+        State::Partial {
+            completed: 1,
+            direction: strata::Direction::Up
+        }
+    );
+    let report = conn.migrate(&fixed)?;
+    assert_eq!(ids(&report.applied()), ["app@2_outside"]);
+    assert_eq!(report.steps()[0].completed, 1, "resumed after statement 1");
     assert_eq!(D::count(&mut conn, "nt_a"), Some(1));
+    // The final row takes the current file's checksum.
+    assert!(conn.status(&fixed)?.is_up_to_date());
+    assert!(conn.migrate(&fixed)?.is_empty());
     Ok(())
 }
 
@@ -1111,19 +1138,74 @@ pub fn failed_no_transaction_down_repairs_to_applied<D: TestDb>(db: &D) -> TestR
             direction: strata::Direction::Down
         }
     );
-    // The operator restores what the partial down removed, then repairs: applied again.
-    let mut undo = Migrations::new([one(
-        "ops",
-        1,
-        "restore",
-        "CREATE TABLE ntd_b (id INTEGER PRIMARY KEY);",
-    )])?
-    .table("ops_history")?;
-    undo = undo.mode(Mode::PerMigration);
-    conn.migrate(&undo)?;
-    conn.repair(&m)?;
+    // Repair: partial, still applied, and the next downgrade resumes at statement 2 (of the
+    // down migration as the file has it now: the operator fixed it).
+    let repair = conn.repair(&m)?;
+    assert_eq!(repair.steps()[0].completed, 1);
+    assert_eq!(
+        conn.status(&m)?.entries()[0].state,
+        State::Partial {
+            completed: 1,
+            direction: strata::Direction::Down
+        }
+    );
+    assert!(conn.migrate(&m)?.is_empty(), "still applied");
+    let mut fixed = Set::new("app", "1.0.0")?;
+    fixed.add(
+        Migration::sql(1, "pair", "CREATE TABLE ntd_a (id INTEGER PRIMARY KEY);\nCREATE TABLE ntd_b (id INTEGER PRIMARY KEY);")?
+            .with_down("-- strata:no-transaction\nDROP TABLE ntd_b;\nCREATE TABLE ntd_missing (id INTEGER);\nDROP TABLE ntd_a;")?,
+    )?;
+    let fixed = Migrations::new([fixed])?;
+    let report = conn.downgrade(&fixed, "base")?;
+    assert_eq!(ids(&report.reverted()), ["app@1_pair"]);
+    assert_eq!(report.steps()[0].completed, 1);
+    assert_eq!(D::count(&mut conn, "ntd_a"), None);
+    assert_eq!(D::count(&mut conn, "ntd_missing"), Some(0));
+    assert!(conn.history(&fixed)?.is_empty());
+    Ok(())
+}
+
+/// A history table an older strata created has no `in_flight` column: reads tolerate it (the
+/// no-op boot does not touch the table's shape), and a run with work adds it before writing.
+pub fn an_older_history_table_gains_the_in_flight_column<D: TestDb>(db: &D) -> TestResult {
+    let mut conn = db.connect();
+    let first = Migrations::new([tables("app", 1)])?;
+    conn.migrate(&first)?;
+    Adapter::execute(
+        &mut conn,
+        "ALTER TABLE strata_migrations DROP COLUMN in_flight",
+    )
+    .map_err(|e| e.to_string())?;
+    assert!(conn.migrate(&first)?.is_empty(), "the no-op boot reads it");
+    assert!(conn.status(&first)?.is_up_to_date());
+    assert_eq!(conn.history(&first)?[0].in_flight, None);
+    let mut s = tables("app", 1);
+    s.add(Migration::sql(
+        2,
+        "outside",
+        "-- strata:no-transaction\nCREATE TABLE oh_a (id INTEGER);\nCREATE TABLE oh_b (id INTEGER);\n",
+    )?)?;
+    let m = Migrations::new([s])?;
+    assert_eq!(ids(&conn.migrate(&m)?.applied()), ["app@2_outside"]);
     assert!(conn.status(&m)?.is_up_to_date());
-    assert!(conn.migrate(&m)?.is_empty());
+    Adapter::execute(&mut conn, "UPDATE strata_migrations SET in_flight = NULL")
+        .map_err(|e| e.to_string())?;
+    // Stamps and repairs add it too.
+    Adapter::execute(
+        &mut conn,
+        "ALTER TABLE strata_migrations DROP COLUMN in_flight",
+    )
+    .map_err(|e| e.to_string())?;
+    assert_eq!(conn.stamp(&m, "base")?.steps().len(), 2);
+    assert_eq!(conn.stamp(&m, "heads")?.steps().len(), 2);
+    Adapter::execute(
+        &mut conn,
+        "ALTER TABLE strata_migrations DROP COLUMN in_flight",
+    )
+    .map_err(|e| e.to_string())?;
+    assert!(conn.repair(&m)?.is_empty());
+    Adapter::execute(&mut conn, "UPDATE strata_migrations SET in_flight = NULL")
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
