@@ -544,3 +544,85 @@ fn killed_while_a_statement_never_commits_binary() -> TestResult {
     };
     crash::killed_mid_statement(&db, &waiting(), Via::Binary, &db.url())
 }
+
+/// mysqldump's `LOCK TABLES ... UNLOCK TABLES` around its `INSERT`s: while tables are locked
+/// the connection reaches no other table, so the group is recorded as one (in flight from its
+/// `LOCK TABLES` through its `UNLOCK TABLES`); a failure inside it releases the locks and records
+/// what is known; a `LOCK TABLES` never released is refused before anything runs.
+#[test]
+fn lock_tables_groups_are_recorded_as_one() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    let dump = "CREATE TABLE invoices (id INT PRIMARY KEY);\nLOCK TABLES `invoices` WRITE;\nINSERT INTO invoices VALUES (1),(2);\nINSERT INTO invoices VALUES (3);\nUNLOCK TABLES;\nCREATE TABLE after_dump (id INT);\n";
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(1, "dump", dump)?)?;
+    let mut conn = db.connect();
+    conn.migrate(&Migrations::new([set.clone()])?)?;
+    assert_eq!(My::count(&mut conn, "invoices"), Some(3));
+    assert_eq!(My::count(&mut conn, "after_dump"), Some(0));
+
+    // A duplicate key inside the group: statements 1 to 3 committed, the locks are released,
+    // and the row says so with nothing in flight.
+    set.add(Migration::sql(
+        2,
+        "more",
+        "LOCK TABLES invoices WRITE;\nINSERT INTO invoices VALUES (4);\nINSERT INTO invoices VALUES (1);\nUNLOCK TABLES;\n",
+    )?)?;
+    let m = Migrations::new([set.clone()])?;
+    let err = conn.migrate(&m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "failed to apply migration `app@2_more` (statement 3 of 4, line 3) on {}; 2 statements of it stayed committed",
+            conn.database()
+        )
+    );
+    assert_eq!(
+        conn.status(&m)?.entries()[1].state,
+        State::Dirty {
+            completed: 2,
+            in_flight: None
+        }
+    );
+    // The connection reaches tables outside the group again: the locks were released.
+    assert_eq!(My::count(&mut conn, "after_dump"), Some(0));
+    assert_eq!(My::count(&mut conn, "invoices"), Some(4));
+
+    // Never released: refused before migration 3's first statement (or anything) runs.
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(1, "dump", dump)?)?;
+    set.add(Migration::sql(2, "pre", "CREATE TABLE pre (id INT);")?)?;
+    set.add(Migration::sql(
+        3,
+        "unreleased",
+        "CREATE TABLE x (id INT);\nLOCK TABLES x WRITE;\nINSERT INTO x VALUES (1);\n",
+    )?)?;
+    let other = My::create().ok_or("no server")?;
+    let mut fresh = other.connect();
+    let err = fresh.migrate(&Migrations::new([set])?).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "3_unreleased:2: invalid SQL in statement 2 for mysql: `LOCK TABLES` is never released by an `UNLOCK TABLES` of the migration (strata cannot record progress while tables are locked)"
+    );
+    assert_eq!(My::count(&mut fresh, "invoices"), None, "nothing ran");
+    Ok(())
+}
+
+/// The in-flight column of a table-locked group names the whole group, and `--in-flight
+/// committed` resumes after its `UNLOCK TABLES`.
+#[test]
+fn an_in_flight_group_reads_back_as_the_whole_group() -> TestResult {
+    let flight = strata::InFlight::new(2, 2, "LOCK TABLES `invoices` WRITE").through(5);
+    assert_eq!(flight.to_column(), "2-5:2:LOCK TABLES 'invoices' WRITE");
+    assert_eq!(
+        strata::InFlight::from_column(&flight.to_column()).map_err(|e| e.to_string())?,
+        flight
+    );
+    assert_eq!(
+        flight.to_string(),
+        "the table-locked group of statements 2 to 5 (line 2, `LOCK TABLES 'invoices' WRITE`)"
+    );
+    assert!(strata::InFlight::from_column("5-2:1:x").is_err());
+    Ok(())
+}
