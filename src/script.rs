@@ -308,6 +308,43 @@ pub(crate) fn mysql_lock_name(table: &Table) -> String {
     )
 }
 
+/// The statements of one step after the first `completed` (a partial row's, which took effect
+/// before), with a comment saying so.
+fn push_statements(
+    out: &mut String,
+    flavor: Flavor,
+    step: &Step<'_>,
+    text: &str,
+    completed: u32,
+) -> Result<()> {
+    let statements = sql::split(text, flavor.syntax())
+        .map_err(|e| e.into_error(crate::migrator::sql_origin(step), flavor.dialect().name()))?;
+    let skip = usize::try_from(completed).unwrap_or(usize::MAX);
+    if skip > 0 {
+        if skip > statements.len() {
+            return Err(Error::new(ErrorKind::PartialMismatch {
+                migration: step.node.id(),
+                completed,
+                statements: statements.len(),
+            }));
+        }
+        let _ = writeln!(
+            out,
+            "-- resumed: its first {} took effect before (partial history row); {} remain",
+            if skip == 1 {
+                "statement".to_owned()
+            } else {
+                format!("{skip} statements")
+            },
+            statements.len() - skip
+        );
+    }
+    for statement in statements.iter().skip(skip) {
+        push_statement(out, flavor, statement.text);
+    }
+    Ok(())
+}
+
 /// Builds the script of `steps` (planned by the caller from `history`: a partial row's
 /// migration resumes after its completed statements).
 pub(crate) fn render(
@@ -375,33 +412,7 @@ pub(crate) fn render(
             ""
         };
         let _ = writeln!(out, "\n-- {verb} {}{outside_note}", step.node.id());
-        let statements = sql::split(&text, flavor.syntax()).map_err(|e| {
-            e.into_error(crate::migrator::sql_origin(step), flavor.dialect().name())
-        })?;
-        let completed = plan::resumed(history, step);
-        let skip = usize::try_from(completed).unwrap_or(usize::MAX);
-        if skip > 0 {
-            if skip > statements.len() {
-                return Err(Error::new(ErrorKind::PartialMismatch {
-                    migration: step.node.id(),
-                    completed,
-                    statements: statements.len(),
-                }));
-            }
-            let _ = writeln!(
-                out,
-                "-- resumed: its first {} took effect before (partial history row); {} remain",
-                if skip == 1 {
-                    "statement".to_owned()
-                } else {
-                    format!("{skip} statements")
-                },
-                statements.len() - skip
-            );
-        }
-        for statement in statements.iter().skip(skip) {
-            push_statement(&mut out, flavor, statement.text);
-        }
+        push_statements(&mut out, flavor, step, &text, plan::resumed(history, step))?;
         let bookkeeping = match (step.direction, step.node) {
             (Direction::Up, Node::Known(m, set)) => {
                 flavor.upsert(table, &applied_values(flavor, m, set.version()))
