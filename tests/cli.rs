@@ -1006,3 +1006,32 @@ mod my {
         Ok(())
     }
 }
+
+/// The binary splits with its URL's dialect and refuses, before anything runs, a file with an
+/// unclosed comment or a directive look-alike; a file SQLite cannot split but MySQL could is no
+/// reason to refuse a SQLite run of other files (it is only read with SQLite's rules).
+#[test]
+fn the_binary_refuses_unsplittable_files_before_anything_runs() -> TestResult {
+    let (tmp, _) = project()?;
+    let migrations = tmp.path().join("migrations");
+    let bad = migrations.join("29990101000000_oops.sql");
+    std::fs::write(&bad, "CREATE TABLE z (id INT);\n/* oops\nDROP TABLE z;\n")?;
+    let run = strata(tmp.path(), &["up", "--url", "sqlite:app.db"]);
+    assert_eq!(run.code, Some(1));
+    assert_eq!(
+        run.stderr,
+        "error: 29990101000000_oops.sql:2: invalid SQL in statement 2 for sqlite: `/*` comment is never closed\n"
+    );
+    std::fs::write(&bad, "-- Strata:no-transaction\nVACUUM;\n")?;
+    let run = strata(tmp.path(), &["up", "--url", "sqlite:app.db"]);
+    assert_eq!(run.code, Some(1));
+    has(
+        &run.stderr,
+        "29990101000000_oops.sql:1: invalid directive `Strata:no-transaction`",
+    );
+    std::fs::remove_file(&bad)?;
+    // Nothing ran: the database file holds no history yet.
+    let status = strata(tmp.path(), &["status", "--url", "sqlite:app.db"]).ok();
+    ends(&status.stdout, "2 migrations: 2 pending; not up to date\n");
+    Ok(())
+}
