@@ -283,6 +283,8 @@ struct Block {
     /// `BEGIN`/`CASE` levels open in a compound body, and where the outermost opened.
     depth: usize,
     depth_open: usize,
+    /// For each open level, whether a `CASE` opened it (innermost last).
+    cases: Vec<bool>,
     /// Parentheses open, and where the outermost opened.
     parens: usize,
     paren_open: usize,
@@ -558,20 +560,38 @@ impl<'a> Splitter<'a> {
                 && (is("trigger") || is("procedure") || is("function") || is("event"));
             return;
         }
-        if self.next_byte() == Some(b'=') {
-            // `SET end = 1`: a column, not a keyword.
+        if block.parens > 0 {
+            // Inside parentheses `begin` and `end` are names (`f(begin int)`,
+            // `INSERT INTO t (id, end)`), as psql counts blocks only outside them; a `CASE`
+            // there is closed there too.
             return;
         }
+        let assigned = self.next_byte() == Some(b'=');
         if is("begin") || is("case") {
+            if assigned {
+                // `SET begin = 1`: a column, not a keyword.
+                return;
+            }
             if block.depth == 0 {
                 block.depth_open = at;
             }
             block.depth += 1;
+            block.cases.push(is("case"));
         } else if is("end") {
+            if assigned && block.cases.last() != Some(&true) {
+                // `SET end = 1`: a column; `CASE ... END = 1` closes its `CASE`.
+                return;
+            }
             let next = self.word_after(self.pos);
             let next_is = |k: &str| next.is_some_and(|(w, _)| w.eq_ignore_ascii_case(k));
-            if next_is("if") || next_is("loop") || next_is("while") || next_is("repeat") {
-                // MySQL's `END IF` and the like close blocks that did not open a level.
+            if next_is("if")
+                || next_is("loop")
+                || next_is("while")
+                || next_is("repeat")
+                || next_is("for")
+            {
+                // MySQL's `END IF` and the like (MariaDB's `END FOR`) close blocks that did
+                // not open a level.
                 if let Some((_, after)) = next {
                     self.pos = after;
                 }
@@ -582,6 +602,7 @@ impl<'a> Splitter<'a> {
                     self.pos = after;
                 }
                 block.depth = block.depth.saturating_sub(1);
+                block.cases.pop();
             }
         }
     }
@@ -827,6 +848,18 @@ mod tests {
         let stmts = texts(sql, Syntax::SQLITE);
         assert_eq!(stmts.len(), 3, "{stmts:?}");
         assert!(stmts[1].starts_with("CREATE TRIGGER") && stmts[1].ends_with("END"));
+    }
+
+    #[test]
+    fn names_in_parentheses_end_for_and_case_end_comparisons_keep_bodies_whole() {
+        let pg = "CREATE FUNCTION span(begin int, stop int) RETURNS int AS $$ SELECT stop - begin $$ LANGUAGE sql;\nSELECT 1;";
+        assert_eq!(texts(pg, Syntax::POSTGRES).len(), 2);
+        let sqlite = "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  INSERT INTO shifts (id, end) VALUES (9, 9);\n  DELETE FROM b WHERE CASE WHEN new.x > 0 THEN 1 ELSE 0 END = 1;\n  UPDATE shifts SET end = 2;\nEND;\nSELECT 1;";
+        let stmts = texts(sqlite, Syntax::SQLITE);
+        assert_eq!(stmts.len(), 2, "{stmts:?}");
+        assert!(stmts[0].ends_with("END"));
+        let mariadb = "CREATE TABLE t (v INT);\nBEGIN NOT ATOMIC\n  FOR i IN 1..3 DO\n    INSERT INTO t VALUES (i);\n  END FOR;\nEND;\nSELECT 1;";
+        assert_eq!(texts(mariadb, Syntax::MYSQL).len(), 3);
     }
 
     #[test]
