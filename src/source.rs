@@ -556,6 +556,23 @@ pub(crate) fn directives(file: &str, text: &str, up: bool) -> Result<Directives>
                 }
             }
         }
+        let invalid_at = |directive: &str, reason| {
+            Err(Error::new(ErrorKind::InvalidDirective {
+                file: file.to_owned(),
+                line: i + 1,
+                directive: directive.to_owned(),
+                reason,
+            }))
+        };
+        // `#` is a comment only on MySQL, where a directive written with it would be ignored.
+        if let Some(hashed) = line.strip_prefix('#').map(str::trim)
+            && (hashed.starts_with("strata:") || looks_like_directive(hashed))
+        {
+            return invalid_at(
+                hashed,
+                "directives are written `-- strata:`; a `#` comment is not read for directives",
+            );
+        }
         let comment = line.strip_prefix("--").map(str::trim);
         let Some(body) = comment else {
             if !line.is_empty() {
@@ -563,6 +580,13 @@ pub(crate) fn directives(file: &str, text: &str, up: bool) -> Result<Directives>
             }
             continue;
         };
+        // MySQL reads `--` as a comment only before whitespace: `--strata:...` is SQL there.
+        if line[2..].starts_with(|c: char| !c.is_whitespace()) && body.starts_with("strata:") {
+            return invalid_at(
+                body,
+                "write a space after `--` (`-- strata:`): MySQL reads `--strata:` as SQL, not as a comment",
+            );
+        }
         let invalid = |reason| {
             Err(Error::new(ErrorKind::InvalidDirective {
                 file: file.to_owned(),
@@ -938,12 +962,24 @@ mod tests {
             )]),
             format!("1_a.sql:3: invalid directive `Strata:no-transaction`: {block}")
         );
-        // Prose that mentions strata, and `--strata:` without a space, are fine.
+        // Prose that mentions strata is fine.
         let set = parse(&[(
             "1_a.sql",
-            b"-- strata migrations for users\n/* written for strata */\n--strata:no-transaction\nVACUUM;",
+            b"-- strata migrations for users\n/* written for strata */\n-- strata:no-transaction\nVACUUM;",
         )])?;
         assert!(set.migrations()[0].is_no_transaction());
+        // `--strata:` (MySQL sends it as SQL) and `# strata:` (MySQL ignores it) are refused.
+        assert_eq!(
+            err(&[("1_a.sql", b"--strata:no-transaction\nVACUUM;")]),
+            "1_a.sql:1: invalid directive `strata:no-transaction`: write a space after `--` (`-- strata:`): MySQL reads `--strata:` as SQL, not as a comment"
+        );
+        assert_eq!(
+            err(&[(
+                "1_a.sql",
+                b"# strata:depends-on core@5\nCREATE TABLE x (id INT);"
+            )]),
+            "1_a.sql:1: invalid directive `strata:depends-on core@5`: directives are written `-- strata:`; a `#` comment is not read for directives"
+        );
         Ok(())
     }
 
