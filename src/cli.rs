@@ -134,10 +134,19 @@ pub fn run<C: Adapter>(
         Command::Stamp { target } => {
             output::report(&mut text, &conn.stamp(migrations, target)?, paint);
         }
-        Command::Repair { set, in_flight } => {
-            let report = match (set, in_flight) {
+        Command::Repair {
+            set,
+            in_flight,
+            completed,
+        } => {
+            let outcome = match (in_flight, completed) {
+                (Some(outcome), _) => Some((*outcome).into()),
+                (None, Some(n)) => Some(crate::InFlightOutcome::Completed(*n)),
+                (None, None) => None,
+            };
+            let report = match (set, outcome) {
                 (set, Some(outcome)) => {
-                    conn.repair_in_flight(migrations, set.as_deref(), (*outcome).into())?
+                    conn.repair_in_flight(migrations, set.as_deref(), outcome)?
                 }
                 (Some(set), None) => conn.repair_set(migrations, set)?,
                 (None, None) => conn.repair(migrations)?,

@@ -161,20 +161,28 @@ impl fmt::Display for InFlight {
 /// What the operator found out about a statement that was in flight when a run stopped
 /// ([`Migrator::repair_in_flight`](crate::Migrator::repair_in_flight)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InFlightOutcome {
     /// It committed: the next run resumes after it.
     Committed,
     /// It did not commit: the next run resumes at it.
     NotCommitted,
+    /// Exactly this many statements of the migration took effect, counted from its start: for
+    /// a table-locked group or a procedure call that committed part of its work, where neither
+    /// `Committed` nor `NotCommitted` is true. It must lie between the statements known to
+    /// have completed and the last one in flight.
+    Completed(u32),
 }
 
 impl InFlightOutcome {
-    /// `committed` or `not-committed`, as the `repair --in-flight` flag spells it.
+    /// `committed` or `not-committed`, as the `repair --in-flight` flag spells it
+    /// (`completed` for a count, given with `repair --completed N`).
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             InFlightOutcome::Committed => "committed",
             InFlightOutcome::NotCommitted => "not-committed",
+            InFlightOutcome::Completed(_) => "completed",
         }
     }
 }
@@ -532,6 +540,25 @@ pub enum ErrorKind {
         /// The statement in flight.
         in_flight: InFlight,
     },
+    /// A downgrade of a set whose up migration is partial (its first statements took effect):
+    /// the next `up` would skip them on top of what the downgrade reverted.
+    PartialInTheWay {
+        /// The partial migration.
+        migration: String,
+        /// Statements of it that took effect.
+        completed: u32,
+    },
+    /// [`InFlightOutcome::Completed`] with a count the dirty row rules out.
+    InFlightCount {
+        /// The migration.
+        migration: String,
+        /// The count given.
+        given: u32,
+        /// Statements known to have completed.
+        completed: u32,
+        /// The statements in flight.
+        in_flight: InFlight,
+    },
     /// A resumed migration's history row says more statements completed than its file has now.
     PartialMismatch {
         /// The migration.
@@ -682,6 +709,8 @@ impl Error {
             | ErrorKind::ChecksumMismatch { migration: m, .. }
             | ErrorKind::Dirty { migration: m, .. }
             | ErrorKind::InFlightUnknown { migration: m, .. }
+            | ErrorKind::InFlightCount { migration: m, .. }
+            | ErrorKind::PartialInTheWay { migration: m, .. }
             | ErrorKind::PartialMismatch { migration: m, .. }
             | ErrorKind::Irreversible { migration: m }
             | ErrorKind::FunctionInScript { migration: m }
@@ -965,6 +994,26 @@ impl fmt::Display for ErrorKind {
                 f,
                 "cannot repair migration `{migration}` without knowing whether {in_flight} committed: it was in flight after {} when the run stopped; check the database, then repair with the in-flight statement `committed` or `not-committed`",
                 plural(*completed as usize, "statement", "statements")
+            ),
+            ErrorKind::PartialInTheWay {
+                migration,
+                completed,
+            } => write!(
+                f,
+                "cannot downgrade the set of migration `{migration}` while it is partial ({} took effect): finish it with `up` first, then downgrade",
+                plural(*completed as usize, "statement", "statements")
+            ),
+            ErrorKind::InFlightCount {
+                migration,
+                given,
+                completed,
+                in_flight,
+            } => write!(
+                f,
+                "cannot repair migration `{migration}` as having {} completed: {} completed before {in_flight} was in flight, so the count is between {completed} and {}",
+                plural(*given as usize, "statement", "statements"),
+                plural(*completed as usize, "statement", "statements"),
+                in_flight.last
             ),
             ErrorKind::PartialMismatch {
                 migration,
@@ -1394,6 +1443,22 @@ mod tests {
                 "cannot repair migration `app@2_b` without knowing whether statement 2 (line 4, `DELETE FROM t`) committed: it was in flight after 1 statement when the run stopped; check the database, then repair with the in-flight statement `committed` or `not-committed`",
             ),
             (
+                ErrorKind::PartialInTheWay {
+                    migration: s("app@2_fill"),
+                    completed: 1,
+                },
+                "cannot downgrade the set of migration `app@2_fill` while it is partial (1 statement took effect): finish it with `up` first, then downgrade",
+            ),
+            (
+                ErrorKind::InFlightCount {
+                    migration: s("app@2_dump"),
+                    given: 7,
+                    completed: 1,
+                    in_flight: InFlight::new(2, 2, "LOCK TABLES ledger WRITE").through(5),
+                },
+                "cannot repair migration `app@2_dump` as having 7 statements completed: 1 statement completed before the table-locked group of statements 2 to 5 (line 2, `LOCK TABLES ledger WRITE`) was in flight, so the count is between 1 and 5",
+            ),
+            (
                 ErrorKind::PartialMismatch {
                     migration: s("app@2_b"),
                     completed: 3,
@@ -1610,6 +1675,8 @@ mod tests {
                 | ErrorKind::ChecksumMismatch { .. }
                 | ErrorKind::Dirty { .. }
                 | ErrorKind::InFlightUnknown { .. }
+                | ErrorKind::InFlightCount { .. }
+                | ErrorKind::PartialInTheWay { .. }
                 | ErrorKind::PartialMismatch { .. }
                 | ErrorKind::Irreversible { .. }
                 | ErrorKind::FunctionInScript { .. }

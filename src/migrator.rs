@@ -1026,6 +1026,18 @@ impl<'a> Runner<'a> {
             (Some(sent), Some(InFlightOutcome::Committed)) => {
                 u32::try_from(sent.last).unwrap_or(u32::MAX)
             }
+            (Some(sent), Some(InFlightOutcome::Completed(given))) => {
+                let last = u32::try_from(sent.last).unwrap_or(u32::MAX);
+                if given < completed || given > last {
+                    return Err(Error::new(ErrorKind::InFlightCount {
+                        migration: r.id(),
+                        given,
+                        completed,
+                        in_flight: sent.clone(),
+                    }));
+                }
+                given
+            }
             (Some(sent), _) => u32::try_from(sent.statement.saturating_sub(1)).unwrap_or(u32::MAX),
         };
         if let (Some(sent), Some(outcome)) = (&r.in_flight, outcome) {
@@ -1033,8 +1045,9 @@ impl<'a> Runner<'a> {
                 "`{}`: {sent} was in flight; told it {}",
                 r.id(),
                 match outcome {
-                    InFlightOutcome::Committed => "committed",
-                    InFlightOutcome::NotCommitted => "did not commit",
+                    InFlightOutcome::Committed => "committed".to_owned(),
+                    InFlightOutcome::NotCommitted => "did not commit".to_owned(),
+                    InFlightOutcome::Completed(n) => format!("left {n} statements completed"),
                 }
             );
         }
@@ -1614,7 +1627,14 @@ impl<'a> Runner<'a> {
                                 log::warn!("`UNLOCK TABLES` after a failed statement failed: {e}");
                             }
                         }
+                        // A failed procedure call or block may have committed some of its
+                        // work: it stays in flight for the operator to settle.
+                        let part_way = crate::transaction_control::may_commit_part_way(
+                            statement.text,
+                            transactional,
+                        );
                         let uncertain = match progress.as_deref_mut() {
+                            Some(_) if part_way => true,
                             Some(row) => !self.mark_failed(row, step.direction, i),
                             None => false,
                         };

@@ -620,6 +620,24 @@ pub(crate) fn plan<'a>(
                     migration: s.node.id(),
                 }));
             }
+            // A partial up migration's first statements took effect on top of what a
+            // downgrade of its set would revert: the next `up` would then skip them.
+            if operation == Operation::Downgrade
+                && let Some(r) = records.iter().find(|r| {
+                    matches!(
+                        r.state,
+                        RecordState::Partial {
+                            direction: Direction::Up,
+                            ..
+                        }
+                    ) && steps.iter().any(|s| s.node.set() == r.set)
+                })
+            {
+                return Err(Error::new(ErrorKind::PartialInTheWay {
+                    migration: r.id(),
+                    completed: r.state.completed().unwrap_or(0),
+                }));
+            }
             Ok(steps)
         }
     }
@@ -992,10 +1010,13 @@ mod tests {
         )?;
         assert_eq!(resumed(&records, &step[0]), 1);
         assert_eq!(resumed(&records, &step[1]), 0);
-        // Not applied: a downgrade leaves it alone.
+        // Its first statement took effect on top of app@1: a downgrade of the set would make
+        // the next `up` skip it on a database where it no longer holds. Refused.
         assert_eq!(
-            run(&sets, &records, "base", Operation::Downgrade)?,
-            ["app@1_m1"]
+            run(&sets, &records, "base", Operation::Downgrade)
+                .unwrap_err()
+                .to_string(),
+            "cannot downgrade the set of migration `app@2_m2` while it is partial (1 statement took effect): finish it with `up` first, then downgrade"
         );
 
         records[1].state = RecordState::Partial {

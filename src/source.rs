@@ -538,12 +538,8 @@ pub(crate) fn directives(file: &str, text: &str, up: bool) -> Result<Directives>
             let inner = body.split("*/").next().unwrap_or(body);
             let inner = inner.trim_start_matches(|c: char| c == '*' || c.is_whitespace());
             if looks_like_directive(inner) {
-                return Err(Error::new(ErrorKind::InvalidDirective {
-                    file: file.to_owned(),
-                    line: i + 1,
-                    directive: inner.trim_end().to_owned(),
-                    reason: "directives are `--` line comments; a `/* */` comment is not read",
-                }));
+                let reason = "directives are `--` line comments; a `/* */` comment is not read";
+                return Err(invalid_directive(file, i + 1, inner.trim_end(), reason));
             }
             match body.find("*/") {
                 Some(close) => {
@@ -556,22 +552,8 @@ pub(crate) fn directives(file: &str, text: &str, up: bool) -> Result<Directives>
                 }
             }
         }
-        let invalid_at = |directive: &str, reason| {
-            Err(Error::new(ErrorKind::InvalidDirective {
-                file: file.to_owned(),
-                line: i + 1,
-                directive: directive.to_owned(),
-                reason,
-            }))
-        };
-        // `#` is a comment only on MySQL, where a directive written with it would be ignored.
-        if let Some(hashed) = line.strip_prefix('#').map(str::trim)
-            && (hashed.starts_with("strata:") || looks_like_directive(hashed))
-        {
-            return invalid_at(
-                hashed,
-                "directives are written `-- strata:`; a `#` comment is not read for directives",
-            );
+        if let Some((directive, reason)) = misintroduced(line) {
+            return Err(invalid_directive(file, i + 1, directive, reason));
         }
         let comment = line.strip_prefix("--").map(str::trim);
         let Some(body) = comment else {
@@ -580,21 +562,7 @@ pub(crate) fn directives(file: &str, text: &str, up: bool) -> Result<Directives>
             }
             continue;
         };
-        // MySQL reads `--` as a comment only before whitespace: `--strata:...` is SQL there.
-        if line[2..].starts_with(|c: char| !c.is_whitespace()) && body.starts_with("strata:") {
-            return invalid_at(
-                body,
-                "write a space after `--` (`-- strata:`): MySQL reads `--strata:` as SQL, not as a comment",
-            );
-        }
-        let invalid = |reason| {
-            Err(Error::new(ErrorKind::InvalidDirective {
-                file: file.to_owned(),
-                line: i + 1,
-                directive: body.to_owned(),
-                reason,
-            }))
-        };
+        let invalid = |reason| Err(invalid_directive(file, i + 1, body, reason));
         let Some(directive) = body.strip_prefix("strata:") else {
             if looks_like_directive(body) {
                 return invalid(
@@ -672,6 +640,34 @@ fn looks_like_directive(comment: &str) -> bool {
         .to_ascii_lowercase();
     rest.starts_with(|c: char| !c.is_ascii_alphanumeric())
         && (name.starts_with("notransaction") || name.starts_with("dependson"))
+}
+
+fn invalid_directive(file: &str, line: usize, directive: &str, reason: &'static str) -> Error {
+    Error::new(ErrorKind::InvalidDirective {
+        file: file.to_owned(),
+        line,
+        directive: directive.to_owned(),
+        reason,
+    })
+}
+
+/// A directive written behind `#` (a comment only on MySQL, which would ignore it) or as
+/// `--strata:` with no space (MySQL sends that line as SQL): the directive text and the reason
+/// it is refused.
+fn misintroduced(line: &str) -> Option<(&str, &'static str)> {
+    if let Some(hashed) = line.strip_prefix('#').map(str::trim)
+        && (hashed.starts_with("strata:") || looks_like_directive(hashed))
+    {
+        return Some((
+            hashed,
+            "directives are written `-- strata:`; a `#` comment is not read for directives",
+        ));
+    }
+    let glued = line.strip_prefix("--")?;
+    glued.starts_with("strata:").then_some((
+        glued.trim(),
+        "write a space after `--` (`-- strata:`): MySQL reads `--strata:` as SQL, not as a comment",
+    ))
 }
 
 /// The lines of `text`, each of `\n`, `\r\n` and a lone `\r` ending one (as for checksums).

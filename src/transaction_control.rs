@@ -60,6 +60,24 @@ pub(crate) fn table_lock(statement: &str) -> Option<TableLock> {
     }
 }
 
+/// Whether `statement`, run in autocommit, may keep some of its effects when it fails with an
+/// error: a procedure `CALL` or a `DO` block (PostgreSQL procedures and `DO` may `COMMIT`
+/// inside; MySQL runs a procedure's statements one by one), a MariaDB `BEGIN NOT ATOMIC`
+/// block, and, on databases without transactional DDL, a `DROP` of several objects (MariaDB
+/// drops the ones it finds before it reports the missing one). Such a failure is recorded as
+/// in flight, for the operator to settle, never as "did not commit".
+pub(crate) fn may_commit_part_way(statement: &str, transactional_ddl: bool) -> bool {
+    let mut words = Words { rest: statement };
+    let Some(first) = words.next() else {
+        return false;
+    };
+    let is = |k: &str| first.eq_ignore_ascii_case(k);
+    if is("CALL") || is("DO") {
+        return true;
+    }
+    !transactional_ddl && (is("BEGIN") || (is("DROP") && statement.contains(',')))
+}
+
 /// For each statement, the index of the last statement of its progress group: itself,
 /// except from a `LOCK TABLES` through the `UNLOCK TABLES` that releases it, where every
 /// statement's group ends at that `UNLOCK TABLES`. `Err(i)`: the `LOCK TABLES` at index `i`

@@ -626,3 +626,54 @@ fn an_in_flight_group_reads_back_as_the_whole_group() -> TestResult {
     assert!(strata::InFlight::from_column("5-2:1:x").is_err());
     Ok(())
 }
+
+/// A `BEGIN NOT ATOMIC` block (like a `CALL`) can commit part of its work before it fails:
+/// its failure is never recorded as "did not commit". The row keeps it in flight, `repair`
+/// refuses to guess, and the operator settles it (here: undoes the half by hand, then
+/// `not-committed`), so nothing runs twice.
+#[test]
+fn a_failed_block_stays_in_flight_and_counts_can_be_given() -> TestResult {
+    let Some(db) = My::create() else {
+        return Ok(());
+    };
+    let mut set = Set::new("app", "1.0.0")?;
+    set.add(Migration::sql(1, "ledger", "CREATE TABLE ledger (v INT);")?)?;
+    set.add(Migration::sql(
+        2,
+        "block",
+        "BEGIN NOT ATOMIC\n  INSERT INTO ledger VALUES (1);\n  INSERT INTO missing_table VALUES (1);\nEND;",
+    )?)?;
+    let m = Migrations::new([set])?;
+    let mut conn = db.connect();
+    let err = conn.migrate(&m).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "failed to apply migration `app@2_block` (statement 1 of 1, line 1) on {}; 0 statements of it stayed committed; statement 1 may or may not have committed (the history row names it in flight); 1 earlier migration of this run stays applied",
+            conn.database()
+        )
+    );
+    assert_eq!(
+        My::count(&mut conn, "ledger"),
+        Some(1),
+        "half the block committed"
+    );
+    assert!(matches!(
+        conn.repair(&m).unwrap_err().kind(),
+        ErrorKind::InFlightUnknown { .. }
+    ));
+    // A count outside what the row allows is refused.
+    let err = conn
+        .repair_in_flight(&m, None, strata::InFlightOutcome::Completed(2))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot repair migration `app@2_block` as having 2 statements completed: 0 statements completed before statement 1 (line 1, `BEGIN NOT ATOMIC INSERT INTO ledger VALUES (1); INSERT IN...`) was in flight, so the count is between 0 and 1"
+    );
+    conn.query_drop("DELETE FROM ledger")?;
+    conn.query_drop("CREATE TABLE missing_table (v INT)")?;
+    conn.repair_in_flight(&m, None, strata::InFlightOutcome::Completed(0))?;
+    conn.migrate(&m)?;
+    assert_eq!(My::count(&mut conn, "ledger"), Some(1), "ran once");
+    Ok(())
+}

@@ -77,8 +77,13 @@ pub enum Command {
         /// Whether the statement a dirty row names as in flight committed (`committed`: resume
         /// after it) or not (`not-committed`: resume at it). Required when a dirty row names
         /// one: check the database first.
-        #[arg(long, value_enum, value_name = "OUTCOME")]
+        #[arg(long, value_enum, value_name = "OUTCOME", conflicts_with = "completed")]
         in_flight: Option<InFlightArg>,
+        /// How many statements of the migration took effect in all, counted from its first:
+        /// for a table-locked group or a procedure that committed part of its work, where
+        /// neither `--in-flight` answer is true.
+        #[arg(long, value_name = "N")]
+        completed: Option<u32>,
     },
     /// Prints the SQL script of an upgrade or downgrade, to review and run by hand.
     #[command(subcommand)]
@@ -174,16 +179,36 @@ mod tests {
         ));
         let m = parse(&["migrate", "repair", "--set", "billing"])?;
         assert!(
-            matches!(m.command, Command::Repair { set: Some(ref s), in_flight: None } if s == "billing")
+            matches!(m.command, Command::Repair { set: Some(ref s), in_flight: None, completed: None } if s == "billing")
         );
         let m = parse(&["migrate", "repair", "--in-flight", "not-committed"])?;
         assert!(matches!(
             m.command,
             Command::Repair {
                 set: None,
-                in_flight: Some(InFlightArg::NotCommitted)
+                in_flight: Some(InFlightArg::NotCommitted),
+                completed: None
             }
         ));
+        let m = parse(&["migrate", "repair", "--completed", "3"])?;
+        assert!(matches!(
+            m.command,
+            Command::Repair {
+                completed: Some(3),
+                ..
+            }
+        ));
+        assert!(
+            parse(&[
+                "migrate",
+                "repair",
+                "--completed",
+                "3",
+                "--in-flight",
+                "committed"
+            ])
+            .is_err()
+        );
         assert!(parse(&["migrate", "repair", "--in-flight", "maybe"]).is_err());
         assert!(parse(&["migrate", "down"]).is_err(), "down needs a target");
         assert!(parse(&["serve"]).is_err(), "not a migrate command");
