@@ -438,8 +438,16 @@ pub(crate) fn render(
 /// One statement, terminated so that the database's command-line client runs it whole.
 fn push_statement(out: &mut String, flavor: Flavor, statement: &str) {
     if flavor == Flavor::Mysql && statement.contains(';') {
-        // A compound body: the `mysql` client would split it at its inner semicolons.
-        let _ = writeln!(out, "DELIMITER $$\n{statement}$$\nDELIMITER ;");
+        // A compound body: the `mysql` client would split it at its inner semicolons. The
+        // delimiter must not occur in the statement (`total$$` is a valid name).
+        let delimiter = ["$$", "//", ";;", "$$$$", "@@strata@@"]
+            .into_iter()
+            .find(|d| !statement.contains(d))
+            .unwrap_or("@@strata@@");
+        let _ = writeln!(
+            out,
+            "DELIMITER {delimiter}\n{statement}{delimiter}\nDELIMITER ;"
+        );
     } else {
         let _ = writeln!(out, "{statement};");
     }
@@ -597,6 +605,22 @@ mod tests {
         assert!(!script.contains("BEGIN;"), "no transactions: {script}");
         assert_eq!(Flavor::Mysql.literal("a'b\\c"), "'a''b\\\\c'");
         assert_eq!(Flavor::Postgres.literal("a'b\\c"), "'a''b\\c'");
+        Ok(())
+    }
+
+    #[test]
+    fn mysql_script_delimiters_do_not_occur_in_the_statement() -> Result<()> {
+        let mut set = Set::new("app", "1.0.0")?;
+        set.add(Migration::sql(
+            1,
+            "total",
+            "CREATE PROCEDURE p() BEGIN DECLARE total$$ INT DEFAULT 1; SELECT total$$; END;",
+        )?)?;
+        let script = Migrations::new([set])?.upgrade_script(Flavor::Mysql, "base", "heads")?;
+        assert!(
+            script.contains("DELIMITER //\nCREATE PROCEDURE p() BEGIN DECLARE total$$ INT DEFAULT 1; SELECT total$$; END//\nDELIMITER ;\n"),
+            "{script}"
+        );
         Ok(())
     }
 

@@ -512,7 +512,17 @@ impl<'a> Splitter<'a> {
         self.pos = word_end;
         self.skip_line();
         let rest = &self.text[word_end..self.pos];
-        let Some(new) = rest.split_whitespace().next() else {
+        let trimmed = rest.trim_start();
+        // A quoted delimiter is taken without its quotes, as the `mysql` client does.
+        let quoted = trimmed
+            .chars()
+            .next()
+            .filter(|q| matches!(q, '\'' | '"' | '`'))
+            .and_then(|q| trimmed[1..].split_once(q).map(|(inner, _)| inner));
+        let Some(new) = quoted
+            .filter(|d| !d.is_empty())
+            .or_else(|| rest.split_whitespace().next())
+        else {
             return Err((Unsplittable::MissingDelimiter, at));
         };
         if new.contains('\\') {
@@ -1054,6 +1064,12 @@ mod tests {
         let stmts = texts(sql, Syntax::MYSQL);
         assert_eq!(stmts.len(), 4, "{stmts:?}");
         assert!(stmts[0].ends_with("SELECT 2; END"));
+    }
+
+    #[test]
+    fn quoted_delimiters_lose_their_quotes() {
+        let sql = "DELIMITER \"//\"\nSELECT 2//\nDELIMITER ;\nSELECT 3;";
+        assert_eq!(texts(sql, Syntax::MYSQL), ["SELECT 2", "SELECT 3"]);
     }
 
     #[test]
