@@ -1122,19 +1122,7 @@ impl<'a> Runner<'a> {
         let dialect = self.session.adapter.dialect();
         for step in &queue {
             if let Some(Work::Sql(text, _)) = Work::of(step) {
-                let statements = sql::split(text, dialect.syntax)
-                    .map_err(|e| e.into_error(sql_origin(step), dialect.backend))?;
-                if !dialect.transactional_ddl {
-                    progress_groups(&statements, true).map_err(|i| {
-                        Error::new(ErrorKind::InvalidSql {
-                            file: sql_origin(step),
-                            line: statements[i].line,
-                            statement: i + 1,
-                            dialect: dialect.backend,
-                            problem: crate::sql::Unsplittable::UnreleasedTableLock,
-                        })
-                    })?;
-                }
+                split_step(step, text, dialect)?;
             }
         }
         let transactional = dialect.transactional_ddl;
@@ -1405,17 +1393,7 @@ impl<'a> Runner<'a> {
             return self.in_transaction(step, work, skip);
         };
         let dialect = self.session.adapter.dialect();
-        let statements = sql::split(text, dialect.syntax)
-            .map_err(|e| e.into_error(sql_origin(step), dialect.backend))?;
-        let groups = progress_groups(&statements, !dialect.transactional_ddl).map_err(|i| {
-            Error::new(ErrorKind::InvalidSql {
-                file: sql_origin(step),
-                line: statements[i].line,
-                statement: i + 1,
-                dialect: dialect.backend,
-                problem: crate::sql::Unsplittable::UnreleasedTableLock,
-            })
-        })?;
+        let (statements, groups) = split_step(step, text, dialect)?;
         let first = usize::try_from(skip).unwrap_or(usize::MAX);
         if first > statements.len() {
             return Err(Error::new(ErrorKind::PartialMismatch {
@@ -1695,6 +1673,28 @@ fn refuse_transaction_control(
             "the statement ends the transaction".into(),
         )
     })
+}
+
+/// A step's statements with their progress groups, or the error that refuses the step before
+/// anything of the run is sent: SQL the dialect cannot split, or (without transactional DDL)
+/// a `LOCK TABLES` the migration never releases.
+fn split_step<'t>(
+    step: &Step<'_>,
+    text: &'t str,
+    dialect: crate::adapter::Dialect,
+) -> Result<(Vec<sql::Statement<'t>>, Vec<usize>)> {
+    let statements = sql::split(text, dialect.syntax)
+        .map_err(|e| e.into_error(sql_origin(step), dialect.backend))?;
+    let groups = progress_groups(&statements, !dialect.transactional_ddl).map_err(|i| {
+        Error::new(ErrorKind::InvalidSql {
+            file: sql_origin(step),
+            line: statements[i].line,
+            statement: i + 1,
+            dialect: dialect.backend,
+            problem: crate::sql::Unsplittable::UnreleasedTableLock,
+        })
+    })?;
+    Ok((statements, groups))
 }
 
 /// [`lock_groups`](crate::transaction_control::lock_groups) of `statements` when `grouped`
