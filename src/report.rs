@@ -339,26 +339,13 @@ pub(crate) fn status(sets: &[Set], records: &[Record]) -> Status {
             let record = applied.get(set.name(), m.version);
             let state = match record {
                 None => State::Pending,
-                Some(r) => match r.state {
-                    RecordState::Dirty { completed, .. } => State::Dirty {
-                        completed,
-                        in_flight: r.in_flight.clone(),
+                Some(r) => unfinished(r).unwrap_or_else(|| match plan::checksum_mismatch(m, r) {
+                    None => State::Applied,
+                    Some((applied, current)) => State::Diverged {
+                        applied,
+                        current: current.to_string(),
                     },
-                    RecordState::Partial {
-                        completed,
-                        direction,
-                    } => State::Partial {
-                        completed,
-                        direction,
-                    },
-                    RecordState::Applied => match plan::checksum_mismatch(m, r) {
-                        None => State::Applied,
-                        Some((applied, current)) => State::Diverged {
-                            applied,
-                            current: current.to_string(),
-                        },
-                    },
-                },
+                }),
             };
             entries.push(StatusEntry {
                 set: set.name().to_owned(),
@@ -370,22 +357,9 @@ pub(crate) fn status(sets: &[Set], records: &[Record]) -> Status {
         }
     }
     for r in plan::unknown_records(sets, records) {
-        let state = match r.state {
-            RecordState::Dirty { completed, .. } => State::Dirty {
-                completed,
-                in_flight: r.in_flight.clone(),
-            },
-            RecordState::Partial {
-                completed,
-                direction,
-            } => State::Partial {
-                completed,
-                direction,
-            },
-            RecordState::Applied => State::UnknownApplied {
-                set_version: r.set_version.clone(),
-            },
-        };
+        let state = unfinished(r).unwrap_or_else(|| State::UnknownApplied {
+            set_version: r.set_version.clone(),
+        });
         entries.push(StatusEntry {
             set: r.set.clone(),
             version: r.version,
@@ -395,6 +369,24 @@ pub(crate) fn status(sets: &[Set], records: &[Record]) -> Status {
         });
     }
     Status { entries }
+}
+
+/// The state of a dirty or partial row; `None` for an applied one.
+fn unfinished(r: &Record) -> Option<State> {
+    match r.state {
+        RecordState::Dirty { completed, .. } => Some(State::Dirty {
+            completed,
+            in_flight: r.in_flight.clone(),
+        }),
+        RecordState::Partial {
+            completed,
+            direction,
+        } => Some(State::Partial {
+            completed,
+            direction,
+        }),
+        RecordState::Applied => None,
+    }
 }
 
 #[cfg(test)]
